@@ -236,3 +236,8 @@ export const SIGNALS: Record<string, number> = {
   SIGTTOU: 22, SIGURG: 23, SIGXCPU: 24, SIGXFSZ: 25, SIGVTALRM: 26, SIGPROF: 27, SIGWINCH: 28,
   SIGIO: 29, SIGPOLL: 29, SIGPWR: 30, SIGSYS: 31,
 };
+
+/** The runtime-spec version tsor implements: written by `tsor spec`, reported in state. */
+export const OCI_VERSION = "1.2.0";
+/** The oldest runtime-spec version whose configs tsor accepts (`tsor features` ociVersionMin). */
+export const OCI_VERSION_MIN = "1.0.0";
