@@ -83,55 +83,40 @@ export function findJsonError(text: string): JsonSyntaxError | undefined {
     fail(`unexpected character ${show()}`);
   };
 
-  const object = (): void => {
+  /** `{...}` or `[...]`: elements separated by commas up to `close`. */
+  const sequence = (close: string, element: () => void, expected: string): void => {
     i++;
     ws();
-    if (text[i] === "}") {
+    if (text[i] === close) {
       i++;
       return;
     }
     for (;;) {
-      ws();
-      if (text[i] !== '"') fail("expected a double-quoted property name");
-      string();
-      ws();
-      if (text[i] !== ":") fail("expected ':' after property name");
-      i++;
-      value();
+      element();
       ws();
       if (text[i] === ",") {
         i++;
-        continue;
-      }
-      if (text[i] === "}") {
+      } else if (text[i] === close) {
         i++;
         return;
+      } else {
+        fail(expected);
       }
-      fail("expected ',' or '}' after property value");
     }
   };
 
-  const array = (): void => {
-    i++;
+  const member = (): void => {
     ws();
-    if (text[i] === "]") {
-      i++;
-      return;
-    }
-    for (;;) {
-      value();
-      ws();
-      if (text[i] === ",") {
-        i++;
-        continue;
-      }
-      if (text[i] === "]") {
-        i++;
-        return;
-      }
-      fail("expected ',' or ']' after array element");
-    }
+    if (text[i] !== '"') fail("expected a double-quoted property name");
+    string();
+    ws();
+    if (text[i] !== ":") fail("expected ':' after property name");
+    i++;
+    value();
   };
+
+  const object = (): void => sequence("}", member, "expected ',' or '}' after property value");
+  const array = (): void => sequence("]", value, "expected ',' or ']' after array element");
 
   try {
     value();
