@@ -107,6 +107,15 @@ describe("state", () => {
     if ("owner" in s) assert.equal(typeof s.owner, "string");
     assert.deepEqual(s.annotations, { "org.tsor.test": "yes" });
   });
+
+  test("state of a stopped container reports pid 0 (runc)", async () => {
+    const b = h.bundle({ args: ["true"] });
+    const id = h.id();
+    h.ok(["create", "--bundle", b.dir, id]);
+    h.ok(["start", id]);
+    const s = await h.waitStatus(id, "stopped");
+    assert.equal(s.pid, 0);
+  });
 });
 
 describe("kill", () => {
@@ -142,6 +151,14 @@ describe("kill", () => {
     h.ok(["kill", "--all", id, "KILL"]);
     await h.waitStatus(id, "stopped");
     for (const c of children) await waitFor(`child ${c} gone`, () => (pidAlive(c) ? undefined : true));
+  });
+
+  test("kill KILL of a created (never started) container stops it", async () => {
+    const b = h.bundle({ args: SLEEPER });
+    const id = h.id();
+    h.ok(["create", "--bundle", b.dir, id]);
+    h.ok(["kill", id, "KILL"]);
+    await h.waitStatus(id, "stopped");
   });
 
   test("kill on a stopped container fails", async () => {
