@@ -1,0 +1,280 @@
+// Unix sockets and fd passing: socketpair, sendFds, recvFds (on its own thread), int sockopts,
+// and socketInNetns (a socket created in another network namespace).
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "common.h"
+
+namespace tsor {
+
+namespace {
+
+// The kernel's limit of fds in one SCM_RIGHTS message.
+constexpr int64_t kMaxFdsPerMessage = 253;
+// recvFds reads at most this much data in one message.
+constexpr int64_t kMaxRecvData = 1 << 20;
+
+// socketpair(type = SOCK_STREAM): AF_UNIX, both ends close-on-exec.
+Napi::Value Socketpair(const Napi::CallbackInfo& info) {
+  int type = SOCK_STREAM;
+  if (!info[0].IsUndefined()) {
+    type = static_cast<int>(ArgInt(info, 0, "socketpair", "type", 0, INT32_MAX));
+  }
+  int sv[2];
+  if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) != 0) {
+    ThrowErrno(info.Env(), "socketpair", errno);
+  }
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, sv[0]);
+  out.Set(1u, sv[1]);
+  return out;
+}
+
+std::vector<int> ArgFdList(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+  if (!info[i].IsArray()) ThrowType(info.Env(), std::string(fn) + ": fds must be an array");
+  Napi::Array arr = info[i].As<Napi::Array>();
+  if (arr.Length() > kMaxFdsPerMessage) {
+    ThrowType(info.Env(), std::string(fn) + ": at most 253 fds per message");
+  }
+  std::vector<int> fds;
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr.Get(k);
+    double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d <= INT32_MAX && static_cast<int>(d) == d)) {
+      ThrowType(info.Env(), std::string(fn) + ": fds[" + std::to_string(k) + "] must be an fd");
+    }
+    fds.push_back(static_cast<int>(d));
+  }
+  return fds;
+}
+
+// sendFds(sock, data, fds): one sendmsg with SCM_RIGHTS; returns the bytes sent. Blocks if the
+// socket is blocking and full. A stream socket drops fds sent with no data, so data is required.
+Napi::Value SendFds(const Napi::CallbackInfo& info) {
+  int sock = ArgFd(info, 0, "sendFds", "sock");
+  Napi::Uint8Array data = ArgBytes(info, 1, "sendFds", "data");
+  std::vector<int> fds = ArgFdList(info, 2, "sendFds");
+  if (data.ByteLength() == 0) ThrowType(info.Env(), "sendFds: data must not be empty");
+  iovec iov{data.Data(), data.ByteLength()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control;
+  if (!fds.empty()) {
+    size_t len = fds.size() * sizeof(int);
+    control.assign(CMSG_SPACE(len), 0);
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(len);
+    memcpy(CMSG_DATA(c), fds.data(), len);
+  }
+  ssize_t n;
+  do {
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) ThrowErrno(info.Env(), "sendmsg", errno);
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+struct RecvResult {
+  SysError error;
+  std::vector<uint8_t> data;
+  std::vector<int> fds;
+  bool truncated = false;
+  bool delivered = false;
+  RecvResult() = default;
+  RecvResult(RecvResult&& o) noexcept
+      : error(o.error), data(std::move(o.data)), fds(std::move(o.fds)), truncated(o.truncated),
+        delivered(o.delivered) {
+    o.fds.clear();
+  }
+  ~RecvResult() {
+    if (!delivered) {
+      for (int fd : fds) close(fd);  // nobody will ever see them
+    }
+  }
+};
+
+RecvResult RecvOnce(int sock, size_t maxData, size_t maxFds) {
+  RecvResult r;
+  r.data.resize(maxData);
+  std::vector<char> control(maxFds > 0 ? CMSG_SPACE(maxFds * sizeof(int)) : 0);
+  for (;;) {
+    iovec iov{r.data.data(), r.data.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.empty() ? nullptr : control.data();
+    msg.msg_controllen = control.size();
+    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {  // a non-blocking socket: wait here, on this thread
+        pollfd p{sock, POLLIN, 0};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+          r.error.Set("poll", errno);
+          r.data.clear();
+          return r;
+        }
+        continue;
+      }
+      r.error.Set("recvmsg", errno);
+      r.data.clear();
+      return r;
+    }
+    r.data.resize(static_cast<size_t>(n));
+    r.truncated = (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      const unsigned char* p = CMSG_DATA(c);
+      for (size_t k = 0; k < count; k++) {
+        int fd;
+        memcpy(&fd, p + k * sizeof(int), sizeof(int));
+        r.fds.push_back(fd);
+      }
+    }
+    // CMSG_SPACE rounds up, so the kernel may pass more than asked: keep the promise of maxFds.
+    while (r.fds.size() > maxFds) {
+      close(r.fds.back());
+      r.fds.pop_back();
+      r.truncated = true;
+    }
+    return r;
+  }
+}
+
+// recvFds(sock, maxData, maxFds, cb(err, {data, fds, truncated})): one recvmsg on its own thread.
+// EOF: data of length 0. Received fds are close-on-exec.
+void RecvFds(const Napi::CallbackInfo& info) {
+  int sock = ArgFd(info, 0, "recvFds", "sock");
+  size_t maxData = static_cast<size_t>(ArgInt(info, 1, "recvFds", "maxData", 1, kMaxRecvData));
+  size_t maxFds = static_cast<size_t>(ArgInt(info, 2, "recvFds", "maxFds", 0, kMaxFdsPerMessage));
+  Napi::Function cb = ArgFunction(info, 3, "recvFds", "cb");
+  RunOnThread<RecvResult>(
+      info.Env(), cb, true, "tsor-recvfds",
+      [sock, maxData, maxFds]() { return RecvOnce(sock, maxData, maxFds); },
+      [](Napi::Env env, Napi::Function cb, RecvResult& r) {
+        if (r.error) {
+          CallbackSafely(cb, {MakeNativeError(env, r.error.syscall, r.error.err)});
+          return;
+        }
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("data", Napi::Buffer<uint8_t>::Copy(env, r.data.data(), r.data.size()));
+        Napi::Array fds = Napi::Array::New(env, r.fds.size());
+        for (size_t k = 0; k < r.fds.size(); k++) fds.Set(static_cast<uint32_t>(k), r.fds[k]);
+        out.Set("fds", fds);
+        out.Set("truncated", r.truncated);
+        r.delivered = true;
+        CallbackSafely(cb, {env.Null(), out});
+      });
+}
+
+Napi::Value GetsockoptInt(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "getsockoptInt");
+  int level = static_cast<int>(ArgInt(info, 1, "getsockoptInt", "level", 0, INT32_MAX));
+  int name = static_cast<int>(ArgInt(info, 2, "getsockoptInt", "name", 0, INT32_MAX));
+  int value = 0;
+  socklen_t len = sizeof(value);
+  if (getsockopt(fd, level, name, &value, &len) != 0) ThrowErrno(info.Env(), "getsockopt", errno);
+  return Napi::Number::New(info.Env(), value);
+}
+
+void SetsockoptInt(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "setsockoptInt");
+  int level = static_cast<int>(ArgInt(info, 1, "setsockoptInt", "level", 0, INT32_MAX));
+  int name = static_cast<int>(ArgInt(info, 2, "setsockoptInt", "name", 0, INT32_MAX));
+  int value = static_cast<int>(ArgInt(info, 3, "setsockoptInt", "value", INT32_MIN, INT32_MAX));
+  if (setsockopt(fd, level, name, &value, sizeof(value)) != 0) {
+    ThrowErrno(info.Env(), "setsockopt", errno);
+  }
+}
+
+// socketInNetns(netnsPath, domain, type, protocol): setns(CLONE_NEWNET) changes only the calling
+// thread, so it runs on a short-lived thread of its own; the fd table is shared, so the socket
+// (which stays in the namespace it was created in) is usable from every thread. Close-on-exec.
+Napi::Value SocketInNetns(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "socketInNetns", "netnsPath");
+  int domain = static_cast<int>(ArgInt(info, 1, "socketInNetns", "domain", 0, INT32_MAX));
+  int type = static_cast<int>(ArgInt(info, 2, "socketInNetns", "type", 0, INT32_MAX));
+  int protocol = static_cast<int>(ArgInt(info, 3, "socketInNetns", "protocol", 0, INT32_MAX));
+  SysError error;
+  int fd = -1;
+  std::thread([&]() {
+    int ns = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0) {
+      error.Set("open", errno);
+      return;
+    }
+    if (setns(ns, CLONE_NEWNET) != 0) {
+      error.Set("setns", errno);
+    } else {
+      fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+      if (fd < 0) error.Set("socket", errno);
+    }
+    close(ns);
+  }).join();
+  if (error) ThrowErrno(info.Env(), error.syscall, error.err);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+}  // namespace
+
+void InitFdPass(Napi::Env env, Napi::Object exports) {
+  exports.Set("socketpair", Napi::Function::New(env, Socketpair, "socketpair"));
+  exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
+  exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
+  exports.Set("getsockoptInt", Napi::Function::New(env, GetsockoptInt, "getsockoptInt"));
+  exports.Set("setsockoptInt", Napi::Function::New(env, SetsockoptInt, "setsockoptInt"));
+  exports.Set("socketInNetns", Napi::Function::New(env, SocketInNetns, "socketInNetns"));
+  TSOR_CONSTANT(exports, AF_UNIX);
+  TSOR_CONSTANT(exports, AF_INET);
+  TSOR_CONSTANT(exports, AF_INET6);
+  TSOR_CONSTANT(exports, SOCK_STREAM);
+  TSOR_CONSTANT(exports, SOCK_DGRAM);
+  TSOR_CONSTANT(exports, SOCK_SEQPACKET);
+  TSOR_CONSTANT(exports, SOCK_NONBLOCK);
+  TSOR_CONSTANT(exports, SOCK_CLOEXEC);
+  TSOR_CONSTANT(exports, SOL_SOCKET);
+  TSOR_CONSTANT(exports, SO_REUSEADDR);
+  TSOR_CONSTANT(exports, SO_REUSEPORT);
+  TSOR_CONSTANT(exports, SO_KEEPALIVE);
+  TSOR_CONSTANT(exports, SO_RCVBUF);
+  TSOR_CONSTANT(exports, SO_SNDBUF);
+  TSOR_CONSTANT(exports, SO_RCVLOWAT);
+  TSOR_CONSTANT(exports, SO_SNDLOWAT);
+  TSOR_CONSTANT(exports, SO_BROADCAST);
+  TSOR_CONSTANT(exports, SO_OOBINLINE);
+  TSOR_CONSTANT(exports, SO_ERROR);
+  TSOR_CONSTANT(exports, SO_DOMAIN);
+  TSOR_CONSTANT(exports, SO_TYPE);
+  TSOR_CONSTANT(exports, SO_PROTOCOL);
+  TSOR_CONSTANT(exports, SO_ACCEPTCONN);
+  TSOR_CONSTANT(exports, IPPROTO_IP);
+  TSOR_CONSTANT(exports, IPPROTO_IPV6);
+  TSOR_CONSTANT(exports, IPPROTO_TCP);
+  TSOR_CONSTANT(exports, IPV6_V6ONLY);
+  TSOR_CONSTANT(exports, TCP_NODELAY);
+  TSOR_CONSTANT(exports, TCP_CORK);
+  TSOR_CONSTANT(exports, TCP_KEEPIDLE);
+  TSOR_CONSTANT(exports, TCP_KEEPINTVL);
+  TSOR_CONSTANT(exports, TCP_KEEPCNT);
+  TSOR_CONSTANT(exports, TCP_QUICKACK);
+  TSOR_CONSTANT(exports, TCP_DEFER_ACCEPT);
+  TSOR_CONSTANT(exports, TCP_USER_TIMEOUT);
+}
+
+}  // namespace tsor

@@ -1,0 +1,4 @@
+#include "common.h"
+namespace tsor {
+void InitMemory(Napi::Env, Napi::Object) {}
+}

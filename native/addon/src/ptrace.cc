@@ -1,0 +1,4 @@
+#include "common.h"
+namespace tsor {
+void InitPtrace(Napi::Env, Napi::Object) {}
+}

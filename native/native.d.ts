@@ -1,0 +1,99 @@
+// The exact surface of native/addon/build/Release/tsor_native.node (see native/addon/src/*.cc and
+// native/addon/README.md). Every failed system call throws (or passes to a callback) a NativeError
+// (native/errors.ts) naming the call and errno; a bad argument throws TypeError. Fds are plain
+// numbers owned by the caller (close them with closeFd); every fd the addon creates is
+// close-on-exec.
+
+import type { NativeError } from './errors.js';
+
+/** How a waited-for task ended (or, with `traced`, stopped). */
+export interface WaitStatus {
+  pid: number;
+  /** Exit code, or null if it did not exit normally. */
+  code: number | null;
+  /** Terminating signal, or null. */
+  signal: number | null;
+  coreDumped: boolean;
+  /** `traced` only: the signal of a ptrace stop (SIGTRAP | 0x80 for a TRACESYSGOOD syscall stop), else null. */
+  stopSignal: number | null;
+  /** `traced` only: the PTRACE_EVENT_* of the stop (status >> 16), else 0. */
+  event: number;
+  /** Set if the wait itself failed after it started (e.g. ECHILD: someone else reaped the task). */
+  error: NativeError | null;
+}
+
+export interface WaitOptions {
+  /** Keep the event loop alive until the task is reaped. Default true. */
+  keepAlive?: boolean;
+  /** A ptraced task: waitpid(pid, __WALL) reporting stops too (one report per call). Default false. */
+  traced?: boolean;
+}
+
+export interface RecvResult {
+  /** The bytes received; length 0 at EOF. */
+  data: Buffer;
+  /** Fds received with SCM_RIGHTS, close-on-exec. */
+  fds: number[];
+  /** Data or fds did not fit (MSG_TRUNC/MSG_CTRUNC, or more than maxFds: the extra fds are closed). */
+  truncated: boolean;
+}
+
+/** Socket constants exported by fdpass.cc (values from the system headers). */
+export type SocketConstantName =
+  | 'AF_UNIX' | 'AF_INET' | 'AF_INET6'
+  | 'SOCK_STREAM' | 'SOCK_DGRAM' | 'SOCK_SEQPACKET' | 'SOCK_NONBLOCK' | 'SOCK_CLOEXEC'
+  | 'SOL_SOCKET' | 'SO_REUSEADDR' | 'SO_REUSEPORT' | 'SO_KEEPALIVE' | 'SO_RCVBUF' | 'SO_SNDBUF'
+  | 'SO_RCVLOWAT' | 'SO_SNDLOWAT' | 'SO_BROADCAST' | 'SO_OOBINLINE' | 'SO_ERROR' | 'SO_DOMAIN'
+  | 'SO_TYPE' | 'SO_PROTOCOL' | 'SO_ACCEPTCONN'
+  | 'IPPROTO_IP' | 'IPPROTO_IPV6' | 'IPPROTO_TCP' | 'IPV6_V6ONLY'
+  | 'TCP_NODELAY' | 'TCP_CORK' | 'TCP_KEEPIDLE' | 'TCP_KEEPINTVL' | 'TCP_KEEPCNT' | 'TCP_QUICKACK'
+  | 'TCP_DEFER_ACCEPT' | 'TCP_USER_TIMEOUT';
+
+export type ConstantName = SocketConstantName;
+
+export type Callback<T> = (err: NativeError | null, result: T) => void;
+
+/** The raw addon exports, exactly as registered by the C++ init functions. */
+export interface NativeBinding {
+  /** Registers the class every failure is thrown as: `new ctor(syscall, errno)`. Called by the loader. */
+  setErrorClass(ctor: new (syscall: string, errno: number) => Error): void;
+  /** Numbers from the system headers the addon was built against. */
+  readonly constants: Readonly<Record<ConstantName, number>>;
+
+  // --- process supervision (process.cc)
+  /**
+   * Waits for a child on a dedicated thread (waitid(P_PID, WEXITED); with `traced`, waitpid(__WALL))
+   * and calls `cb` once on the JS thread. Throws ECHILD at once if `pid` is not a child. For
+   * children libuv does not know (e.g. created with CLONE_PARENT by tsor-init): libuv reaps only
+   * its own children, pid by pid.
+   */
+  waitPid(pid: number, cb: (status: WaitStatus) => void, options?: WaitOptions): void;
+  /** pidfd_open(pid, 0): a close-on-exec pidfd. */
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  /** pidfd_getfd: a close-on-exec duplicate of `targetFd` of the pidfd's process. */
+  pidfdGetfd(pidfd: number, targetFd: number): number;
+  closeFd(fd: number): void;
+  /** prctl(PR_SET_CHILD_SUBREAPER). */
+  setChildSubreaper(on: boolean): void;
+  getChildSubreaper(): boolean;
+  /** prctl(PR_SET_PDEATHSIG); 0 clears it. */
+  setPdeathsig(signal: number): void;
+  getPdeathsig(): number;
+  /** fstat(fd): the (st_dev, st_ino) identity of the open file, e.g. a socket behind an app fd. */
+  fstatIno(fd: number): { dev: bigint; ino: bigint };
+  /** Sets or clears O_NONBLOCK (per open file description). */
+  setNonblock(fd: number, on: boolean): void;
+
+  // --- unix sockets and fd passing (fdpass.cc)
+  /** socketpair(AF_UNIX, type | SOCK_CLOEXEC); type defaults to SOCK_STREAM. */
+  socketpair(type?: number): [number, number];
+  /** One sendmsg(MSG_NOSIGNAL) carrying `fds` (SCM_RIGHTS, at most 253); data must be non-empty. Returns bytes sent. */
+  sendFds(sock: number, data: Uint8Array, fds: number[]): number;
+  /** One recvmsg on its own thread (waits with poll on a non-blocking socket); keeps the loop alive. */
+  recvFds(sock: number, maxData: number, maxFds: number, cb: Callback<RecvResult>): void;
+  getsockoptInt(fd: number, level: number, name: number): number;
+  setsockoptInt(fd: number, level: number, name: number, value: number): void;
+  /** A close-on-exec socket created inside the network namespace at `netnsPath` (setns on a short-lived thread). */
+  socketInNetns(netnsPath: string, domain: number, type: number, protocol: number): number;
+}

@@ -1,0 +1,177 @@
+// The native addon's unix sockets: socketpair, sendFds/recvFds, int sockopts, socketInNetns.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readlinkSync } from 'node:fs';
+import { createServer, Socket, type AddressInfo } from 'node:net';
+import { test } from 'node:test';
+
+import { loadNative, NativeError, type RecvResult } from '../../native/index.js';
+import { assertNativeError, fdFlags } from './native-fixtures.js';
+
+const n = loadNative();
+const c = n.constants;
+const O_CLOEXEC = 0o2000000;
+
+function recv(sock: number, maxData: number, maxFds: number): Promise<RecvResult> {
+  return new Promise((resolve, reject) =>
+    n.recvFds(sock, maxData, maxFds, (err, r) => (err ? reject(err) : resolve(r))),
+  );
+}
+
+test('socketpair: two close-on-exec ends of one AF_UNIX stream', () => {
+  const [a, b] = n.socketpair();
+  assert.ok(fdFlags(a) & O_CLOEXEC && fdFlags(b) & O_CLOEXEC);
+  assert.notEqual(n.fstatIno(a).ino, n.fstatIno(b).ino);
+  assert.equal(n.getsockoptInt(a, c.SOL_SOCKET, c.SO_TYPE), c.SOCK_STREAM);
+  assert.equal(n.getsockoptInt(a, c.SOL_SOCKET, c.SO_DOMAIN), c.AF_UNIX);
+  n.closeFd(a);
+  n.closeFd(b);
+  const [s1, s2] = n.socketpair(c.SOCK_SEQPACKET);
+  assert.equal(n.getsockoptInt(s1, c.SOL_SOCKET, c.SO_TYPE), c.SOCK_SEQPACKET);
+  n.closeFd(s1);
+  n.closeFd(s2);
+  assert.throws(() => n.socketpair(12345), (e) => e instanceof NativeError && e.syscall === 'socketpair');
+});
+
+test('sendFds/recvFds: data and fds round trip; received fds are new, close-on-exec, same file', async () => {
+  const [a, b] = n.socketpair();
+  const file = openSync('/dev/null', 'r');
+  const [p1, p2] = n.socketpair();
+  assert.equal(n.sendFds(a, Buffer.from('hello'), [file, p1]), 5);
+  const r = await recv(b, 64, 4);
+  assert.equal(r.data.toString(), 'hello');
+  assert.equal(r.truncated, false);
+  assert.equal(r.fds.length, 2);
+  assert.deepEqual(n.fstatIno(r.fds[0]), n.fstatIno(file));
+  assert.deepEqual(n.fstatIno(r.fds[1]), n.fstatIno(p1));
+  for (const fd of r.fds) {
+    assert.ok(![file, p1].includes(fd));
+    assert.ok(fdFlags(fd) & O_CLOEXEC);
+    n.closeFd(fd);
+  }
+  // Data alone, and a Uint8Array.
+  n.sendFds(a, new Uint8Array([1, 2, 3]), []);
+  assert.deepEqual([...(await recv(b, 64, 0)).data], [1, 2, 3]);
+  closeSync(file);
+  for (const fd of [a, b, p1, p2]) n.closeFd(fd);
+});
+
+test('recvFds: fds beyond maxFds are reported as truncated', async () => {
+  const [a, b] = n.socketpair();
+  n.sendFds(a, Buffer.from('x'), [0, 1]);
+  const r = await recv(b, 8, 1);
+  assert.equal(r.truncated, true);
+  assert.equal(r.fds.length, 1);
+  n.closeFd(r.fds[0]);
+  n.closeFd(a);
+  n.closeFd(b);
+});
+
+test('recvFds: EOF is data of length 0', async () => {
+  const [a, b] = n.socketpair();
+  n.closeFd(a);
+  const r = await recv(b, 16, 1);
+  assert.equal(r.data.length, 0);
+  assert.deepEqual(r.fds, []);
+  n.closeFd(b);
+});
+
+test('recvFds: waits on its own thread, also on a non-blocking socket', async () => {
+  const [a, b] = n.socketpair();
+  n.setNonblock(b, true);
+  const pending = recv(b, 16, 1);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.ok(ticks >= 3, 'the event loop keeps running while recvFds waits');
+  n.sendFds(a, Buffer.from('late'), []);
+  assert.equal((await pending).data.toString(), 'late');
+  clearInterval(timer);
+  n.closeFd(a);
+  n.closeFd(b);
+});
+
+test('recvFds: a failure arrives as a NativeError in the callback', async () => {
+  const file = openSync('/dev/null', 'r');
+  await assert.rejects(recv(file, 16, 1), (e) => e instanceof NativeError && e.syscall === 'recvmsg' && e.code === 'ENOTSOCK');
+  closeSync(file);
+  assert.throws(() => n.recvFds(0, 0, 1, () => {}), TypeError);
+  assert.throws(() => n.recvFds(0, 16, 254, () => {}), TypeError);
+});
+
+test('sendFds: errors and argument checks', () => {
+  const [a, b] = n.socketpair();
+  assertNativeError(() => n.sendFds(1_000_000, Buffer.from('x'), []), 'sendmsg', 'EBADF');
+  assertNativeError(() => n.sendFds(a, Buffer.from('x'), [1_000_000]), 'sendmsg', 'EBADF');
+  assert.throws(() => n.sendFds(a, Buffer.alloc(0), [0]), TypeError);
+  assert.throws(() => n.sendFds(a, 'x' as never, []), TypeError);
+  assert.throws(() => n.sendFds(a, Buffer.from('x'), [-1]), TypeError);
+  n.closeFd(b);
+  assertNativeError(() => n.sendFds(a, Buffer.from('x'), []), 'sendmsg', 'EPIPE');
+  n.closeFd(a);
+});
+
+test('getsockoptInt/setsockoptInt on a real socket; errors', () => {
+  const [a, b] = n.socketpair();
+  n.setsockoptInt(a, c.SOL_SOCKET, c.SO_SNDBUF, 65536);
+  assert.equal(n.getsockoptInt(a, c.SOL_SOCKET, c.SO_SNDBUF), 131072); // the kernel doubles it
+  n.setsockoptInt(a, c.SOL_SOCKET, c.SO_KEEPALIVE, 1);
+  assert.equal(n.getsockoptInt(a, c.SOL_SOCKET, c.SO_KEEPALIVE), 1);
+  assertNativeError(() => n.getsockoptInt(a, c.IPPROTO_TCP, c.TCP_NODELAY), 'getsockopt', 'EOPNOTSUPP');
+  const file = openSync('/dev/null', 'r');
+  assertNativeError(() => n.getsockoptInt(file, c.SOL_SOCKET, c.SO_TYPE), 'getsockopt', 'ENOTSOCK');
+  assertNativeError(() => n.setsockoptInt(file, c.SOL_SOCKET, c.SO_KEEPALIVE, 1), 'setsockopt', 'ENOTSOCK');
+  closeSync(file);
+  n.closeFd(a);
+  n.closeFd(b);
+});
+
+/** Connects a TCP socket made from `fd` to 127.0.0.1:port; resolves with the error code or 'connected'. */
+function tryConnect(fd: number, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = new Socket({ fd });
+    s.once('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      s.destroy();
+      resolve(e.code ?? String(e));
+    });
+    s.connect(port, '127.0.0.1');
+  });
+}
+
+test('socketInNetns: the socket lives in the given network namespace', async (t) => {
+  const server = createServer((s) => s.destroy()).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as AddressInfo).port;
+  t.after(() => server.close());
+
+  // Ours: reaches the listener.
+  const here = n.socketInNetns('/proc/self/ns/net', c.AF_INET, c.SOCK_STREAM, 0);
+  assert.ok(fdFlags(here) & O_CLOEXEC);
+  assert.equal(await tryConnect(here, port), 'connected');
+
+  // A fresh netns (loopback down): unreachable.
+  const holder = spawn('unshare', ['--net', 'sleep', '30'], { stdio: 'ignore' });
+  t.after(() => holder.kill('SIGKILL'));
+  const path = `/proc/${holder.pid}/ns/net`;
+  const ours = readlinkSync('/proc/self/ns/net');
+  for (let i = 0; i < 500; i++) {
+    try {
+      if (readlinkSync(path) !== ours) break;
+    } catch {
+      // not started yet
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.notEqual(readlinkSync(path), ours);
+  const there = n.socketInNetns(path, c.AF_INET, c.SOCK_STREAM, 0);
+  assert.equal(await tryConnect(there, port), 'ENETUNREACH');
+
+  assertNativeError(() => n.socketInNetns('/nonexistent/netns', c.AF_INET, c.SOCK_STREAM, 0), 'open', 'ENOENT');
+  assertNativeError(() => n.socketInNetns('/proc/self/ns/uts', c.AF_INET, c.SOCK_STREAM, 0), 'setns', 'EINVAL');
+  assertNativeError(() => n.socketInNetns('/proc/self/ns/net', 12345, c.SOCK_STREAM, 0), 'socket', 'EAFNOSUPPORT');
+  assert.throws(() => n.socketInNetns('a\0b', c.AF_INET, c.SOCK_STREAM, 0), TypeError);
+});
