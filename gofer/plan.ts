@@ -1,0 +1,132 @@
+// config.json + runtime options -> the plan tsor-init executes (native/PLAN.md). Directives come
+// out in the order PLAN.md's table lists them; every judgement (path resolution in the rootfs,
+// option -> flag mapping, default devices) is made here, where it is unit-tested.
+import * as path from "node:path";
+import { NAMESPACE_PROC_NAMES, NAMESPACE_TYPES, PROPAGATION_OPTIONS, type NamespaceType } from "../oci/known.js";
+import { devDirectives } from "./devices.js";
+import { encodePlan, type Directive } from "./encode.js";
+import { hookDirectives } from "./hooks.js";
+import { hostCgroupLayout, mountDirectives, type CgroupLayout } from "./mounts.js";
+import { identityDirectives, rlimitDirectives } from "./process.js";
+import { seccompDirectives } from "./seccomp.js";
+import type { JoinFS } from "./securejoin.js";
+import { PlanError, type Spec, type SpecIdMapping } from "./types.js";
+
+export const PLAN_VERSION = 1;
+
+export interface PlanOptions {
+  mode: "create" | "exec";
+  /** Absolute host path of the rootfs, resolved from the bundle. */
+  rootfs: string;
+  noPivot: boolean;
+  consoleSocket?: string;
+  preserveFds: number;
+  /** exec mode: namespace type (`network` or `net`) -> /proc/PID/ns/x of the container. */
+  joinNamespaces?: Readonly<Record<string, string>>;
+  /** Relative bind-mount sources are taken against it; default: the current directory (runc chdirs to the bundle). */
+  bundle?: string;
+  /** Host cgroup layout for a `cgroup` mount; default: read from /proc/self/mountinfo when needed. */
+  cgroup?: CgroupLayout;
+  /** cgroup v1, no new cgroup namespace: hierarchy dir -> host path of the container's cgroup to bind at /sys/fs/cgroup/DIR. */
+  cgroupPaths?: Readonly<Record<string, string>>;
+  /** Test seams: the file system securejoin and the bind-source stat look at. */
+  vfs?: JoinFS;
+  isDirectory?: (hostPath: string) => boolean;
+}
+
+/** The plan text for `spec`, ready for tsor-init's fd 4. */
+export function buildPlan(spec: Spec, opts: PlanOptions): string {
+  return encodePlan(planDirectives(spec, opts));
+}
+
+/** The plan as directives (unencoded), for callers and tests that inspect it. */
+export function planDirectives(spec: Spec, opts: PlanOptions): Directive[] {
+  return opts.mode === "exec" ? execDirectives(spec, opts) : createDirectives(spec, opts);
+}
+
+/** Join/creation order: user first (it grants the rights for the others), mount last (later /proc/PID/ns paths resolve in the host's mounts). */
+const NS_ORDER: readonly NamespaceType[] = [
+  "user",
+  ...NAMESPACE_TYPES.filter((t) => t !== "user" && t !== "mount"),
+  "mount",
+];
+
+function procName(type: string, where: string): string {
+  if ((NAMESPACE_TYPES as readonly string[]).includes(type)) return NAMESPACE_PROC_NAMES[type as NamespaceType];
+  if ((Object.values(NAMESPACE_PROC_NAMES) as string[]).includes(type)) return type;
+  throw new PlanError(where, `unknown namespace type ${JSON.stringify(type)}`);
+}
+
+const nsRank = (procNs: string) => NS_ORDER.findIndex((t) => NAMESPACE_PROC_NAMES[t] === procNs);
+
+/** `ns TYPE PATH` lines in NS_ORDER; PATH "" creates the namespace. */
+function nsDirectives(entries: readonly (readonly [procNs: string, path: string])[]): Directive[] {
+  return [...entries].sort((a, b) => nsRank(a[0]) - nsRank(b[0])).map(([t, p]): Directive => ["ns", t, p]);
+}
+
+function idMaps(name: "uidmap" | "gidmap", maps: readonly SpecIdMapping[] = []): Directive[] {
+  return maps.map((m): Directive => [name, String(m.containerID ?? 0), String(m.hostID ?? 0), String(m.size ?? 0)]);
+}
+
+function createDirectives(spec: Spec, opts: PlanOptions): Directive[] {
+  const linux = spec.linux ?? {};
+  const proc = spec.process ?? {};
+  const mounts = spec.mounts ?? [];
+  const namespaces = (linux.namespaces ?? []).map((ns, i) => [procName(ns.type ?? "", `linux.namespaces[${i}].type`), ns.path ?? ""] as const);
+  const isNew = (procNs: string) => namespaces.some(([t, p]) => t === procNs && p === "");
+
+  const out: Directive[] = [["version", String(PLAN_VERSION)], ["mode", "create"], ...nsDirectives(namespaces)];
+  if (isNew("user")) out.push(...idMaps("uidmap", linux.uidMappings), ...idMaps("gidmap", linux.gidMappings));
+
+  out.push(["rootfs", opts.rootfs]);
+  const propagation = linux.rootfsPropagation ? PROPAGATION_OPTIONS[linux.rootfsPropagation] : PROPAGATION_OPTIONS.rslave;
+  if (propagation === undefined) throw new PlanError("linux.rootfsPropagation", `unknown propagation ${JSON.stringify(linux.rootfsPropagation)}`);
+  out.push(["rootfs_propagation", String(propagation)]);
+
+  const needsCgroup = mounts.some((m) => m.type === "cgroup");
+  out.push(
+    ...mountDirectives(mounts, {
+      rootfs: opts.rootfs,
+      bundle: opts.bundle ?? process.cwd(),
+      cgroup: opts.cgroup ?? (needsCgroup ? hostCgroupLayout() : { version: 2 }),
+      cgroupPaths: opts.cgroupPaths,
+      newCgroupNs: isNew("cgroup"),
+      vfs: opts.vfs,
+      isDirectory: opts.isDirectory,
+    }),
+    ...devDirectives(mounts, linux.devices ?? []),
+  );
+
+  out.push(["pivot", opts.noPivot ? "0" : "1"]);
+  for (const p of linux.maskedPaths ?? []) out.push(["mask", path.posix.join("/", p)]);
+  for (const p of linux.readonlyPaths ?? []) out.push(["readonly", path.posix.join("/", p)]);
+  if (spec.root?.readonly) out.push(["readonly_root"]);
+  if (spec.hostname) out.push(["hostname", spec.hostname]);
+  if (spec.domainname) out.push(["domainname", spec.domainname]);
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) out.push(["sysctl", key, value]);
+
+  out.push(...rlimitDirectives(proc));
+  if (proc.oomScoreAdj !== undefined) out.push(["oom_score_adj", String(proc.oomScoreAdj)]);
+  out.push(...identityDirectives(proc));
+  if (linux.seccomp) out.push(...seccompDirectives(linux.seccomp));
+  out.push(...terminalDirectives(spec, opts), ["preserve_fds", String(opts.preserveFds)]);
+  out.push(...hookDirectives("createContainer", spec.hooks?.createContainer), ...hookDirectives("startContainer", spec.hooks?.startContainer));
+  out.push(["end"]);
+  return out;
+}
+
+/** `tsor exec`: join the container's namespaces and set up only the new process. */
+function execDirectives(spec: Spec, opts: PlanOptions): Directive[] {
+  const joins = Object.entries(opts.joinNamespaces ?? {}).map(([type, p]) => [procName(type, `joinNamespaces.${type}`), p] as const);
+  for (const [t, p] of joins) if (!p) throw new PlanError(`joinNamespaces.${t}`, "exec joins namespaces: a path is required");
+  const out: Directive[] = [["version", String(PLAN_VERSION)], ["mode", "exec"], ...nsDirectives(joins)];
+  out.push(...terminalDirectives(spec, opts), ...identityDirectives(spec.process ?? {}));
+  if (spec.linux?.seccomp) out.push(...seccompDirectives(spec.linux.seccomp));
+  out.push(["preserve_fds", String(opts.preserveFds)], ["end"]);
+  return out;
+}
+
+function terminalDirectives(spec: Spec, opts: PlanOptions): Directive[] {
+  if (!spec.process?.terminal) return [];
+  return opts.consoleSocket ? [["terminal"], ["console_socket", opts.consoleSocket]] : [["terminal"]];
+}
