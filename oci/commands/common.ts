@@ -1,0 +1,49 @@
+// What every verb needs: the Runtime for the global flags, and small shared flag parsers.
+import type { Command } from "commander";
+import { globalOptions } from "../cli.js";
+import { createLogger } from "../log.js";
+import { Runtime } from "../container.js";
+
+export function runtimeFor(cmd: Command): Runtime {
+  const g = globalOptions(cmd);
+  return new Runtime(g, createLogger(g, { component: "cli", verb: cmd.name() }));
+}
+
+export function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`invalid count: ${value}`);
+  return n;
+}
+
+/** Flags shared by `create` and `run` (runc's createFlags). */
+export function addCreateFlags(cmd: Command): Command {
+  return cmd
+    .option("-b, --bundle <dir>", "path to the root of the bundle directory", ".")
+    .option("--console-socket <path>", "unix socket that receives the pty master when process.terminal is true")
+    .option("--pid-file <path>", "file to write the container process id to")
+    .option("--no-pivot", "do not use pivot_root to jail the process inside the rootfs (chroot instead)")
+    .option("--no-new-keyring", "do not create a new session keyring for the container")
+    .option("--preserve-fds <n>", "pass N additional file descriptors (3..3+N-1) to the container", parseCount, 0);
+}
+
+/** Commander turns `--no-pivot` into `pivot: false`; map the create flags to CreateOptions. */
+export interface CreateFlags {
+  bundle: string;
+  consoleSocket?: string;
+  pidFile?: string;
+  pivot: boolean;
+  newKeyring: boolean;
+  preserveFds: number;
+}
+
+export function createOptions(id: string, f: CreateFlags) {
+  return {
+    id,
+    bundle: f.bundle,
+    consoleSocket: f.consoleSocket,
+    pidFile: f.pidFile,
+    noPivot: f.pivot === false,
+    noNewKeyring: f.newKeyring === false,
+    preserveFds: f.preserveFds,
+  };
+}

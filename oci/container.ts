@@ -1,0 +1,276 @@
+// The runtime's library: every CLI verb is a thin wrapper around one function here, so tests
+// can call them without spawning a process (runc's libcontainer, gVisor's runsc/container).
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Readable } from "node:stream";
+import { UserError, type GlobalOptions } from "./cli.js";
+import { StateStore, processAlive, publicState, validateId, type ContainerState, type PublicState, type Status } from "./state.js";
+import { SIGNALS } from "./known.js";
+import { loadSpec } from "./spec/validate.js";
+import { createCgroupManager, type CgroupManager } from "./cgroups/index.js";
+import { runHooks } from "../gofer/hooks.js";
+import { controlRequest, type ExitStatus } from "../sentry/control.js";
+import { projectPath, STATUS_FD, type LaunchRequest, type LaunchResult } from "../sentry/launch.js";
+import type { Logger } from "./log.js";
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  consoleSocket?: string;
+  pidFile?: string;
+  noPivot: boolean;
+  noNewKeyring: boolean;
+  preserveFds: number;
+}
+
+/** How long `delete --force` waits for a killed container's sentry to finish. */
+const STOP_TIMEOUT_MS = 10_000;
+
+export class Runtime {
+  readonly store: StateStore;
+
+  constructor(
+    readonly global: GlobalOptions,
+    readonly log: Logger,
+  ) {
+    this.store = new StateStore(global.root);
+  }
+
+  // ---- runtime-spec operations: create, start, state, kill, delete ----
+
+  /** implements `create` (runtime.md#create): validate, reserve the id, start a sentry. */
+  async create(opts: CreateOptions): Promise<number> {
+    validateId(opts.id);
+    const bundle = path.resolve(opts.bundle);
+    if (!fs.existsSync(bundle) || !fs.statSync(bundle).isDirectory()) throw new UserError(`bundle ${bundle}: no such directory`);
+    const spec = loadSpec(bundle);
+    if (spec.process?.terminal && !opts.consoleSocket) {
+      throw new UserError("process.terminal is true but no --console-socket was given (cannot allocate a tty for a detached container)");
+    }
+    if (!spec.process?.terminal && opts.consoleSocket) {
+      throw new UserError("--console-socket was given but process.terminal is false");
+    }
+    if (this.global.systemdCgroup) throw new UserError("--systemd-cgroup is not supported: give linux.cgroupsPath as a cgroupfs path");
+    if (!Number.isInteger(opts.preserveFds) || opts.preserveFds < 0) throw new UserError(`--preserve-fds: invalid count ${opts.preserveFds}`);
+
+    this.store.reserve(opts.id);
+    const req: LaunchRequest = {
+      root: path.resolve(this.global.root),
+      id: opts.id,
+      bundle,
+      consoleSocket: opts.consoleSocket ? path.resolve(opts.consoleSocket) : undefined,
+      pidFile: opts.pidFile ? path.resolve(opts.pidFile) : undefined,
+      noPivot: opts.noPivot,
+      noNewKeyring: opts.noNewKeyring,
+      preserveFds: opts.preserveFds,
+      log: this.global.log ? path.resolve(this.global.log) : undefined,
+      logFormat: this.global.logFormat,
+      debug: this.global.debug,
+    };
+    let result: LaunchResult;
+    try {
+      result = await this.spawnSentry(req);
+    } catch (e) {
+      this.store.remove(opts.id);
+      throw e;
+    }
+    if ("error" in result) {
+      this.store.remove(opts.id);
+      throw new UserError(result.error);
+    }
+    this.log.info({ id: opts.id, pid: result.created }, "created");
+    return result.created;
+  }
+
+  /**
+   * The sentry inherits our stdio (it is the container's) and our preserved fds, detaches into
+   * its own session and reports on its status pipe once the container waits at the start barrier.
+   */
+  private async spawnSentry(req: LaunchRequest): Promise<LaunchResult> {
+    const preserved = Array.from({ length: req.preserveFds }, (_, i) => 3 + i);
+    const sentry = spawn(process.execPath, [projectPath("dist", "sentry", "main.js"), JSON.stringify(req)], {
+      detached: true,
+      stdio: ["inherit", "inherit", "inherit", "pipe", ...preserved],
+    });
+    const status = sentry.stdio[STATUS_FD] as Readable;
+    let text = "";
+    status.setEncoding("utf8");
+    status.on("data", (c: string) => (text += c));
+    const exited = new Promise<void>((resolve) => sentry.once("exit", () => resolve()));
+    await new Promise<void>((resolve) => {
+      status.once("close", resolve);
+      status.once("error", () => resolve());
+    });
+    sentry.unref();
+    status.destroy();
+    const line = text.trim();
+    if (!line) {
+      await exited;
+      return { error: `sentry for ${req.id} exited without reporting (see --log)` };
+    }
+    try {
+      return JSON.parse(line) as LaunchResult;
+    } catch {
+      return { error: `sentry for ${req.id} sent a malformed report: ${line}` };
+    }
+  }
+
+  /** implements `start` (runtime.md#start). */
+  async start(id: string): Promise<void> {
+    const s = this.state(id);
+    if (s.status === "stopped") throw new UserError(`cannot start a container that has stopped: ${id}`);
+    if (s.status !== "created") throw new UserError(`cannot start an already running container: ${id} is ${s.status}`);
+    const res = await controlRequest(this.store.controlSocket(id), { op: "start" });
+    if (!res.ok) throw new UserError(`start ${id}: ${res.error}`);
+  }
+
+  /** The container's state with its status made current (runc recomputes it on every read). */
+  state(id: string): ContainerState {
+    const s = this.store.load(id);
+    s.status = this.currentStatus(s);
+    return s;
+  }
+
+  publicState(id: string): PublicState {
+    return publicState(this.state(id));
+  }
+
+  private currentStatus(s: ContainerState): Status {
+    if (s.status === "stopped") return "stopped";
+    const sentryAlive = processAlive(s.tsor.sentryPid, s.tsor.sentryStartTime);
+    if (!sentryAlive || (s.pid > 0 && !processAlive(s.pid, s.tsor.pidStartTime))) return "stopped";
+    if (s.status === "running" || s.status === "created") {
+      if (this.cgroupOf(s).state() === "frozen") return "paused";
+    }
+    return s.status;
+  }
+
+  private cgroupOf(s: ContainerState): CgroupManager {
+    return createCgroupManager({ id: s.id, cgroupsPath: s.tsor.cgroupsPath });
+  }
+
+  /** implements `kill` (runtime.md#kill). */
+  async kill(id: string, signal: string, all: boolean): Promise<void> {
+    const sig = parseSignal(signal);
+    const s = this.state(id);
+    if (s.status === "stopped") throw new UserError(`container ${id} is not running`);
+    if (all) {
+      await this.cgroupOf(s).killAll(sig);
+      return;
+    }
+    try {
+      process.kill(s.pid, sig);
+    } catch (e) {
+      throw new UserError(`kill ${id}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+
+  /** implements `delete` (runtime.md#delete): nothing of the container is left afterwards. */
+  async delete(id: string, force: boolean): Promise<void> {
+    const s = this.state(id);
+    if (s.status === "running" || s.status === "paused") {
+      if (!force) throw new UserError(`cannot delete container ${id} that is not stopped: ${s.status}`);
+    }
+    if (s.status !== "stopped") {
+      const cg = this.cgroupOf(s);
+      await cg.killAll(9);
+      // A frozen (v1) task cannot act on SIGKILL until thawed.
+      if (s.status === "paused") await cg.thaw();
+    }
+    await this.waitForSentry(s);
+    const hooks = s.tsor.hooks.poststop ?? [];
+    if (hooks.length > 0) {
+      try {
+        await runHooks("poststop", hooks, { ...publicState(s), status: "stopped" });
+      } catch (e) {
+        // runtime-spec: a failing poststop hook is a warning; delete still completes.
+        this.log.warn({ id, err: (e as Error).message }, "poststop hook failed");
+        process.stderr.write(`tsor: warning: ${(e as Error).message}\n`);
+      }
+    }
+    await this.cgroupOf(s).destroy({ kill: true });
+    this.store.remove(id);
+  }
+
+  private async waitForSentry(s: ContainerState): Promise<void> {
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    while (processAlive(s.tsor.sentryPid, s.tsor.sentryStartTime)) {
+      if (Date.now() > deadline) {
+        this.log.warn({ id: s.id, sentry: s.tsor.sentryPid }, "sentry did not exit; killing it");
+        try {
+          process.kill(s.tsor.sentryPid, "SIGKILL");
+        } catch {
+          /* raced with its exit */
+        }
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Wait for the container's first process to exit (the sentry answers; after it is gone, the state does). */
+  async wait(id: string): Promise<ExitStatus> {
+    try {
+      const res = await controlRequest(this.store.controlSocket(id), { op: "wait" });
+      if (res.ok && res.exit) return res.exit;
+    } catch {
+      /* sentry already gone: the state file has the answer */
+    }
+    const s = this.store.load(id);
+    await this.waitForSentry(s);
+    const exit = this.store.load(id).tsor.exit;
+    return exit ?? { code: 255, signal: null };
+  }
+
+  // ---- runc's extras: list, ps, pause, resume, run, exec ----
+
+  list(): PublicState[] {
+    const out: PublicState[] = [];
+    for (const id of this.store.ids()) {
+      try {
+        out.push(this.publicState(id));
+      } catch {
+        /* deleted while we listed */
+      }
+    }
+    return out;
+  }
+
+  /** Pids of every process in the container (its cgroup). */
+  pids(id: string): number[] {
+    const s = this.state(id);
+    if (s.status === "stopped") return [];
+    return this.cgroupOf(s).pids();
+  }
+
+  async pause(id: string): Promise<void> {
+    const s = this.state(id);
+    if (s.status !== "running" && s.status !== "created") throw new UserError(`container ${id} is not running: ${s.status}`);
+    await this.cgroupOf(s).freeze();
+  }
+
+  async resume(id: string): Promise<void> {
+    const s = this.state(id);
+    if (s.status !== "paused") throw new UserError(`container ${id} is not paused: ${s.status}`);
+    await this.cgroupOf(s).thaw();
+  }
+}
+
+/** A signal given as a number, `KILL` or `SIGKILL` (kill(1)'s forms). */
+export function parseSignal(signal: string): number {
+  if (/^\d+$/.test(signal)) {
+    const n = Number(signal);
+    if (n < 1 || n > 64) throw new UserError(`invalid signal: ${signal}`);
+    return n;
+  }
+  const name = signal.toUpperCase().startsWith("SIG") ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+  const n = SIGNALS[name];
+  if (n === undefined) throw new UserError(`unknown signal: ${signal}`);
+  return n;
+}
+
+/** Exit code of `run`/`exec`: the app's, or 128+signal when it was killed (as a shell reports). */
+export function exitCode(e: ExitStatus): number {
+  return e.signal !== null ? 128 + e.signal : (e.code ?? 255);
+}

@@ -1,0 +1,131 @@
+// implements `exec`: a new process inside a running container. tsor-init in exec mode joins the
+// container's namespaces and cgroups and runs the process; it stays the process's parent,
+// relays its exit status and forwards signals (native/PLAN.md, "mode exec").
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import type { Duplex, Writable } from "node:stream";
+import { UserError } from "./cli.js";
+import { exitCode, type Runtime } from "./container.js";
+import { publicState } from "./state.js";
+import { parseSpec } from "./spec/validate.js";
+import type { RuntimeSpec } from "./spec/schema.js";
+import { createCgroupManager } from "./cgroups/index.js";
+import { buildPlan } from "../gofer/plan.js";
+import { encodeField } from "../gofer/encode.js";
+import { SyncChannel } from "../sentry/sync.js";
+import { tsorInitPath } from "../sentry/launch.js";
+import { writePidFile } from "../sentry/supervisor.js";
+import type { ExitStatus } from "../sentry/control.js";
+
+export interface ExecOptions {
+  id: string;
+  /** A process.json (runtime-spec `process` object); replaces args and the flags below. */
+  processFile?: string;
+  args: string[];
+  tty: boolean;
+  cwd?: string;
+  env: string[];
+  user?: string;
+  additionalGids: number[];
+  caps: string[];
+  noNewPrivs: boolean;
+  detach: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds: number;
+}
+
+/** Signals a foreground exec passes on to the process (tsor-init forwards them too). */
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
+
+/** The container's config with its process replaced the way runc exec builds it. */
+export function execSpec(base: RuntimeSpec, opts: ExecOptions): RuntimeSpec {
+  if (opts.processFile) {
+    let proc: unknown;
+    try {
+      proc = JSON.parse(fs.readFileSync(opts.processFile, "utf8"));
+    } catch (e) {
+      throw new UserError(`--process ${opts.processFile}: ${(e as Error).message}`);
+    }
+    return parseSpec({ ...base, process: proc });
+  }
+  if (opts.args.length === 0) throw new UserError("exec: arguments or --process must be given");
+  const p = structuredClone(base.process ?? { cwd: "/", args: [], user: { uid: 0, gid: 0 } });
+  p.args = opts.args;
+  p.terminal = opts.tty;
+  if (opts.cwd) p.cwd = opts.cwd;
+  p.env = [...(p.env ?? []), ...opts.env];
+  if (opts.user) {
+    const m = /^(\d+)(?::(\d+))?$/.exec(opts.user);
+    if (!m) throw new UserError(`--user: expected UID[:GID], got ${opts.user}`);
+    p.user = { ...p.user, uid: Number(m[1]), gid: m[2] !== undefined ? Number(m[2]) : p.user.gid };
+  }
+  if (opts.additionalGids.length > 0) p.user = { ...p.user, additionalGids: opts.additionalGids };
+  if (opts.caps.length > 0) {
+    const c = { ...(p.capabilities ?? {}) };
+    for (const set of ["bounding", "effective", "permitted", "inheritable", "ambient"] as const) {
+      c[set] = [...new Set([...(c[set] ?? []), ...opts.caps])] as typeof c.bounding;
+    }
+    p.capabilities = c;
+  }
+  if (opts.noNewPrivs) p.noNewPrivileges = true;
+  return parseSpec({ ...base, process: p });
+}
+
+export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<number> {
+  const s = rt.state(opts.id);
+  if (s.status !== "running" && s.status !== "created") throw new UserError(`cannot exec in a ${s.status} container: ${opts.id}`);
+  const base = parseSpec(JSON.parse(fs.readFileSync(s.tsor.configPath, "utf8")));
+  const spec = execSpec(base, opts);
+  if (spec.process?.terminal && !opts.consoleSocket) throw new UserError("exec --tty needs --console-socket");
+  const plan = buildPlan(spec, {
+    mode: "exec",
+    rootfs: s.rootfs,
+    noPivot: false,
+    consoleSocket: opts.consoleSocket,
+    preserveFds: opts.preserveFds,
+    joinNamespaces: s.tsor.namespaces,
+  });
+  const preserved = Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
+  const init = spawn(tsorInitPath(), [], {
+    stdio: ["inherit", "inherit", "inherit", "pipe", "pipe", ...preserved],
+    detached: opts.detach,
+    env: {},
+  });
+  const planPipe = init.stdio[4] as Writable;
+  planPipe.on("error", () => {});
+  planPipe.end(plan);
+  const sync = new SyncChannel(init.stdio[3] as Duplex);
+  createCgroupManager({ id: s.id, cgroupsPath: s.tsor.cgroupsPath }).apply(Number(await sync.expect("hello")));
+  sync.send("cgroup");
+  const pid = Number(await sync.expect("pid"));
+  await sync.expect("ready");
+  if (opts.pidFile) writePidFile(opts.pidFile, pid);
+  sync.send(`start ${encodeField(JSON.stringify(publicState(s)))}`);
+  if (opts.detach) {
+    init.unref();
+    sync.close();
+    return 0;
+  }
+  const forward = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* already exited */
+    }
+  };
+  for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
+  try {
+    return parseExitLine(await sync.expect("exit"));
+  } finally {
+    for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
+    sync.close();
+  }
+}
+
+/** `code N` / `signal S` (the rest of an `exit` line) as an exit code for our own exit. */
+function parseExitLine(rest: string): number {
+  const [kind, n] = rest.split(" ");
+  const e: ExitStatus = kind === "signal" ? { code: null, signal: Number(n) } : { code: Number(n), signal: null };
+  return exitCode(e);
+}

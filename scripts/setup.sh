@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything TSoR needs on a fresh Debian machine (as root) and builds it. Idempotent:
+# packages already present are skipped, npm ci and the native build are cheap when up to date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential pkg-config python3    # native addon (node-gyp) and tsor-init
+  libseccomp-dev                        # tsor-init: the config's linux.seccomp profile
+  busybox-static                        # test and demo rootfs
+  runc                                  # the reference runtime the suite and benchmarks compare with
+  iproute2 procps                       # ip netns for tests, ps for `tsor ps`
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+make build

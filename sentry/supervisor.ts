@@ -1,0 +1,243 @@
+// The sentry's supervisor: it creates one container with tsor-init, is the parent and reaper of
+// the container's first process (tsor-init clones it with CLONE_PARENT), answers the control
+// socket (start, wait) and records the exit status. The syscall-trapping half of the sentry
+// hangs off the same process (sentry/platform).
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Duplex, Writable } from "node:stream";
+import type { Logger } from "../oci/log.js";
+import { StateStore, processStartTime, publicState, type ContainerState } from "../oci/state.js";
+import { NAMESPACE_PROC_NAMES, type NamespaceType } from "../oci/known.js";
+import { loadSpec } from "../oci/spec/validate.js";
+import type { RuntimeSpec } from "../oci/spec/schema.js";
+import { buildPlan } from "../gofer/plan.js";
+import { encodeField } from "../gofer/encode.js";
+import { runHooks } from "../gofer/hooks.js";
+import { createCgroupManager, type CgroupManager } from "../oci/cgroups/index.js";
+import { native } from "../native/index.js";
+import { SyncChannel, InitError } from "./sync.js";
+import { serveControl, type ControlRequest, type ControlResponse, type ExitStatus } from "./control.js";
+import { STATUS_FD, tsorInitPath, type LaunchRequest, type LaunchResult } from "./launch.js";
+
+/** runtime-spec version we implement (state.json's ociVersion). */
+export const OCI_VERSION = "1.2.0";
+
+export class ContainerSupervisor {
+  private readonly store: StateStore;
+  private state!: ContainerState;
+  private spec!: RuntimeSpec;
+  private cgroup: CgroupManager | undefined;
+  private sync!: SyncChannel;
+  private exit: ExitStatus | undefined;
+  private readonly exitWaiters: ((e: ExitStatus) => void)[] = [];
+  private starting: Promise<ControlResponse> | undefined;
+
+  constructor(
+    private readonly req: LaunchRequest,
+    private readonly log: Logger,
+  ) {
+    this.store = new StateStore(req.root);
+  }
+
+  /** Create the container; report the outcome on `status`; then supervise until it exits. */
+  async run(status: Writable): Promise<number> {
+    const report = (r: LaunchResult) => new Promise<void>((resolve) => status.end(JSON.stringify(r) + "\n", () => resolve()));
+    try {
+      await this.create();
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.log.error({ err: msg }, "create failed");
+      await this.abortCreate();
+      await report({ error: msg });
+      return 1;
+    }
+    const server = await serveControl(this.store.controlSocket(this.req.id), (r) => this.handle(r));
+    await report({ created: this.state.pid });
+    this.log.info({ pid: this.state.pid }, "container created");
+    const exit = await this.exited();
+    this.log.info({ exit }, "container exited");
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    fs.rmSync(this.store.controlSocket(this.req.id), { force: true });
+    return 0;
+  }
+
+  private async create(): Promise<void> {
+    const { req } = this;
+    this.spec = loadSpec(req.bundle);
+    const spec = this.spec;
+    const rootfs = path.resolve(req.bundle, spec.root?.path ?? "rootfs");
+    const stateDir = this.store.dir(req.id);
+    const configPath = path.join(stateDir, "config.json");
+    fs.copyFileSync(path.join(req.bundle, "config.json"), configPath);
+
+    this.cgroup = createCgroupManager({ id: req.id, cgroupsPath: spec.linux?.cgroupsPath, resources: spec.linux?.resources });
+    this.cgroup.create();
+    for (const w of this.cgroup.set()) this.log.warn(w);
+
+    this.state = {
+      ociVersion: OCI_VERSION,
+      id: req.id,
+      pid: 0,
+      status: "creating",
+      bundle: req.bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      owner: "",
+      annotations: spec.annotations ?? {},
+      tsor: {
+        sentryPid: process.pid,
+        sentryStartTime: processStartTime(process.pid),
+        cgroupsPath: this.cgroup.path,
+        cgroupPaths: this.cgroup.paths(),
+        namespaces: {},
+        hooks: spec.hooks ?? {},
+        configPath,
+      },
+    };
+    this.store.save(this.state);
+
+    const plan = buildPlan(spec, {
+      mode: "create",
+      rootfs,
+      bundle: req.bundle,
+      noPivot: req.noPivot,
+      consoleSocket: req.consoleSocket,
+      preserveFds: req.preserveFds,
+    });
+    const init = this.spawnInit(plan);
+    this.sync = new SyncChannel(init.stdio[3] as Duplex);
+
+    const initPid = Number(await this.sync.expect("hello"));
+    this.cgroup.apply(initPid);
+    this.sync.send("cgroup");
+    const pid = Number(await this.sync.expect("pid"));
+    this.state.pid = pid;
+    this.state.tsor.pidStartTime = processStartTime(pid);
+    this.state.tsor.namespaces = this.namespacePaths(pid);
+    // Reap the container process: it is our child (CLONE_PARENT), unknown to libuv.
+    native.waitPid(pid, (st) => this.onExit({ code: st.code, signal: st.signal }));
+    this.store.save(this.state);
+
+    await this.sync.expect("createRuntime");
+    await this.runHooks("prestart");
+    await this.runHooks("createRuntime");
+    this.sync.send(`ok ${encodeField(JSON.stringify(publicState(this.state)))}`);
+    await this.sync.expect("ready");
+    if (this.exit) throw new InitError(`container process exited during create (${describeExit(this.exit)})`);
+    this.state.status = "created";
+    this.store.save(this.state);
+    if (req.pidFile) writePidFile(req.pidFile, pid);
+  }
+
+  /**
+   * tsor-init's fds (native/PLAN.md): 0-2 the container's stdio (ours, inherited from the CLI),
+   * 3 the sync socket, 4 the plan, 5.. the preserved fds (ours start after the status fd).
+   */
+  private spawnInit(plan: string): ChildProcess {
+    const preserved = Array.from({ length: this.req.preserveFds }, (_, i) => STATUS_FD + 1 + i);
+    const init = spawn(tsorInitPath(), [], {
+      stdio: ["inherit", "inherit", "inherit", "pipe", "pipe", ...preserved],
+      env: {},
+    });
+    const planPipe = init.stdio[4] as Writable;
+    planPipe.on("error", () => {});
+    planPipe.end(plan);
+    init.on("error", (e) => this.log.error({ err: e.message }, "tsor-init spawn failed"));
+    return init;
+  }
+
+  /** /proc/PID/ns/* for namespaces the container made, the config's path for joined ones. */
+  private namespacePaths(pid: number): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const ns of this.spec.linux?.namespaces ?? []) {
+      const type = ns.type as NamespaceType;
+      out[type] = ns.path || `/proc/${pid}/ns/${NAMESPACE_PROC_NAMES[type]}`;
+    }
+    return out;
+  }
+
+  private async runHooks(kind: "prestart" | "createRuntime" | "poststart"): Promise<void> {
+    const hooks = this.spec.hooks?.[kind];
+    if (!hooks || hooks.length === 0) return;
+    await runHooks(kind, hooks, publicState(this.state));
+  }
+
+  /** Undo a failed create: no process, no cgroup left behind (the CLI removes the state dir). */
+  private async abortCreate(): Promise<void> {
+    if (this.state?.pid && !this.exit) {
+      try {
+        process.kill(this.state.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+      await this.exited();
+    }
+    this.sync?.close();
+    try {
+      await this.cgroup?.destroy({ kill: true });
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, "cgroup cleanup after failed create");
+    }
+  }
+
+  private onExit(exit: ExitStatus): void {
+    this.exit = exit;
+    if (this.state.status !== "creating") {
+      this.state.status = "stopped";
+      this.state.tsor.exit = exit;
+      this.store.save(this.state);
+    }
+    for (const w of this.exitWaiters.splice(0)) w(exit);
+  }
+
+  private exited(): Promise<ExitStatus> {
+    if (this.exit) return Promise.resolve(this.exit);
+    return new Promise((resolve) => this.exitWaiters.push(resolve));
+  }
+
+  private handle(req: ControlRequest): Promise<ControlResponse> {
+    switch (req.op) {
+      case "ping":
+        return Promise.resolve({ ok: true, pid: this.state.pid });
+      case "wait":
+        return this.exited().then((exit) => ({ ok: true, exit }));
+      case "start":
+        this.starting ??= this.start();
+        return this.starting;
+    }
+  }
+
+  /** implements `tsor start`: release the start barrier, then run poststart hooks. */
+  private async start(): Promise<ControlResponse> {
+    if (this.exit) return { ok: false, error: "cannot start a container that has stopped" };
+    this.sync.send(`start ${encodeField(JSON.stringify(publicState(this.state)))}`);
+    try {
+      await this.sync.expectEof();
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
+    }
+    if (!this.exit) {
+      this.state.status = "running";
+      this.store.save(this.state);
+    }
+    try {
+      await this.runHooks("poststart");
+    } catch (e) {
+      // runtime-spec: a failing poststart hook is logged as a warning; the lifecycle goes on.
+      this.log.warn({ err: (e as Error).message }, "poststart hook failed");
+    }
+    return { ok: true, pid: this.state.pid };
+  }
+}
+
+export function describeExit(e: ExitStatus): string {
+  return e.signal !== null ? `killed by signal ${e.signal}` : `exit status ${e.code}`;
+}
+
+export function writePidFile(file: string, pid: number): void {
+  // Written atomically, as runc does, so a reader never sees an empty file.
+  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}`);
+  fs.writeFileSync(tmp, String(pid));
+  fs.renameSync(tmp, file);
+}
