@@ -360,13 +360,25 @@ export class Harness {
     return { ...this.rt(["run", ...extra, "--bundle", b.dir, id]), id };
   }
 
-  /** `create` + `start` of a long-running container; returns its id and state. */
-  async started(b: Bundle, hint = "c"): Promise<{ id: string; pid: number }> {
+  /** `create` (with extra create flags) + `start`; returns the id. */
+  createStart(b: Bundle, hint = "c", createFlags: string[] = [], opts: RunOpts = {}): string {
     const id = this.id(hint);
-    this.ok(["create", "--bundle", b.dir, id]);
+    this.ok(["create", ...createFlags, "--bundle", b.dir, id], opts);
     this.ok(["start", id]);
+    return id;
+  }
+
+  /** A started long-running container, once its state says running. */
+  async started(b: Bundle, hint = "c"): Promise<{ id: string; pid: number }> {
+    const id = this.createStart(b, hint);
     const s = await this.waitStatus(id, "running");
     return { id, pid: s.pid };
+  }
+
+  /** A started container whose process has exited: its state says stopped. */
+  async finished(b: Bundle, hint = "c", createFlags: string[] = [], opts: RunOpts = {}): Promise<{ id: string; state: Record<string, any> }> {
+    const id = this.createStart(b, hint, createFlags, opts);
+    return { id, state: await this.waitStatus(id, "stopped") };
   }
 
   /** What must disappear on delete, recorded while the container exists. */

@@ -73,12 +73,8 @@ describe("start", () => {
   });
 
   test("a container whose process exited is stopped and keeps its state until delete", async () => {
-    const b = h.bundle({ args: ["true"] });
-    const id = h.id();
-    h.ok(["create", "--bundle", b.dir, id]);
-    h.ok(["start", id]);
-    const s = await h.waitStatus(id, "stopped");
-    assert.equal(s.id, id);
+    const { id, state } = await h.finished(h.bundle({ args: ["true"] }));
+    assert.equal(state.id, id);
     assert.deepEqual(h.listIds().includes(id), true);
   });
 
@@ -109,34 +105,37 @@ describe("state", () => {
   });
 
   test("state of a stopped container reports pid 0 (runc)", async () => {
-    const b = h.bundle({ args: ["true"] });
-    const id = h.id();
-    h.ok(["create", "--bundle", b.dir, id]);
-    h.ok(["start", id]);
-    const s = await h.waitStatus(id, "stopped");
-    assert.equal(s.pid, 0);
+    const { state } = await h.finished(h.bundle({ args: ["true"] }));
+    assert.equal(state.pid, 0);
   });
 });
 
 describe("kill", () => {
+  /** A container whose shell has installed `trap TRAP TERM` (it is pid 1: no trap, no death). */
+  async function trapping(trap: string) {
+    const b = h.bundle({ args: ["sh", "-c", `trap ${trap} TERM; touch /tmp/ready; while true; do sleep 1; done`] });
+    const c = await h.started(b);
+    await waitFor("trap installed", () => (fs.existsSync(path.join(b.rootfs, "tmp", "ready")) ? true : undefined));
+    return { ...c, b };
+  }
+
   for (const sig of ["SIGTERM", "TERM", "15"]) {
     test(`kill ${sig} stops a running container`, async () => {
-      const { id } = await h.started(h.bundle({ args: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"] }));
+      const { id } = await trapping("'exit 0'");
       h.ok(["kill", id, sig]);
       await h.waitStatus(id, "stopped");
     });
   }
 
   test("kill without a signal sends SIGTERM", async () => {
-    const b = h.bundle({ args: ["sh", "-c", "trap 'echo got-term > /tmp/sig; exit 0' TERM; while true; do sleep 1; done"] });
-    const { id } = await h.started(b);
+    const { id, b } = await trapping("'echo got-term > /tmp/sig; exit 0'");
     h.ok(["kill", id]);
     await h.waitStatus(id, "stopped");
     assert.equal(fs.readFileSync(path.join(b.rootfs, "tmp", "sig"), "utf8").trim(), "got-term");
   });
 
   test("kill KILL stops a process that ignores SIGTERM", async () => {
-    const { id } = await h.started(h.bundle({ args: ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"] }));
+    const { id } = await trapping("''");
     h.ok(["kill", id, "KILL"]);
     await h.waitStatus(id, "stopped");
   });
@@ -162,11 +161,7 @@ describe("kill", () => {
   });
 
   test("kill on a stopped container fails", async () => {
-    const b = h.bundle({ args: ["true"] });
-    const id = h.id();
-    h.ok(["create", "--bundle", b.dir, id]);
-    h.ok(["start", id]);
-    await h.waitStatus(id, "stopped");
+    const { id } = await h.finished(h.bundle({ args: ["true"] }));
     const r = h.rt(["kill", id, "KILL"]);
     assert.equal(r.code, 1);
     assert.ok(r.stderr.length > 0);
@@ -175,11 +170,7 @@ describe("kill", () => {
 
 describe("delete", () => {
   test("delete of a stopped container leaves nothing behind", async () => {
-    const b = h.bundle({ args: ["sh", "-c", "sleep 1000"] });
-    const id = h.id();
-    h.ok(["create", "--bundle", b.dir, id]);
-    h.ok(["start", id]);
-    await h.waitStatus(id, "running");
+    const { id } = await h.started(h.bundle({ args: ["sh", "-c", "sleep 1000"] }));
     const snap = h.snapshot(id);
     h.ok(["kill", id, "KILL"]);
     await h.waitStatus(id, "stopped");

@@ -69,15 +69,12 @@ describe("exec", () => {
     h.ok(["exec", "--detach", "--pid-file", pidFile, id, "sleep", "999"]);
     const pid = Number(fs.readFileSync(pidFile, "utf8").trim());
     assert.ok(pid > 0 && pidAlive(pid), "exec'd process runs");
-    assert.equal(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8"), "sleep\x00999\x00");
+    const cmdline = () => fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    await waitFor("execve of sleep", () => (cmdline() === "sleep\x00999\x00" ? true : undefined));
   });
 
   test("exec into a stopped container fails", async () => {
-    const b = h.bundle({ args: ["true"] });
-    const id = h.id();
-    h.ok(["create", "--bundle", b.dir, id]);
-    h.ok(["start", id]);
-    await h.waitStatus(id, "stopped");
+    const { id } = await h.finished(h.bundle({ args: ["true"] }));
     const r = h.rt(["exec", id, "true"]);
     assert.notEqual(r.code, 0);
     assert.ok(r.stderr.length > 0);

@@ -13,9 +13,7 @@ describe("console socket", () => {
   test("create --console-socket sends the pty master; the process has a tty on stdin/stdout", async () => {
     const rx = await startConsoleReceiver(h);
     const b = h.bundle({ args: ["sh", "-c", "tty; [ -t 0 ] && [ -t 1 ] && echo both-tty"], terminal: true });
-    const id = h.id();
-    h.ok(["create", "--console-socket", rx.socket, "--bundle", b.dir, id]);
-    h.ok(["start", id]);
+    h.createStart(b, "tty", ["--console-socket", rx.socket]);
     const out = (await rx.output).replace(/\r/g, "");
     assert.match(out, /^\/dev\/pts\/\d+$/m);
     assert.match(out, /^both-tty$/m);
@@ -24,9 +22,7 @@ describe("console socket", () => {
   test("input written to the pty master reaches the process", async () => {
     const rx = await startConsoleReceiver(h, "ping\n");
     const b = h.bundle({ args: ["sh", "-c", "read line; echo got-$line"], terminal: true });
-    const id = h.id();
-    h.ok(["create", "--console-socket", rx.socket, "--bundle", b.dir, id]);
-    h.ok(["start", id]);
+    h.createStart(b, "tty", ["--console-socket", rx.socket]);
     assert.match((await rx.output).replace(/\r/g, ""), /^got-ping$/m);
   });
 
@@ -57,14 +53,11 @@ describe("--preserve-fds", () => {
     const file = path.join(h.dir("fd"), "fd3.out");
     const fd = fs.openSync(file, "w");
     const b = h.bundle({ args: ["sh", "-c", "echo through-fd3 >&3"] });
-    const id = h.id();
     try {
-      h.ok(["create", "--preserve-fds", "1", "--bundle", b.dir, id], { extraFds: [fd] });
+      await h.finished(b, "fds", ["--preserve-fds", "1"], { extraFds: [fd] });
     } finally {
       fs.closeSync(fd);
     }
-    h.ok(["start", id]);
-    await h.waitStatus(id, "stopped");
     assert.equal(fs.readFileSync(file, "utf8"), "through-fd3\n");
   });
 
@@ -97,11 +90,8 @@ describe("session keyring", () => {
 
   test("create --no-new-keyring does not create a keyring for the container", async () => {
     const b = keysBundle();
-    const id = h.id("nokey");
     const out = path.join(h.dir("keys"), "stdout");
-    h.ok(["create", "--no-new-keyring", "--bundle", b.dir, id], { stdoutFile: out });
-    h.ok(["start", id]);
-    await h.waitStatus(id, "stopped");
+    const { id } = await h.finished(b, "nokey", ["--no-new-keyring"], { stdoutFile: out });
     const keys = fs.readFileSync(out, "utf8");
     assert.match(keys, /keyring/);
     assert.ok(!keys.includes(id), keys);
