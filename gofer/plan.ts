@@ -59,9 +59,12 @@ function procName(type: string, where: string): string {
 
 const nsRank = (procNs: string) => NS_ORDER.findIndex((t) => NAMESPACE_PROC_NAMES[t] === procNs);
 
+/** The plan's name of a namespace: /proc's, except that native/PLAN.md spells mnt `mount`. */
+const planNsName = (procNs: string) => (procNs === "mnt" ? "mount" : procNs);
+
 /** `ns TYPE PATH` lines in NS_ORDER; PATH "" creates the namespace. */
 function nsDirectives(entries: readonly (readonly [procNs: string, path: string])[]): Directive[] {
-  return [...entries].sort((a, b) => nsRank(a[0]) - nsRank(b[0])).map(([t, p]): Directive => ["ns", t, p]);
+  return [...entries].sort((a, b) => nsRank(a[0]) - nsRank(b[0])).map(([t, p]): Directive => ["ns", planNsName(t), p]);
 }
 
 function idMaps(name: "uidmap" | "gidmap", maps: readonly SpecIdMapping[] = []): Directive[] {

@@ -50,7 +50,7 @@ describe("gofer buildPlan", () => {
       "ns net %-",
       "ns ipc %-",
       "ns uts %-",
-      "ns mnt %-",
+      "ns mount %-",
       `rootfs ${rootfs}`,
       "rootfs_propagation 540672", // MS_SLAVE|MS_REC
       "mount proc /proc proc 0 0 %- dir",
@@ -106,7 +106,7 @@ describe("gofer buildPlan", () => {
       ["ns", "user", ""],
       ["ns", "net", "/var/run/netns/x"],
       ["ns", "cgroup", ""],
-      ["ns", "mnt", ""],
+      ["ns", "mount", ""],
       ["uidmap", "0", "100000", "65536"],
       ["gidmap", "0", "200000", "1"],
       ["rootfs", rootfs],
@@ -310,7 +310,7 @@ describe("gofer buildPlan", () => {
       "user", "groups", "cwd", "env", "arg", "caps", "no_new_privs", "seccomp_default", "seccomp_rule", "preserve_fds", "end",
     ]);
     const d = decodePlan(plan);
-    assert.deepEqual(d.slice(1, 6), [["mode", "exec"], ["ns", "user", "/proc/42/ns/user"], ["ns", "pid", "/proc/42/ns/pid"], ["ns", "net", "/proc/42/ns/net"], ["ns", "mnt", "/proc/42/ns/mnt"]]);
+    assert.deepEqual(d.slice(1, 6), [["mode", "exec"], ["ns", "user", "/proc/42/ns/user"], ["ns", "pid", "/proc/42/ns/pid"], ["ns", "net", "/proc/42/ns/net"], ["ns", "mount", "/proc/42/ns/mnt"]]);
     assert.throws(() => buildPlan(spec, { ...base, mode: "exec", joinNamespaces: { net: "" } }), /joinNamespaces\.net/);
   });
 });
