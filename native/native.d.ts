@@ -49,7 +49,69 @@ export type SocketConstantName =
   | 'TCP_NODELAY' | 'TCP_CORK' | 'TCP_KEEPIDLE' | 'TCP_KEEPINTVL' | 'TCP_KEEPCNT' | 'TCP_QUICKACK'
   | 'TCP_DEFER_ACCEPT' | 'TCP_USER_TIMEOUT';
 
-export type ConstantName = SocketConstantName;
+/** Seccomp constants exported by seccomp.cc. */
+export type SeccompConstantName =
+  | 'SECCOMP_USER_NOTIF_FLAG_CONTINUE' | 'SECCOMP_ADDFD_FLAG_SETFD' | 'SECCOMP_ADDFD_FLAG_SEND'
+  | 'SECCOMP_FILTER_FLAG_NEW_LISTENER' | 'SECCOMP_RET_ALLOW' | 'SECCOMP_RET_ERRNO'
+  | 'SECCOMP_RET_TRACE' | 'SECCOMP_RET_USER_NOTIF' | 'AUDIT_ARCH_X86_64' | 'AUDIT_ARCH_AARCH64';
+
+export type ConstantName = SocketConstantName | SeccompConstantName;
+
+/** One trapped syscall (struct seccomp_notif). */
+export interface SeccompNotif {
+  /** The cookie every answer names. */
+  id: bigint;
+  /** The trapping task's tid, in the listener's pid namespace. */
+  pid: number;
+  flags: number;
+  /** Syscall number (for `arch`). */
+  nr: number;
+  /** AUDIT_ARCH_* */
+  arch: number;
+  instructionPointer: bigint;
+  /** The six raw syscall arguments. */
+  args: bigint[];
+}
+
+export interface AddFdFlags {
+  /** SECCOMP_ADDFD_FLAG_SETFD: install at `newFd` exactly (replacing it); else the lowest free fd. */
+  setfd?: boolean;
+  /** SECCOMP_ADDFD_FLAG_SEND: also answer the notification with the new fd, atomically. */
+  send?: boolean;
+  /** O_CLOEXEC on the installed fd. */
+  cloexec?: boolean;
+}
+
+/**
+ * A seccomp user-notification listener fd. A dedicated thread polls it and receives
+ * notifications (SECCOMP_IOCTL_NOTIF_RECV), delivering them in batches through one thread-safe
+ * function; answers are ioctls on the calling (JS) thread. Does not own the fd.
+ * Answers to a task that is gone (it died, or a signal interrupted the trapped call) throw a
+ * NativeError with code ENOENT: see isNotificationGone().
+ */
+export declare class SeccompListener {
+  constructor(listenerFd: number);
+  readonly fd: number;
+  /** Between start() and stop() or the end. */
+  readonly running: boolean;
+  /**
+   * Starts the receiving thread. `onEnd` is called once when no task uses the filter any more
+   * (null) or receiving fails (NativeError), never after stop(). While running, the listener
+   * keeps itself and (unless unref()'d) the event loop alive. Throws if already running.
+   */
+  start(onNotif: (notif: SeccompNotif) => void, onEnd?: (err: NativeError | null) => void): void;
+  /** Stops and joins the thread; no callback runs after it returns (undelivered notifications are dropped). */
+  stop(): void;
+  /** SECCOMP_IOCTL_NOTIF_SEND: `error` is a positive errno (0: success, returning `val`); flags: SECCOMP_USER_NOTIF_FLAG_CONTINUE (val, error 0). */
+  respond(id: bigint, val: bigint | number, error: number, flags: number): void;
+  /** SECCOMP_IOCTL_NOTIF_ADDFD: installs a duplicate of our `srcFd` in the task; returns its number there. */
+  addFd(id: bigint, srcFd: number, newFd: number, flags?: AddFdFlags): number;
+  /** SECCOMP_IOCTL_NOTIF_ID_VALID: the notification is still pending (re-check after reading task memory). */
+  idValid(id: bigint): boolean;
+  /** Keep the event loop alive while running (the default). */
+  ref(): void;
+  unref(): void;
+}
 
 export type Callback<T> = (err: NativeError | null, result: T) => void;
 
@@ -96,4 +158,9 @@ export interface NativeBinding {
   setsockoptInt(fd: number, level: number, name: number, value: number): void;
   /** A close-on-exec socket created inside the network namespace at `netnsPath` (setns on a short-lived thread). */
   socketInNetns(netnsPath: string, domain: number, type: number, protocol: number): number;
+
+  // --- seccomp user notification (seccomp.cc)
+  /** seccomp(SECCOMP_GET_NOTIF_SIZES): the running kernel's struct sizes. */
+  seccompNotifSizes(): { notif: number; resp: number; data: number };
+  readonly SeccompListener: typeof SeccompListener;
 }

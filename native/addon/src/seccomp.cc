@@ -1,5 +1,404 @@
+// Seccomp user notification: the sentry's hot path. A SeccompListener receives notifications on a
+// dedicated thread (poll + SECCOMP_IOCTL_NOTIF_RECV) and hands them to JS in batches through one
+// thread-safe function; answers (SEND, ADDFD, ID_VALID) are quick ioctls made on the JS thread.
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <thread>
+#include <vector>
+
 #include "common.h"
+
 namespace tsor {
-void InitSeccomp(Napi::Env, Napi::Object) {}
-void StopAllListeners(AddonState*) {}
+
+namespace {
+
+constexpr int kMaxErrno = 4095;
+
+struct Sizes {
+  SysError error;
+  size_t notif = 0, resp = 0, data = 0;
+};
+
+// seccomp(SECCOMP_GET_NOTIF_SIZES): the kernel's structs may be larger than our headers' (a newer
+// kernel); the kernel copies its own size, so buffers take the larger of the two.
+const Sizes& KernelSizes() {
+  static const Sizes sizes = [] {
+    Sizes s;
+    seccomp_notif_sizes k{};
+    if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &k) != 0) {
+      s.error.Set("seccomp(SECCOMP_GET_NOTIF_SIZES)", errno);
+      return s;
+    }
+    s.notif = std::max<size_t>(k.seccomp_notif, sizeof(seccomp_notif));
+    s.resp = std::max<size_t>(k.seccomp_notif_resp, sizeof(seccomp_notif_resp));
+    s.data = k.seccomp_data;
+    return s;
+  }();
+  return sizes;
 }
+
+const Sizes& CheckedSizes(Napi::Env env) {
+  const Sizes& s = KernelSizes();
+  if (s.error) ThrowErrno(env, s.error.syscall, s.error.err);
+  return s;
+}
+
+Napi::Value SeccompNotifSizes(const Napi::CallbackInfo& info) {
+  seccomp_notif_sizes k{};
+  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &k) != 0) {
+    ThrowErrno(info.Env(), "seccomp(SECCOMP_GET_NOTIF_SIZES)", errno);
+  }
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("notif", k.seccomp_notif);
+  out.Set("resp", k.seccomp_notif_resp);
+  out.Set("data", k.seccomp_data);
+  return out;
+}
+
+struct Notif {
+  uint64_t id;
+  uint32_t pid;
+  uint32_t flags;
+  int32_t nr;
+  uint32_t arch;
+  uint64_t instructionPointer;
+  uint64_t args[6];
+};
+
+Napi::Object NotifToJs(Napi::Env env, const Notif& n) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("id", Napi::BigInt::New(env, n.id));
+  o.Set("pid", n.pid);
+  o.Set("flags", n.flags);
+  o.Set("nr", n.nr);
+  o.Set("arch", n.arch);
+  o.Set("instructionPointer", Napi::BigInt::New(env, n.instructionPointer));
+  Napi::Array args = Napi::Array::New(env, 6);
+  for (uint32_t k = 0; k < 6; k++) args.Set(k, Napi::BigInt::New(env, n.args[k]));
+  o.Set("args", args);
+  return o;
+}
+
+}  // namespace
+
+// One run of a listener (start() to stop()/end): what its thread has received and not yet
+// delivered. Shared with queued thread-safe-function calls, which outlive a stop() or the object.
+struct Channel {
+  std::mutex mutex;
+  std::deque<Notif> queue;
+  bool scheduled = false;  // a thread-safe-function call is queued
+  bool ended = false;
+  SysError endError;
+  SeccompListener* owner = nullptr;  // JS thread only; null once stopped
+};
+
+class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "SeccompListener",
+                       {
+                           InstanceMethod<&SeccompListener::Start>("start"),
+                           InstanceMethod<&SeccompListener::Stop>("stop"),
+                           InstanceMethod<&SeccompListener::Respond>("respond"),
+                           InstanceMethod<&SeccompListener::AddFd>("addFd"),
+                           InstanceMethod<&SeccompListener::IdValid>("idValid"),
+                           InstanceMethod<&SeccompListener::RefLoop>("ref"),
+                           InstanceMethod<&SeccompListener::UnrefLoop>("unref"),
+                           InstanceAccessor<&SeccompListener::GetFd>("fd"),
+                           InstanceAccessor<&SeccompListener::GetRunning>("running"),
+                       });
+  }
+
+  // new SeccompListener(listenerFd): does not take ownership of the fd (close it after stop()).
+  explicit SeccompListener(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<SeccompListener>(info),
+        fd_(ArgFd(info, 0, "SeccompListener", "listenerFd")),
+        guard_(State(info.Env())->guard),
+        state_(State(info.Env())) {
+    const Sizes& sizes = CheckedSizes(info.Env());
+    notifSize_ = sizes.notif;
+    respSize_ = sizes.resp;
+  }
+
+  ~SeccompListener() override {
+    if (!running_) return;
+    StopThread();
+    channel_->owner = nullptr;
+    std::lock_guard<std::mutex> lock(guard_->mutex);
+    if (guard_->alive) {  // at teardown the environment frees the tsfn and the listener set itself
+      tsfn_.Release();
+      state_->listeners.erase(this);
+    }
+  }
+
+  // Wakes the thread and joins it. No JS: also used at environment teardown.
+  void StopThread() {
+    if (!thread_.joinable()) return;
+    uint64_t one = 1;
+    ssize_t ignored = write(wakeFd_, &one, sizeof(one));
+    (void)ignored;
+    thread_.join();
+    close(wakeFd_);
+    wakeFd_ = -1;
+  }
+
+ private:
+  // start(onNotif(notif), onEnd?(err | null)): onEnd once when no task uses the filter any more
+  // (null) or the listener fails (NativeError); not after stop(). While started, the listener
+  // keeps itself (and, unless unref()'d, the event loop) alive.
+  void Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Function onNotif = ArgFunction(info, 0, "SeccompListener.start", "onNotif");
+    Napi::Function onEnd;
+    if (!info[1].IsUndefined()) onEnd = ArgFunction(info, 1, "SeccompListener.start", "onEnd");
+    if (running_) throw Napi::Error::New(env, "SeccompListener.start: already started");
+    int wake = eventfd(0, EFD_CLOEXEC);
+    if (wake < 0) ThrowErrno(env, "eventfd", errno);
+    wakeFd_ = wake;
+    onNotif_ = Napi::Persistent(onNotif);
+    onEnd_ = onEnd.IsEmpty() ? Napi::FunctionReference() : Napi::Persistent(onEnd);
+    channel_ = std::make_shared<Channel>();
+    channel_->owner = this;
+    tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function(), "tsor-seccomp", 0, 1);
+    if (!keepAlive_) tsfn_.Unref(env);
+    running_ = true;
+    Ref();
+    state_->listeners.insert(this);
+    thread_ = std::thread(&SeccompListener::Loop, this, channel_);
+  }
+
+  // stop(): no callbacks after it returns; notifications not yet delivered are dropped (their
+  // tasks stay blocked until answered through another listener or killed).
+  void Stop(const Napi::CallbackInfo&) { Finish(); }
+
+  void Finish() {
+    if (!running_) return;
+    StopThread();
+    channel_->owner = nullptr;
+    tsfn_.Release();
+    running_ = false;
+    state_->listeners.erase(this);
+    onNotif_.Reset();
+    onEnd_.Reset();
+    Unref();
+  }
+
+  // Worker thread.
+  void Loop(std::shared_ptr<Channel> ch) {
+    pthread_setname_np(pthread_self(), "tsor-seccomp");
+    std::vector<uint8_t> buf(notifSize_);
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
+    for (;;) {
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return End(ch, "poll", errno);
+      }
+      if (fds[1].revents != 0) return;  // stop()
+      short ev = fds[0].revents;
+      if (ev & POLLNVAL) return End(ch, "poll", EBADF);
+      if (ev & POLLIN) {
+        memset(buf.data(), 0, buf.size());  // RECV requires a zeroed buffer
+        if (ioctl(fd_, SECCOMP_IOCTL_NOTIF_RECV, buf.data()) != 0) {
+          // ENOENT: the task died (or was interrupted) between poll and RECV: nothing to answer.
+          if (errno == ENOENT || errno == EINTR) continue;
+          return End(ch, "ioctl(SECCOMP_IOCTL_NOTIF_RECV)", errno);
+        }
+        const seccomp_notif* k = reinterpret_cast<const seccomp_notif*>(buf.data());
+        Notif n{k->id, k->pid, k->flags, k->data.nr, k->data.arch, k->data.instruction_pointer, {}};
+        memcpy(n.args, k->data.args, sizeof(n.args));
+        bool call;
+        {
+          std::lock_guard<std::mutex> lock(ch->mutex);
+          ch->queue.push_back(n);
+          call = !ch->scheduled;
+          ch->scheduled = true;
+        }
+        if (call) Schedule(ch);
+        continue;
+      }
+      if (ev & (POLLHUP | POLLERR)) return End(ch, nullptr, 0);  // no task uses the filter
+    }
+  }
+
+  void End(const std::shared_ptr<Channel>& ch, const char* syscall, int err) {
+    bool call;
+    {
+      std::lock_guard<std::mutex> lock(ch->mutex);
+      ch->ended = true;
+      ch->endError.Set(syscall, err);
+      call = !ch->scheduled;
+      ch->scheduled = true;
+    }
+    if (call) Schedule(ch);
+  }
+
+  void Schedule(const std::shared_ptr<Channel>& ch) {
+    std::lock_guard<std::mutex> lock(guard_->mutex);
+    if (!guard_->alive) return;
+    tsfn_.NonBlockingCall([ch](Napi::Env env, Napi::Function) {
+      if (env != nullptr) Drain(env, ch);
+    });
+  }
+
+  // JS thread: delivers everything queued so far; a throwing handler does not stop the batch
+  // (each notification must reach the sentry or its task hangs); the first error is rethrown.
+  static void Drain(Napi::Env env, const std::shared_ptr<Channel>& ch) {
+    if (ch->owner == nullptr) return;
+    std::deque<Notif> batch;
+    bool ended;
+    SysError endError;
+    {
+      std::lock_guard<std::mutex> lock(ch->mutex);
+      batch.swap(ch->queue);
+      ch->scheduled = false;
+      ended = ch->ended;
+      endError = ch->endError;
+    }
+    Napi::HandleScope scope(env);
+    std::unique_ptr<Napi::Error> first;
+    for (const Notif& n : batch) {
+      if (ch->owner == nullptr) break;  // a handler called stop()
+      try {
+        ch->owner->onNotif_.Call({NotifToJs(env, n)});
+      } catch (const Napi::Error& e) {
+        if (!first) first = std::make_unique<Napi::Error>(e);
+      }
+    }
+    if (ended && ch->owner != nullptr) {
+      SeccompListener* self = ch->owner;
+      Napi::FunctionReference onEnd = std::move(self->onEnd_);
+      self->Finish();
+      if (!onEnd.IsEmpty()) {
+        Napi::Value err = endError ? MakeNativeError(env, endError.syscall, endError.err) : env.Null();
+        try {
+          onEnd.Call({err});
+        } catch (const Napi::Error& e) {
+          if (!first) first = std::make_unique<Napi::Error>(e);
+        }
+      }
+    }
+    if (first) first->ThrowAsJavaScriptException();
+  }
+
+  // respond(id, val, error, flags): SECCOMP_IOCTL_NOTIF_SEND. `error` is a positive errno (0 for
+  // success, then `val` is the syscall's return value); flags may be
+  // SECCOMP_USER_NOTIF_FLAG_CONTINUE (then val and error must be 0). ENOENT: the task is gone.
+  void Respond(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t id = ArgU64(info, 0, "SeccompListener.respond", "id");
+    int64_t val = 0;
+    if (info[1].IsBigInt()) {
+      bool lossless = false;
+      val = info[1].As<Napi::BigInt>().Int64Value(&lossless);
+      if (!lossless) ThrowType(env, "SeccompListener.respond: val must fit in an int64");
+    } else {
+      val = ArgInt(info, 1, "SeccompListener.respond", "val", -9007199254740991LL, 9007199254740991LL);
+    }
+    int error = static_cast<int>(ArgInt(info, 2, "SeccompListener.respond", "error", 0, kMaxErrno));
+    uint32_t flags = static_cast<uint32_t>(ArgInt(info, 3, "SeccompListener.respond", "flags", 0, UINT32_MAX));
+    std::vector<uint8_t> buf(respSize_, 0);
+    seccomp_notif_resp* resp = reinterpret_cast<seccomp_notif_resp*>(buf.data());
+    resp->id = id;
+    resp->val = val;
+    resp->error = -error;
+    resp->flags = flags;
+    int r;
+    do {
+      r = ioctl(fd_, SECCOMP_IOCTL_NOTIF_SEND, buf.data());
+    } while (r != 0 && errno == EINTR);
+    if (r != 0) ThrowErrno(env, "ioctl(SECCOMP_IOCTL_NOTIF_SEND)", errno);
+  }
+
+  // addFd(id, srcFd, newFd, {setfd?, send?, cloexec?}): SECCOMP_IOCTL_NOTIF_ADDFD installs a dup
+  // of our srcFd in the task; returns its number there. setfd: at newFd exactly (replacing what
+  // was there), else the lowest free fd (newFd ignored). send: also answers the notification
+  // with that number, atomically. ENOENT: the task is gone.
+  Napi::Value AddFd(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t id = ArgU64(info, 0, "SeccompListener.addFd", "id");
+    int srcFd = ArgFd(info, 1, "SeccompListener.addFd", "srcFd");
+    int newFd = ArgFd(info, 2, "SeccompListener.addFd", "newFd");
+    Napi::Object options = ArgOptions(info, 3, "SeccompListener.addFd");
+    bool setfd = OptionBool(options, "SeccompListener.addFd", "setfd", false);
+    bool send = OptionBool(options, "SeccompListener.addFd", "send", false);
+    bool cloexec = OptionBool(options, "SeccompListener.addFd", "cloexec", false);
+    seccomp_notif_addfd addfd{};
+    addfd.id = id;
+    addfd.flags = (setfd ? SECCOMP_ADDFD_FLAG_SETFD : 0) | (send ? SECCOMP_ADDFD_FLAG_SEND : 0);
+    addfd.srcfd = static_cast<uint32_t>(srcFd);
+    addfd.newfd = setfd ? static_cast<uint32_t>(newFd) : 0;
+    addfd.newfd_flags = cloexec ? O_CLOEXEC : 0;
+    int r = ioctl(fd_, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+    if (r < 0) ThrowErrno(env, "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)", errno);
+    return Napi::Number::New(env, r);
+  }
+
+  // idValid(id): the notification is still pending (its task alive, still in the syscall). Check
+  // after reading the task's memory: the pid could have been reused (TOCTOU).
+  Napi::Value IdValid(const Napi::CallbackInfo& info) {
+    uint64_t id = ArgU64(info, 0, "SeccompListener.idValid", "id");
+    if (ioctl(fd_, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0) return Napi::Boolean::New(info.Env(), true);
+    if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
+    ThrowErrno(info.Env(), "ioctl(SECCOMP_IOCTL_NOTIF_ID_VALID)", errno);
+  }
+
+  void RefLoop(const Napi::CallbackInfo& info) {
+    keepAlive_ = true;
+    if (running_) tsfn_.Ref(info.Env());
+  }
+
+  void UnrefLoop(const Napi::CallbackInfo& info) {
+    keepAlive_ = false;
+    if (running_) tsfn_.Unref(info.Env());
+  }
+
+  Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+  Napi::Value GetRunning(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), running_);
+  }
+
+  int fd_;
+  std::shared_ptr<EnvGuard> guard_;
+  AddonState* state_;
+  size_t notifSize_ = 0, respSize_ = 0;
+  int wakeFd_ = -1;
+  bool running_ = false;
+  bool keepAlive_ = true;
+  std::thread thread_;
+  Napi::ThreadSafeFunction tsfn_;
+  std::shared_ptr<Channel> channel_;
+  Napi::FunctionReference onNotif_, onEnd_;
+};
+
+void StopAllListeners(AddonState* state) {
+  for (SeccompListener* l : state->listeners) l->StopThread();
+  state->listeners.clear();
+}
+
+void InitSeccomp(Napi::Env env, Napi::Object exports) {
+  exports.Set("seccompNotifSizes", Napi::Function::New(env, SeccompNotifSizes, "seccompNotifSizes"));
+  exports.Set("SeccompListener", SeccompListener::Define(env));
+  TSOR_CONSTANT(exports, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+  TSOR_CONSTANT(exports, SECCOMP_ADDFD_FLAG_SETFD);
+  TSOR_CONSTANT(exports, SECCOMP_ADDFD_FLAG_SEND);
+  TSOR_CONSTANT(exports, SECCOMP_FILTER_FLAG_NEW_LISTENER);
+  TSOR_CONSTANT(exports, SECCOMP_RET_ALLOW);
+  TSOR_CONSTANT(exports, SECCOMP_RET_ERRNO);
+  TSOR_CONSTANT(exports, SECCOMP_RET_TRACE);
+  TSOR_CONSTANT(exports, SECCOMP_RET_USER_NOTIF);
+  TSOR_CONSTANT(exports, AUDIT_ARCH_X86_64);
+  TSOR_CONSTANT(exports, AUDIT_ARCH_AARCH64);
+}
+
+}  // namespace tsor
