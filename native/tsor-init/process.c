@@ -150,7 +150,11 @@ static void set_capabilities(const struct plan *p, uint64_t valid)
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) die("prctl", "caps ambient clear");
 	for (int cap = 0; cap < 64; cap++)
 		if ((p->caps[4] & valid) & (1ULL << cap))
-			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) die("prctl", "caps ambient %d", cap);
+			/* Best effort, as runc: raising needs the cap in permitted AND inheritable
+			 * (capabilities(7)), and runc's own default spec lists ambient caps without
+			 * inheritable ones, so EPERM here is expected and must not fail the start. */
+			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EPERM)
+				die("prctl", "caps ambient %d", cap);
 }
 
 /*
