@@ -405,8 +405,9 @@ export class Harness {
 
   cleanup(): void {
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    const listed = new Set(this.rt(["list", "-q"]).stdout.split("\n"));
     for (const id of this.ids) {
-      if (fs.existsSync(path.join(this.root, id))) this.rt(["delete", "--force", id]);
+      if (listed.has(id) || fs.existsSync(path.join(this.root, id))) this.rt(["delete", "--force", id]);
     }
     fs.rmSync(this.tmp, { recursive: true, force: true });
   }
