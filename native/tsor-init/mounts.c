@@ -69,23 +69,49 @@ static char *split_path(const char *path, const char **base)
 	return parent;
 }
 
-/* mkdir -p PATH beneath the rootfs; returns an O_PATH fd of the directory. */
-static int ensure_dir(const char *path, const char *stage)
+/* How many dangling symlinks ensure_dir follows before giving up (path_resolution(7) uses 40). */
+#define MAX_SYMLINKS 40
+
+/*
+ * mkdir -p PATH beneath the rootfs; returns an O_PATH fd of the directory. A component that is
+ * a dangling symlink is followed and its target created, still beneath the rootfs (what
+ * securejoin + MkdirAll do in runc); absolute and ".." targets are resolved inside the root.
+ */
+static int ensure_dir_depth(const char *path, const char *stage, int links)
 {
 	int fd = open_in_root(path, O_PATH | O_DIRECTORY);
 	if (fd >= 0) return fd;
 	if (errno != ENOENT) die("openat2", "%s", stage);
 	const char *base;
 	char *parent = split_path(path, &base);
-	int pfd = ensure_dir(parent, stage);
-	/* mkdirat does not follow a symlink in its last component: a dangling link stays
-	 * EEXIST and the reopen below resolves it inside the root. */
+	int pfd = ensure_dir_depth(parent, stage, links);
+	/* mkdirat does not follow a symlink in its last component. */
 	if (mkdirat(pfd, base, 0755) < 0 && errno != EEXIST) die("mkdirat", "%s", stage);
+	fd = open_in_root(path, O_PATH | O_DIRECTORY);
+	if (fd < 0 && errno == ENOENT) {
+		char target[4096];
+		ssize_t n = readlinkat(pfd, base, target, sizeof target - 1);
+		if (n < 0) die("readlinkat", "%s", stage);
+		target[n] = '\0';
+		if (links >= MAX_SYMLINKS) {
+			errno = ELOOP;
+			die("openat2", "%s", stage);
+		}
+		char *next;
+		if (asprintf(&next, "%s/%s", target[0] == '/' ? "" : parent, target) < 0) die("asprintf", "%s", stage);
+		close(ensure_dir_depth(next, stage, links + 1));
+		free(next);
+		fd = open_in_root(path, O_PATH | O_DIRECTORY);
+	}
+	if (fd < 0) die("openat2", "%s", stage);
 	close(pfd);
 	free(parent);
-	fd = open_in_root(path, O_PATH | O_DIRECTORY);
-	if (fd < 0) die("openat2", "%s", stage);
 	return fd;
+}
+
+static int ensure_dir(const char *path, const char *stage)
+{
+	return ensure_dir_depth(path, stage, 0);
 }
 
 /* touch PATH beneath the rootfs (for a file bind mount); returns an O_PATH fd. */
