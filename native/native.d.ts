@@ -55,7 +55,14 @@ export type SeccompConstantName =
   | 'SECCOMP_FILTER_FLAG_NEW_LISTENER' | 'SECCOMP_RET_ALLOW' | 'SECCOMP_RET_ERRNO'
   | 'SECCOMP_RET_TRACE' | 'SECCOMP_RET_USER_NOTIF' | 'AUDIT_ARCH_X86_64' | 'AUDIT_ARCH_AARCH64';
 
-export type ConstantName = SocketConstantName | SeccompConstantName;
+/** ptrace constants exported by ptrace.cc. */
+export type PtraceConstantName =
+  | 'PTRACE_O_TRACESYSGOOD' | 'PTRACE_O_TRACEFORK' | 'PTRACE_O_TRACEVFORK' | 'PTRACE_O_TRACECLONE'
+  | 'PTRACE_O_TRACEEXEC' | 'PTRACE_O_TRACEEXIT' | 'PTRACE_O_TRACESECCOMP' | 'PTRACE_O_EXITKILL'
+  | 'PTRACE_EVENT_FORK' | 'PTRACE_EVENT_VFORK' | 'PTRACE_EVENT_CLONE' | 'PTRACE_EVENT_EXEC'
+  | 'PTRACE_EVENT_EXIT' | 'PTRACE_EVENT_SECCOMP' | 'PTRACE_EVENT_STOP';
+
+export type ConstantName = SocketConstantName | SeccompConstantName | PtraceConstantName;
 
 /** One trapped syscall (struct seccomp_notif). */
 export interface SeccompNotif {
@@ -163,4 +170,28 @@ export interface NativeBinding {
   /** seccomp(SECCOMP_GET_NOTIF_SIZES): the running kernel's struct sizes. */
   seccompNotifSizes(): { notif: number; resp: number; data: number };
   readonly SeccompListener: typeof SeccompListener;
+
+  // --- another process's memory (memory.cc)
+  /** process_vm_readv: up to `len` bytes at `addr` (fewer if the range runs into an unmapped page); EFAULT, ESRCH. */
+  processVmReadv(pid: number, addr: bigint | number, len: number): Buffer;
+  /** process_vm_writev: returns the bytes written; EFAULT, ESRCH. */
+  processVmWritev(pid: number, addr: bigint | number, data: Uint8Array): number;
+
+  // --- ptrace (ptrace.cc). Every request must come from the thread that seized the task (the
+  // JS thread); wait for stops with waitPid(pid, cb, { traced: true }).
+  /** PTRACE_SEIZE with PTRACE_O_* options; the task keeps running. */
+  ptraceSeize(pid: number, options: number): void;
+  /** PTRACE_INTERRUPT: stop a seized task (it reports PTRACE_EVENT_STOP). */
+  ptraceInterrupt(pid: number): void;
+  /** PTRACE_CONT, delivering `signal` (0: none). */
+  ptraceCont(pid: number, signal: number): void;
+  ptraceDetach(pid: number, signal: number): void;
+  /** PTRACE_GETREGSET(NT_PRSTATUS): user_regs_struct, one word per register (see ptraceRegNames). */
+  ptraceGetRegs(pid: number): BigUint64Array;
+  /** PTRACE_SETREGSET(NT_PRSTATUS): all registers, as ptraceGetRegs returned them. */
+  ptraceSetRegs(pid: number, regs: BigUint64Array): void;
+  /** PTRACE_GETEVENTMSG: the last event's message (e.g. the seccomp filter's SECCOMP_RET_DATA). */
+  ptraceGetEventMsg(pid: number): bigint;
+  /** user_regs_struct field names in order (x86_64: r15 ... orig_rax ... gs); empty on other architectures. */
+  readonly ptraceRegNames: readonly string[];
 }

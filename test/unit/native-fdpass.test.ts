@@ -5,18 +5,12 @@ import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { createServer, Socket, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 
-import { loadNative, NativeError, type RecvResult } from '../../native/index.js';
-import { assertNativeError, fdFlags } from './native-fixtures.js';
+import { loadNative, NativeError } from '../../native/index.js';
+import { assertNativeError, fdFlags, recv } from './native-fixtures.js';
 
 const n = loadNative();
 const c = n.constants;
 const O_CLOEXEC = 0o2000000;
-
-function recv(sock: number, maxData: number, maxFds: number): Promise<RecvResult> {
-  return new Promise((resolve, reject) =>
-    n.recvFds(sock, maxData, maxFds, (err, r) => (err ? reject(err) : resolve(r))),
-  );
-}
 
 test('socketpair: two close-on-exec ends of one AF_UNIX stream', () => {
   const [a, b] = n.socketpair();

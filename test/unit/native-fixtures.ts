@@ -7,7 +7,7 @@ import { constants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { NativeError } from '../../native/index.js';
+import { loadNative, NativeError, type RecvResult, type WaitOptions, type WaitStatus } from '../../native/index.js';
 
 export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -59,4 +59,16 @@ export function assertNativeError(fn: () => unknown, syscall: string, code: stri
     assert.match(err.message, new RegExp(`^${syscall.replace(/[()]/g, '\\$&')}: ${code}`));
     return true;
   });
+}
+
+/** waitPid as a promise. */
+export function waitFor(pid: number, options?: WaitOptions): Promise<WaitStatus> {
+  return new Promise((resolve) => loadNative().waitPid(pid, resolve, options));
+}
+
+/** recvFds as a promise. */
+export function recv(sock: number, maxData: number, maxFds: number): Promise<RecvResult> {
+  return new Promise((resolve, reject) =>
+    loadNative().recvFds(sock, maxData, maxFds, (err, r) => (err ? reject(err) : resolve(r))),
+  );
 }

@@ -6,16 +6,12 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { loadNative, native, NativeError, type WaitStatus, type WaitOptions } from '../../native/index.js';
-import { assertNativeError, cloneParent, fdFlags, repoRoot } from './native-fixtures.js';
+import { loadNative, native, NativeError } from '../../native/index.js';
+import { assertNativeError, cloneParent, fdFlags, repoRoot, waitFor } from './native-fixtures.js';
 
 const n = loadNative();
 const { SIGKILL, SIGTERM } = constants.signals;
 const O_NONBLOCK = 0o4000;
-
-function waitFor(pid: number, options?: WaitOptions): Promise<WaitStatus> {
-  return new Promise((resolve) => n.waitPid(pid, resolve, options));
-}
 
 test('loader: loadNative is cached and `native` forwards to it', () => {
   assert.equal(loadNative(), n);

@@ -11,21 +11,14 @@ import {
   isNotificationGone,
   loadNative,
   NativeError,
-  type RecvResult,
   type SeccompListener,
   type SeccompNotif,
 } from '../../native/index.js';
-import { assertNativeError, fixture } from './native-fixtures.js';
+import { assertNativeError, fixture, recv } from './native-fixtures.js';
 
 const n = loadNative();
 const c = n.constants;
 const { EACCES } = constants.errno;
-
-function recv(sock: number, maxData: number, maxFds: number): Promise<RecvResult> {
-  return new Promise((resolve, reject) =>
-    n.recvFds(sock, maxData, maxFds, (err, r) => (err ? reject(err) : resolve(r))),
-  );
-}
 
 interface Child {
   proc: ChildProcess;
