@@ -1,7 +1,7 @@
 // The native addon's process supervision: loader, NativeError, waitPid, pidfds, prctl, fds.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, fstatSync, mkdtempSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -17,6 +17,21 @@ test('loader: loadNative is cached and `native` forwards to it', () => {
   assert.equal(loadNative(), n);
   assert.equal(native.closeFd, n.closeFd);
   assert.ok('waitPid' in native);
+});
+
+test('native.d.ts mirrors the addon: the same exports, constants and SeccompListener methods', () => {
+  const dts = readFileSync(join(repoRoot(), 'native', 'native.d.ts'), 'utf8');
+  const block = (name: string) => {
+    const start = dts.indexOf(`${name} {`);
+    return dts.slice(start, dts.indexOf('\n}', start));
+  };
+  const members = (text: string) =>
+    [...text.matchAll(/^ {2}(?:readonly )?([A-Za-z]\w*)[(:]/gm)].map((m) => m[1]).sort();
+  assert.deepEqual(members(block('interface NativeBinding')), Object.keys(n).sort());
+  const constantNames = [...dts.matchAll(/'([A-Z][A-Z0-9_]+)'/g)].map((m) => m[1]).sort();
+  assert.deepEqual(constantNames, Object.keys(n.constants).sort());
+  const methods = members(block('class SeccompListener')).filter((m) => m !== 'constructor');
+  assert.deepEqual(methods, Object.getOwnPropertyNames(n.SeccompListener.prototype).filter((m) => m !== 'constructor').sort());
 });
 
 test('closeFd: EBADF as a NativeError; a bad argument is a TypeError', () => {
