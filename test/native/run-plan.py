@@ -97,6 +97,7 @@ def main() -> int:
     ap.add_argument("--pid-file", help="write the container pid here")
     ap.add_argument("--no-start", action="store_true", help="stop after `ready` (kill the container)")
     ap.add_argument("--start-delay", type=float, default=0, help="seconds between ready and start")
+    ap.add_argument("--signal-init", type=int, help="send this signal to tsor-init (P) 0.5 s after start")
     ap.add_argument("--timeout", type=float, default=30)
     args = ap.parse_args()
 
@@ -173,6 +174,8 @@ def main() -> int:
                 signal.setitimer(signal.ITIMER_REAL, args.timeout)
             state["status"] = "created"
             send("start " + encode(json.dumps(state)))
+            if args.signal_init:
+                threading.Timer(0.5, os.kill, (init_pid, args.signal_init)).start()
         elif verb == "error":
             failed = True
         elif verb == "exit":

@@ -272,6 +272,23 @@ out=$(exec_plan 'kill -TERM $$' | runplan)
 check "exec: exit signal reported" '^sync< exit signal 15$' "$out"
 out=$(exec_plan 'exec nope' | sed 's/^arg sh$/arg nope/;/^arg -c$/d;/^arg exec/d' | runplan)
 check "exec: missing binary" '^sync< error exec: "nope": executable file not found' "$out"
+out=$(exec_plan 'trap "echo got-TERM; exit 3" TERM; sleep 5 & wait' | runplan --signal-init 15)
+check "exec: signals are forwarded" $'^got-TERM$' "$out"
+check "exec: forwarded signal's exit" '^sync< exit code 3$' "$out"
+out=$(exec_plan 'tty' | sed 's/^mode exec$/&\nterminal\nconsole_socket '"${work//\//\\/}"'\/exec.sock/' | runplan --console "$work/exec.sock")
+check "exec: terminal from the container's devpts" '^console: /dev/pts/[0-9]+' "$out"
+kill "$pid" 2>/dev/null
+wait "$target" 2>/dev/null
+
+# --- exec mode into a user-namespaced container -----------------------------------------------------
+rm -f "$work/pid"
+{ base | sed "s/^ns pid ''/ns user ''\nuidmap 0 100000 65536\ngidmap 0 100000 65536\n&/"; script 'echo target-up; sleep 30'; } | $run - --pid-file "$work/pid" >"$work/target.out" 2>&1 &
+target=$!
+for _ in $(seq 50); do [ -s "$work/pid" ] && grep -q target-up "$work/target.out" && break; sleep 0.1; done
+pid=$(cat "$work/pid")
+out=$(exec_plan 'id -u; cat /proc/self/uid_map' | sed "s|^mode exec$|&\nns user /proc/$pid/ns/user|" | runplan)
+check "exec into userns: user 1000 inside" '^1000$' "$out"
+check "exec into userns: the container's map" '^ +0 +100000 +65536$' "$out"
 kill "$pid" 2>/dev/null
 wait "$target" 2>/dev/null
 
