@@ -168,6 +168,9 @@ export class Runtime {
 
   /** implements `delete` (runtime.md#delete): nothing of the container is left afterwards. */
   async delete(id: string, force: boolean): Promise<void> {
+    // runc: `delete --force` of a container that does not exist succeeds quietly, so cleanup
+    // scripts (and containerd) can call it unconditionally.
+    if (force && !this.store.exists(id)) return;
     const s = this.state(id);
     if (s.status === "running" || s.status === "paused") {
       if (!force) throw new UserError(`cannot delete container ${id} that is not stopped: ${s.status}`);

@@ -34,6 +34,9 @@ export function buildProgram(): Command {
     .option("--debug", "enable debug logging")
     .option("--systemd-cgroup", "use systemd for cgroups (not supported: tsor manages cgroupfs paths)")
     .showHelpAfterError(false)
+    // Global flags go before the verb and a verb's flags before its positional arguments, as
+    // with runc: `tsor exec ID sh -c 'exit 7'` must hand `-c` to sh, not to exec.
+    .enablePositionalOptions()
     .exitOverride();
   for (const verb of [...SPEC_VERBS, ...RUNC_VERBS]) verb.register(program);
   program.hook("preAction", () => {

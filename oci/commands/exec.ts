@@ -1,7 +1,11 @@
 // tsor exec: run a new process inside a running container (runc exec's flags).
 import type { Command } from "commander";
 import { execInContainer } from "../exec.js";
+import { UserError } from "../cli.js";
 import { parseCount, runtimeFor } from "./common.js";
+
+/** runc exec exits 255 when the process could not be run at all (unknown id, stopped container...). */
+const EXEC_FAILED = 255;
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -9,6 +13,7 @@ export function register(program: Command): void {
   program
     .command("exec")
     .argument("<container-id>")
+    .passThroughOptions()
     .argument("[command...]", "command and arguments")
     .option("-p, --process <file>", "path to a process.json")
     .option("-t, --tty", "allocate a pseudo-TTY")
@@ -24,7 +29,7 @@ export function register(program: Command): void {
     .option("--preserve-fds <n>", "pass N additional file descriptors to the process", parseCount, 0)
     .description("execute a new process inside a container")
     .action(async (id: string, command: string[], f: ExecFlags, cmd: Command) => {
-      process.exitCode = await execInContainer(runtimeFor(cmd), {
+      const run = execInContainer(runtimeFor(cmd), {
         id,
         processFile: f.process,
         args: command,
@@ -39,6 +44,9 @@ export function register(program: Command): void {
         pidFile: f.pidFile,
         consoleSocket: f.consoleSocket,
         preserveFds: f.preserveFds,
+      });
+      process.exitCode = await run.catch((e: unknown) => {
+        throw new UserError(e instanceof Error ? e.message : String(e), EXEC_FAILED);
       });
     });
 }

@@ -9,6 +9,7 @@ export function register(program: Command): void {
   program
     .command("ps")
     .argument("<container-id>")
+    .passThroughOptions()
     .argument("[ps-options...]", "options passed to ps(1)", ["-ef"])
     .option("-f, --format <format>", "table or json", "table")
     .description("display the processes running inside a container")
