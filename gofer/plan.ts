@@ -23,6 +23,8 @@ export interface PlanOptions {
   preserveFds: number;
   /** exec mode: namespace type (`network` or `net`) -> /proc/PID/ns/x of the container. */
   joinNamespaces?: Readonly<Record<string, string>>;
+  /** create mode: name of a new session keyring to join (runc: the container id; unset with --no-new-keyring). */
+  sessionKeyring?: string;
   /** Relative bind-mount sources are taken against it; default: the current directory (runc chdirs to the bundle). */
   bundle?: string;
   /** Host cgroup layout for a `cgroup` mount; default: read from /proc/self/mountinfo when needed. */
@@ -110,6 +112,7 @@ function createDirectives(spec: Spec, opts: PlanOptions): Directive[] {
 
   out.push(...rlimitDirectives(proc));
   if (proc.oomScoreAdj !== undefined) out.push(["oom_score_adj", String(proc.oomScoreAdj)]);
+  if (opts.sessionKeyring) out.push(["session_keyring", opts.sessionKeyring]);
   out.push(...identityDirectives(proc));
   if (linux.seccomp) out.push(...seccompDirectives(linux.seccomp));
   out.push(...terminalDirectives(spec, opts), ["preserve_fds", String(opts.preserveFds)]);

@@ -104,6 +104,7 @@ export class ContainerSupervisor {
       noPivot: req.noPivot,
       consoleSocket: req.consoleSocket,
       preserveFds: req.preserveFds,
+      sessionKeyring: req.noNewKeyring ? undefined : req.id,
     });
     const init = this.spawnInit(plan);
     this.sync = new SyncChannel(init.stdio[3] as Duplex);

@@ -64,6 +64,7 @@ int main(void)
 	enter_cwd(&plan, false);
 	setup_terminal(&plan, console);         /* C7 */
 	setup_rlimits(&plan);                   /* C8 */
+	join_session_keyring(&plan);
 	const char *path = lookup_argv0(&plan);
 	void *filter = seccomp_prepare(&plan);  /* profile errors fail create, too */
 

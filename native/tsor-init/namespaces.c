@@ -98,8 +98,10 @@ static __attribute__((noreturn)) void wait_and_report(pid_t child)
 
 void stage_parent(struct plan *p)
 {
-	/* P1: if the sentry dies, so do we (and C, which sets its own below). */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) die("prctl", "PR_SET_PDEATHSIG");
+	/* P1: if the sentry dies, so do we (and C, which sets its own below). In exec mode the
+	 * parent is the `tsor exec` CLI, which may exit at once (--detach): like runc exec's
+	 * process, P and the exec'd process outlive it (the container's pid namespace bounds them). */
+	if (!p->exec_mode && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) die("prctl", "PR_SET_PDEATHSIG");
 	pid_t sentry = getppid();
 
 	/* P2: the sentry moves P into the container's cgroups before any container process

@@ -31,7 +31,7 @@ static const struct {
 	{"env", 1, 1}, {"arg", 1, 1}, {"caps", 5, 5}, {"no_new_privs", 0, 0},
 	{"seccomp_default", 2, 2}, {"seccomp_arch", 1, 1}, {"seccomp_flag", 1, 1},
 	{"seccomp_rule", 4, -1}, {"terminal", 0, 0}, {"console_socket", 1, 1},
-	{"preserve_fds", 1, 1}, {"hook", 3, -1}, {"hook_env", 1, 1}, {"end", 0, 0},
+	{"preserve_fds", 1, 1}, {"session_keyring", 1, 1}, {"hook", 3, -1}, {"hook_env", 1, 1}, {"end", 0, 0},
 };
 
 static bool is_safe(unsigned char c)
@@ -267,6 +267,8 @@ void plan_read(struct plan *p, int fd)
 			p->hostname = a[0];
 		} else if (directive_is(d, "domainname")) {
 			p->domainname = a[0];
+		} else if (directive_is(d, "session_keyring")) {
+			p->session_keyring = a[0];
 		} else if (directive_is(d, "oom_score_adj")) {
 			p->has_oom_score_adj = true;
 			p->oom_score_adj = (int)field_i64(d, 0);

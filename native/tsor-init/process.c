@@ -45,6 +45,35 @@ void setup_rlimits(const struct plan *p)
 	}
 }
 
+/* keyctl(2) operations (linux/keyctl.h), called raw: no libkeyutils dependency. */
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+#define KEYCTL_SETPERM 5
+#define KEYCTL_DESCRIBE 6
+/* What runc adds to the new keyring's permissions (libcontainer's ModKeyringPerm call):
+ * possessor and user can view/read/link/search/setattr it whatever uid the app runs as. */
+#define SESSION_KEYRING_PERM_BITS 0x080b0100u
+
+/* A fresh session keyring named after the container, so containers do not share the host's
+ * (runc does the same unless --no-new-keyring). A kernel without keyctl is no error (runc). */
+void join_session_keyring(const struct plan *p)
+{
+	if (!p->session_keyring) return;
+	long key = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, p->session_keyring);
+	if (key < 0) {
+		if (errno == ENOSYS) return;
+		die("keyctl", "session keyring %s", p->session_keyring);
+	}
+	/* The description is "type;uid;gid;perm;name", perm in hex. */
+	char desc[512];
+	if (syscall(SYS_keyctl, KEYCTL_DESCRIBE, key, desc, sizeof desc) < 0) die("keyctl", "describe keyring");
+	desc[sizeof desc - 1] = '\0';
+	char *perm = desc;
+	for (int i = 0; i < 3 && perm; i++) perm = strchr(perm, ';') ? strchr(perm, ';') + 1 : NULL;
+	if (!perm) fail("keyctl: describe keyring: unexpected description");
+	unsigned long bits = strtoul(perm, NULL, 16) | SESSION_KEYRING_PERM_BITS;
+	if (syscall(SYS_keyctl, KEYCTL_SETPERM, key, bits) < 0) die("keyctl", "setperm keyring");
+}
+
 static bool is_executable(const char *path)
 {
 	struct stat st;

@@ -23,16 +23,17 @@ pid_t kill_on_error;
 
 /* Write all of buf. MSG_NOSIGNAL: a sentry that went away must not kill us with SIGPIPE
  * before we exit on our own. */
-static void write_all(int fd, const char *buf, size_t len)
+static bool write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
 		if (n < 0 && errno == ENOTSOCK) n = write(fd, buf, len);
 		if (n < 0 && errno == EINTR) continue;
-		if (n <= 0) return;
+		if (n <= 0) return false;
 		buf += n;
 		len -= (size_t)n;
 	}
+	return true;
 }
 
 void sync_send(const char *fmt, ...)
@@ -59,8 +60,9 @@ void fail(const char *fmt, ...)
 	for (char *c = line; *c; c++)
 		if (*c == '\n' || *c == '\r') *c = ' ';
 	strcat(line, "\n");
-	write_all(sync_fd, line, strlen(line));
-	write_all(STDERR_FILENO, line, strlen(line));
+	/* The sentry relays the error to the user (one line, like runc); stderr is the
+	 * container's and gets it only when nobody is listening on the sync socket. */
+	if (!write_all(sync_fd, line, strlen(line))) write_all(STDERR_FILENO, line, strlen(line));
 	if (kill_on_error > 0) kill(kill_on_error, SIGKILL);
 	_exit(1);
 }

@@ -57,6 +57,7 @@ struct plan {
 	bool pivot;
 	bool readonly_root;
 	const char *hostname, *domainname;
+	const char *session_keyring; /* name of a new session keyring to join, or NULL */
 
 	uid_t uid;
 	gid_t gid;
@@ -117,6 +118,7 @@ void enter_rootfs(const struct plan *p);              /* mounts.c: pivot and aft
 void enter_cwd(const struct plan *p, bool retry_later);  /* mounts.c */
 void setup_terminal(const struct plan *p, int console_fd);  /* terminal.c */
 void setup_rlimits(const struct plan *p);             /* process.c: and oom_score_adj */
+void join_session_keyring(const struct plan *p);      /* process.c */
 const char *lookup_argv0(const struct plan *p);       /* process.c */
 void renumber_fds(struct plan *p);                    /* process.c */
 void setup_credentials(const struct plan *p, const char *resolved_argv0, void *seccomp,

@@ -5,19 +5,10 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
+import { RUNC, baseSpec, BUSYBOX_APPLETS, makeBusyboxRootfs, repoRoot } from "../lib/bundle.js";
 
-const RUNC = "/usr/sbin/runc";
-const BUSYBOX = "/bin/busybox";
 const DEFAULT_TIMEOUT_MS = 20_000;
-
-/** Repository root: dist/test/integration/harness.js -> three levels up (four from dist). */
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, "package.json")) && dir !== "/") dir = path.dirname(dir);
-  return dir;
-}
 
 export interface Runtime {
   name: string;
@@ -72,26 +63,7 @@ export async function waitFor<T>(what: string, probe: () => T | undefined, timeo
   }
 }
 
-let specTemplate: Record<string, any> | undefined;
-
-/** The config.json `runc spec` writes (runc if installed, else the runtime under test). */
-export function baseSpec(): Record<string, any> {
-  if (!specTemplate) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsor-it-spec-"));
-    const bin = fs.existsSync(RUNC) ? RUNC : runtime().bin;
-    const r = spawnSync(bin, ["spec"], { cwd: dir, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`${bin} spec failed: ${r.stderr}`);
-    specTemplate = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  return structuredClone(specTemplate!);
-}
-
-export const BUSYBOX_APPLETS = [
-  "sh", "echo", "cat", "ls", "sleep", "id", "hostname", "mount", "ps", "true", "false", "env",
-  "pwd", "touch", "mkdir", "wc", "kill", "grep", "readlink", "stat", "head", "tty", "test",
-  "rm", "ln", "sed", "tr", "cut", "ip", "sysctl", "printf", "stty", "umount",
-];
+export { baseSpec, BUSYBOX_APPLETS };
 
 export interface BundleOpts {
   args?: string[];
@@ -110,17 +82,6 @@ export interface Bundle {
   config: Record<string, any>;
   /** Rewrites config.json from `config`. */
   write(): void;
-}
-
-function makeBusyboxRootfs(rootfs: string): void {
-  for (const d of ["bin", "proc", "dev", "sys", "tmp", "etc", "root", "mnt"]) {
-    fs.mkdirSync(path.join(rootfs, d), { recursive: true });
-  }
-  fs.copyFileSync(BUSYBOX, path.join(rootfs, "bin", "busybox"));
-  fs.chmodSync(path.join(rootfs, "bin", "busybox"), 0o755);
-  for (const a of BUSYBOX_APPLETS) fs.symlinkSync("busybox", path.join(rootfs, "bin", a));
-  fs.writeFileSync(path.join(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
-  fs.writeFileSync(path.join(rootfs, "etc", "group"), "root:x:0:\n");
 }
 
 /** Host /usr bound read-only; /bin, /lib, /lib64, /sbin as on the host (symlink or ro bind). */
