@@ -1,0 +1,74 @@
+// What every socket handler shares: the handler signature, the outcomes, and finding the vsocket
+// behind an app fd (pidfd_getfd + fstat: the inode of the app's end is the vsocket's identity).
+import { native } from "../../native/index.js";
+import { SyscallError, type Outcome, type Task } from "../platform/platform.js";
+import { fdinfoFlags } from "../vsock/kernel.js";
+import type { SocketStack } from "../vsock/stack.js";
+import type { VirtualSocket } from "../vsock/vsocket.js";
+import { E, O_CLOEXEC, O_NONBLOCK, argInt } from "./linux.js";
+
+/** Every handler of the table: the container's stack, the trapping task, the raw arguments. */
+export type SocketHandler = (stack: SocketStack, task: Task, args: readonly bigint[]) => Outcome | Promise<Outcome>;
+
+export const CONTINUE: Outcome = { kind: "continue" };
+
+export function ret(value: number | bigint): Outcome {
+  return { kind: "return", value };
+}
+
+export function fail(errno: number): Outcome {
+  return { kind: "errno", errno };
+}
+
+/** The answer for a call whose task stopped waiting (a signal): the platform drops it anyway. */
+export const INTERRUPTED: Outcome = { kind: "errno", errno: E.EINTR };
+
+/** A vsocket found behind an app fd, with the sentry's duplicate of that fd (close it with `done`). */
+export interface FdRef {
+  readonly vs: VirtualSocket;
+  readonly fd: number;
+  readonly dup: number;
+  done(): void;
+}
+
+/**
+ * The vsocket behind the task's fd `args[0]`, or null if it is not one (a UDP, AF_UNIX or kernel
+ * socket, or not a socket at all: the kernel answers, ENOTSOCK included). A bad fd throws EBADF
+ * (Task.getFd), as fdget does first in every socket call.
+ */
+export function lookupFd(stack: SocketStack, task: Task, fdArg: bigint): FdRef | null {
+  const fd = argInt(fdArg);
+  if (fd < 0) throw new SyscallError(E.EBADF, `fd ${fd}`);
+  const dup = task.getFd(fd);
+  let vs: VirtualSocket | undefined;
+  try {
+    vs = stack.find(native.fstatIno(dup).ino);
+  } catch (e) {
+    native.closeFd(dup);
+    throw e;
+  }
+  if (!vs) {
+    native.closeFd(dup);
+    return null;
+  }
+  let open = true;
+  return {
+    vs,
+    fd,
+    dup,
+    done: () => {
+      if (open) native.closeFd(dup);
+      open = false;
+    },
+  };
+}
+
+/** O_NONBLOCK of the open file behind our duplicate (shared with the app's fd: fcntl is not trapped). */
+export function isNonblocking(dup: number): boolean {
+  return ((fdinfoFlags("self", dup) ?? 0) & O_NONBLOCK) !== 0;
+}
+
+/** FD_CLOEXEC of the task's fd (fdinfo shows it as O_CLOEXEC); false if unreadable. */
+export function isCloexec(task: Task, fd: number): boolean {
+  return ((fdinfoFlags(task.tgid, fd) ?? 0) & O_CLOEXEC) !== 0;
+}

@@ -1,0 +1,98 @@
+// Linux ABI numbers the socket handlers speak (x86_64 / asm-generic values: the trapped app's
+// ABI, not the headers the addon was built against). Errnos come from os.constants.errno.
+import { constants } from "node:os";
+
+export const E = constants.errno;
+
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+
+export const SOCK_STREAM = 1;
+/** The type flags of socket(2)/accept4(2) (O_NONBLOCK, O_CLOEXEC). */
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOCK_TYPE_MASK = 0xf;
+
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+
+export const IPPROTO_IP = 0;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_IPV6 = 41;
+
+export const SOL_SOCKET = 1;
+export const SO_REUSEADDR = 2;
+export const SO_TYPE = 3;
+export const SO_ERROR = 4;
+export const SO_SNDBUF = 7;
+export const SO_RCVBUF = 8;
+export const SO_KEEPALIVE = 9;
+export const SO_LINGER = 13;
+export const SO_REUSEPORT = 15;
+export const SO_ACCEPTCONN = 30;
+export const SO_PROTOCOL = 38;
+export const SO_DOMAIN = 39;
+
+export const TCP_NODELAY = 1;
+export const TCP_KEEPIDLE = 4;
+export const TCP_KEEPINTVL = 5;
+export const TCP_KEEPCNT = 6;
+export const TCP_INFO = 11;
+
+export const IPV6_V6ONLY = 26;
+
+/** include/net/tcp_states.h */
+export const TCP_ESTABLISHED = 1;
+export const TCP_SYN_SENT = 2;
+export const TCP_CLOSE = 7;
+export const TCP_LISTEN = 10;
+
+/** sizeof(struct sockaddr_storage): __sys_bind/__sys_connect reject longer addresses (move_addr_to_kernel). */
+export const MAX_ADDR_LEN = 128;
+/** sizeof(struct sockaddr_in). */
+export const SOCKADDR_IN_LEN = 16;
+/** sizeof(struct sockaddr_in6). */
+export const SOCKADDR_IN6_LEN = 28;
+/** SIN6_LEN_RFC2133: the shortest sockaddr_in6 inet6_bind/tcp_v6_connect accept (no sin6_scope_id). */
+export const SIN6_LEN_RFC2133 = 24;
+/** /proc/sys/net/core/somaxconn default (5.4+): listen() clamps its backlog to it (__sys_listen). */
+export const SOMAXCONN = 4096;
+/** The ints and structs of socket options. */
+export const SIZEOF_INT = 4;
+export const SIZEOF_LINGER = 8;
+/**
+ * sizeof(struct tcp_info) the emulated TCP_INFO reports (Linux 5.x-6.1 size; getsockopt truncates
+ * to the caller's optlen like tcp_getsockopt, so programs built against other headers still work).
+ */
+export const TCP_INFO_LEN = 232;
+/** Range checks of tcp_setsockopt (include/net/tcp.h MAX_TCP_KEEPIDLE/KEEPINTVL/KEEPCNT). */
+export const MAX_TCP_KEEPIDLE = 32767;
+export const MAX_TCP_KEEPINTVL = 32767;
+export const MAX_TCP_KEEPCNT = 127;
+/** Defaults of a fresh TCP socket: tcp_keepalive_time/intvl/probes sysctls. */
+export const TCP_KEEPIDLE_DEFAULT = 7200;
+export const TCP_KEEPINTVL_DEFAULT = 75;
+export const TCP_KEEPCNT_DEFAULT = 9;
+/** net.core.rmem_max / wmem_max defaults: setsockopt(SO_RCVBUF/SNDBUF) clamps to them, then doubles. */
+export const SYSCTL_RMEM_MAX = 212992;
+export const SYSCTL_WMEM_MAX = 212992;
+/** SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF (include/net/sock.h on x86_64): the floor after doubling. */
+export const SOCK_MIN_RCVBUF = 2304;
+export const SOCK_MIN_SNDBUF = 4608;
+/** tcp_rmem[1] / tcp_wmem[1] defaults: what a fresh TCP socket reports for SO_RCVBUF / SO_SNDBUF. */
+export const TCP_RMEM_DEFAULT = 131072;
+export const TCP_WMEM_DEFAULT = 16384;
+/** The MSS and MTU TCP_INFO reports (loopback's 65536 MTU; the socketpair has no segments). */
+export const TCP_INFO_MSS = 65483;
+export const TCP_INFO_PMTU = 65535;
+
+/** The low 32 bits of a syscall argument as a C int. */
+export function argInt(v: bigint): number {
+  return Number(BigInt.asIntN(32, v));
+}
+
+/** The low 32 bits of a syscall argument as a C unsigned int. */
+export function argUint(v: bigint): number {
+  return Number(BigInt.asUintN(32, v));
+}

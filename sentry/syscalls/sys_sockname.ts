@@ -1,0 +1,42 @@
+// The socket name family: getsockname, getpeername on virtual TCP sockets.
+import { AF_INET } from "../vsock/address.js";
+import { CONTINUE, INTERRUPTED, fail, lookupFd, ret, type SocketHandler } from "./common.js";
+import { E } from "./linux.js";
+import { readLen, writeSockaddr } from "./sockaddr.js";
+import type { InetAddr } from "../vsock/address.js";
+import type { Outcome, Task } from "../platform/platform.js";
+
+/** move_addr_to_user after re-checking that the call is still pending. */
+function answer(task: Task, args: readonly bigint[], addr: InetAddr): Outcome {
+  const len = readLen(task, args[2]);
+  if (!task.stillPending()) return INTERRUPTED;
+  writeSockaddr(task, args[1], args[2], addr, len);
+  return ret(0);
+}
+
+/**
+ * implements getsockname(2) (net/socket.c __sys_getsockname; inet_getname / inet6_getname with
+ * peer=0): the bound or connected address; unbound: the family's wildcard and port 0. AF_INET
+ * answers 16 bytes, AF_INET6 28 (IPv4 addresses v4-mapped).
+ */
+export const sysGetsockname: SocketHandler = (stack, task, args) => {
+  const ref = lookupFd(stack, task, args[0]);
+  if (!ref) return CONTINUE;
+  ref.done();
+  const { vs } = ref;
+  const addr = vs.local ?? { family: vs.family, ip: Buffer.alloc(vs.family === AF_INET ? 4 : 16), port: 0 };
+  return answer(task, args, addr);
+};
+
+/**
+ * implements getpeername(2) (net/socket.c __sys_getpeername; inet_getname with peer=1: ENOTCONN
+ * unless connected; a non-blocking connect that answered EINPROGRESS is connected already).
+ */
+export const sysGetpeername: SocketHandler = (stack, task, args) => {
+  const ref = lookupFd(stack, task, args[0]);
+  if (!ref) return CONTINUE;
+  ref.done();
+  const { vs } = ref;
+  if ((vs.state !== "connected" && vs.state !== "connecting") || !vs.peer) return fail(E.ENOTCONN);
+  return answer(task, args, vs.peer);
+};

@@ -1,0 +1,309 @@
+// The socket option family: getsockopt, setsockopt on virtual TCP sockets. Options are recorded
+// on the vsocket (answers for getsockopt, and replayed on the real socket if the vsocket falls
+// back to the kernel). Per level one declarative table: how set checks and stores a value, what
+// get answers. Options no table names are stored as given and answered back as stored; getting
+// one that was never set is ENOPROTOOPT (Linux would know its default; we do not).
+import { SyscallError, type Task } from "../platform/platform.js";
+import type { VirtualSocket } from "../vsock/vsocket.js";
+import { CONTINUE, INTERRUPTED, lookupFd, ret, type SocketHandler } from "./common.js";
+import {
+  AF_INET6,
+  E,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPPROTO_TCP,
+  IPV6_V6ONLY,
+  MAX_TCP_KEEPCNT,
+  MAX_TCP_KEEPIDLE,
+  MAX_TCP_KEEPINTVL,
+  SIZEOF_INT,
+  SIZEOF_LINGER,
+  SOCK_MIN_RCVBUF,
+  SOCK_MIN_SNDBUF,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  SO_ACCEPTCONN,
+  SO_DOMAIN,
+  SO_ERROR,
+  SO_KEEPALIVE,
+  SO_LINGER,
+  SO_PROTOCOL,
+  SO_RCVBUF,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SO_SNDBUF,
+  SO_TYPE,
+  SYSCTL_RMEM_MAX,
+  SYSCTL_WMEM_MAX,
+  TCP_CLOSE,
+  TCP_ESTABLISHED,
+  TCP_INFO,
+  TCP_INFO_LEN,
+  TCP_INFO_MSS,
+  TCP_INFO_PMTU,
+  TCP_KEEPCNT,
+  TCP_KEEPCNT_DEFAULT,
+  TCP_KEEPIDLE,
+  TCP_KEEPIDLE_DEFAULT,
+  TCP_KEEPINTVL,
+  TCP_KEEPINTVL_DEFAULT,
+  TCP_LISTEN,
+  TCP_NODELAY,
+  TCP_RMEM_DEFAULT,
+  TCP_WMEM_DEFAULT,
+  argInt,
+} from "./linux.js";
+import { readLen } from "./sockaddr.js";
+
+/** The most bytes an unknown option's value may have (longer values are stored truncated). */
+export const MAX_UNKNOWN_OPT_LEN = 256;
+
+function int(v: number): Buffer {
+  const b = Buffer.alloc(SIZEOF_INT);
+  b.writeInt32LE(v, 0);
+  return b;
+}
+
+/** How a level clamps getsockopt's length: sock_getsockopt rejects a negative one; tcp/ipv6 compare it unsigned. */
+type LenRule = "signed" | "unsigned";
+
+interface OptSpec {
+  /** The answer (full length; the caller truncates). */
+  get?: (vs: VirtualSocket) => Buffer;
+  /** Checks and records `val` (the first `size` bytes of optval); absent: ENOPROTOOPT. */
+  set?: (vs: VirtualSocket, val: Buffer) => void;
+  /** Bytes set reads (after the level's optlen check). */
+  size?: number;
+}
+
+/** A boolean option: any non-zero int sets it; get answers 0 or 1 (sock_valbool_flag, SK_CAN_REUSE...). */
+function boolOpt(level: number, name: number): OptSpec {
+  return {
+    get: (vs) => int(vs.opts.getInt(level, name, 0) ? 1 : 0),
+    set: (vs, val) => vs.opts.setInt(level, name, val.readInt32LE(0)),
+  };
+}
+
+/** An int option with a range (tcp_setsockopt's keepalive knobs: EINVAL outside [min, max]). */
+function rangeOpt(level: number, name: number, min: number, max: number, dflt: number): OptSpec {
+  return {
+    get: (vs) => int(vs.opts.getInt(level, name, dflt)),
+    set: (vs, val) => {
+      const v = val.readInt32LE(0);
+      if (v < min || v > max) throw new SyscallError(E.EINVAL, `option ${name}: ${v} out of [${min}, ${max}]`);
+      vs.opts.setInt(level, name, v);
+    },
+  };
+}
+
+/**
+ * SO_RCVBUF/SO_SNDBUF: __sock_set_rcvbuf/__sock_set_sndbuf clamp the value (as unsigned) to the
+ * sysctl maximum, then double it, with a floor; the recorded value is the one set (for replay).
+ */
+function bufOpt(name: number, max: number, floor: number, dflt: number): OptSpec {
+  return {
+    get: (vs) => {
+      const set = vs.opts.get(SOL_SOCKET, name);
+      if (!set) return int(dflt);
+      const v = set.readInt32LE(0);
+      const clamped = v >>> 0 > max ? max : v;
+      return int(Math.max(clamped * 2, floor));
+    },
+    set: (vs, val) => vs.opts.setInt(SOL_SOCKET, name, val.readInt32LE(0)),
+  };
+}
+
+function tcpState(vs: VirtualSocket): number {
+  if (vs.state === "connected" || vs.state === "connecting") return TCP_ESTABLISHED;
+  return vs.state === "listening" ? TCP_LISTEN : TCP_CLOSE;
+}
+
+/** A minimal struct tcp_info (include/uapi/linux/tcp.h): the state, and loopback-like sizes once established. */
+function tcpInfo(vs: VirtualSocket): Buffer {
+  const b = Buffer.alloc(TCP_INFO_LEN);
+  const state = tcpState(vs);
+  b.writeUInt8(state, 0); // tcpi_state
+  if (state === TCP_ESTABLISHED) {
+    b.writeUInt32LE(TCP_INFO_MSS, 16); // tcpi_snd_mss
+    b.writeUInt32LE(TCP_INFO_MSS, 20); // tcpi_rcv_mss
+    b.writeUInt32LE(TCP_INFO_PMTU, 60); // tcpi_pmtu
+    b.writeUInt32LE(0x7fffffff, 76); // tcpi_snd_ssthresh: TCP_INFINITE_SSTHRESH
+    b.writeUInt32LE(10, 80); // tcpi_snd_cwnd: TCP_INIT_CWND
+    b.writeUInt32LE(TCP_INFO_MSS, 84); // tcpi_advmss
+    b.writeUInt32LE(3, 88); // tcpi_reordering: TCP_FASTRETRANS_THRESH
+  }
+  return b;
+}
+
+/** Options whose set is ENOPROTOOPT (read-only in sock_setsockopt's switch). */
+const readOnly = (get: (vs: VirtualSocket) => Buffer): OptSpec => ({ get });
+
+/** SOL_SOCKET (net/core/sock.c sk_setsockopt / sk_getsockopt). */
+const SOCKET_OPTS = new Map<number, OptSpec>([
+  [SO_TYPE, readOnly(() => int(SOCK_STREAM))],
+  [SO_DOMAIN, readOnly((vs) => int(vs.family))],
+  [SO_PROTOCOL, readOnly(() => int(IPPROTO_TCP))],
+  [SO_ACCEPTCONN, readOnly((vs) => int(vs.state === "listening" ? 1 : 0))],
+  [
+    SO_ERROR,
+    readOnly((vs) => {
+      const e = vs.soError;
+      vs.soError = 0; // sock_error: reading clears it
+      return int(e);
+    }),
+  ],
+  [SO_REUSEADDR, boolOpt(SOL_SOCKET, SO_REUSEADDR)],
+  [SO_REUSEPORT, boolOpt(SOL_SOCKET, SO_REUSEPORT)],
+  [SO_KEEPALIVE, boolOpt(SOL_SOCKET, SO_KEEPALIVE)],
+  [SO_RCVBUF, bufOpt(SO_RCVBUF, SYSCTL_RMEM_MAX, SOCK_MIN_RCVBUF, TCP_RMEM_DEFAULT)],
+  [SO_SNDBUF, bufOpt(SO_SNDBUF, SYSCTL_WMEM_MAX, SOCK_MIN_SNDBUF, TCP_WMEM_DEFAULT)],
+  [
+    SO_LINGER,
+    {
+      size: SIZEOF_LINGER,
+      get: (vs) => {
+        const b = Buffer.alloc(SIZEOF_LINGER);
+        vs.opts.get(SOL_SOCKET, SO_LINGER)?.copy(b);
+        return b;
+      },
+      // l_onoff 0 clears SOCK_LINGER but keeps the old l_linger (sk_lingertime is untouched).
+      set: (vs, val) => {
+        const b = Buffer.alloc(SIZEOF_LINGER);
+        vs.opts.get(SOL_SOCKET, SO_LINGER)?.copy(b);
+        const on = val.readInt32LE(0) !== 0;
+        b.writeInt32LE(on ? 1 : 0, 0);
+        if (on) b.writeInt32LE(val.readInt32LE(4), 4);
+        vs.opts.set(SOL_SOCKET, SO_LINGER, b);
+      },
+    },
+  ],
+]);
+
+/** IPPROTO_TCP (net/ipv4/tcp.c do_tcp_setsockopt / do_tcp_getsockopt). */
+const TCP_OPTS = new Map<number, OptSpec>([
+  [TCP_NODELAY, boolOpt(IPPROTO_TCP, TCP_NODELAY)],
+  [TCP_KEEPIDLE, rangeOpt(IPPROTO_TCP, TCP_KEEPIDLE, 1, MAX_TCP_KEEPIDLE, TCP_KEEPIDLE_DEFAULT)],
+  [TCP_KEEPINTVL, rangeOpt(IPPROTO_TCP, TCP_KEEPINTVL, 1, MAX_TCP_KEEPINTVL, TCP_KEEPINTVL_DEFAULT)],
+  [TCP_KEEPCNT, rangeOpt(IPPROTO_TCP, TCP_KEEPCNT, 1, MAX_TCP_KEEPCNT, TCP_KEEPCNT_DEFAULT)],
+  [TCP_INFO, readOnly(tcpInfo)],
+]);
+
+/** IPPROTO_IPV6 on AF_INET6 sockets (net/ipv6/ipv6_sockglue.c). */
+const IPV6_OPTS = new Map<number, OptSpec>([
+  [
+    IPV6_V6ONLY,
+    {
+      get: (vs) => int(vs.v6only ? 1 : 0),
+      // do_ipv6_setsockopt: EINVAL once the socket has a port (inet_num).
+      set: (vs, val) => {
+        if (vs.state !== "unbound") throw new SyscallError(E.EINVAL, "IPV6_V6ONLY after bind");
+        vs.opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, val.readInt32LE(0) ? 1 : 0);
+      },
+    },
+  ],
+]);
+
+interface Level {
+  opts: Map<number, OptSpec>;
+  lenRule: LenRule;
+}
+
+/** The option tables a vsocket of this family answers; other levels are ENOPROTOOPT (tcp -> ip/ipv6 getsockopt). */
+function levelOf(vs: VirtualSocket, level: number): Level | null {
+  switch (level) {
+    case SOL_SOCKET:
+      return { opts: SOCKET_OPTS, lenRule: "signed" };
+    case IPPROTO_TCP:
+      return { opts: TCP_OPTS, lenRule: "unsigned" };
+    case IPPROTO_IPV6:
+      return vs.family === AF_INET6 ? { opts: IPV6_OPTS, lenRule: "unsigned" } : null;
+    case IPPROTO_IP:
+      return { opts: new Map(), lenRule: "signed" };
+    default:
+      return null;
+  }
+}
+
+/** The bytes and length getsockopt answers for `len` bytes of room, per the level's clamping. */
+function clampLen(rule: LenRule, len: number, full: number): number {
+  if (rule === "signed") {
+    if (len < 0) throw new SyscallError(E.EINVAL, "negative optlen");
+    return Math.min(len, full);
+  }
+  return Math.min(len >>> 0, full);
+}
+
+function write(task: Task, optval: bigint, optlenPtr: bigint, data: Buffer, n: number): void {
+  if (n > 0) task.writeMemory(optval, data.subarray(0, n));
+  task.writeMemory(optlenPtr, int(n));
+}
+
+/**
+ * implements getsockopt(2) (net/socket.c __sys_getsockopt; sk_getsockopt, do_tcp_getsockopt,
+ * do_ipv6_getsockopt): EFAULT for a bad optlen or optval, EINVAL for a negative optlen at
+ * SOL_SOCKET, ENOPROTOOPT for an option never known or set; the answer is truncated to optlen,
+ * and optlen set to what was written.
+ */
+export const sysGetsockopt: SocketHandler = (stack, task, args) => {
+  const ref = lookupFd(stack, task, args[0]);
+  if (!ref) return CONTINUE;
+  ref.done();
+  const { vs } = ref;
+  const level = argInt(args[1]);
+  const name = argInt(args[2]);
+  const lvl = levelOf(vs, level);
+  if (!lvl) return { kind: "errno", errno: E.ENOPROTOOPT };
+  const len = readLen(task, args[4]);
+  if (!task.stillPending()) return INTERRUPTED;
+  const spec = lvl.opts.get(name);
+  let data: Buffer;
+  if (spec?.get) {
+    if (lvl.lenRule === "signed" && len < 0) return { kind: "errno", errno: E.EINVAL };
+    data = spec.get(vs);
+  } else {
+    const stored = vs.opts.get(level, name);
+    if (!stored) return { kind: "errno", errno: E.ENOPROTOOPT };
+    data = stored;
+  }
+  write(task, args[3], args[4], data, clampLen(lvl.lenRule, len, data.length));
+  return ret(0);
+};
+
+/**
+ * implements setsockopt(2) (net/socket.c __sys_setsockopt; sk_setsockopt and do_tcp_setsockopt:
+ * EINVAL if optlen < sizeof(int), EFAULT for a bad optval; do_ipv6_setsockopt; ENOPROTOOPT for
+ * read-only options and other levels). Unknown options of known levels are recorded as given.
+ */
+export const sysSetsockopt: SocketHandler = (stack, task, args) => {
+  const ref = lookupFd(stack, task, args[0]);
+  if (!ref) return CONTINUE;
+  ref.done();
+  const { vs } = ref;
+  const level = argInt(args[1]);
+  const name = argInt(args[2]);
+  const optval = args[3];
+  const optlen = argInt(args[4]);
+  const lvl = levelOf(vs, level);
+  if (!lvl) return { kind: "errno", errno: E.ENOPROTOOPT };
+  const spec = lvl.opts.get(name);
+  if (spec && !spec.set) return { kind: "errno", errno: E.ENOPROTOOPT };
+  let val: Buffer;
+  if (spec) {
+    const size = spec.size ?? SIZEOF_INT;
+    if (level === IPPROTO_IPV6 && optlen < SIZEOF_INT) {
+      // do_ipv6_setsockopt reads nothing for a short optlen; the option then says EINVAL.
+      return { kind: "errno", errno: E.EINVAL };
+    }
+    if (optlen < size) return { kind: "errno", errno: E.EINVAL };
+    val = task.readMemory(optval, size);
+  } else {
+    // sk_setsockopt and do_tcp_setsockopt check optlen before looking at the option.
+    const min = level === SOL_SOCKET || level === IPPROTO_TCP ? SIZEOF_INT : 0;
+    if (optlen < min) return { kind: "errno", errno: E.EINVAL };
+    val = optlen === 0 ? Buffer.alloc(0) : task.readMemory(optval, Math.min(optlen, MAX_UNKNOWN_OPT_LEN));
+  }
+  if (!task.stillPending()) return INTERRUPTED;
+  if (spec) spec.set!(vs, val);
+  else vs.opts.set(level, name, val);
+  return ret(0);
+};

@@ -1,0 +1,339 @@
+// One container's socket stack: its vsockets by inode, the bind table / listener registry, the
+// ephemeral port allocator, accept queues, and the way out to the kernel (shadow sockets and the
+// kernel fallback) in the container's network namespace. The syscall handlers
+// (sentry/syscalls/sys_*.ts) read and check the app's arguments; the state changes happen here.
+import { constants as osConstants } from "node:os";
+
+import { native } from "../../native/index.js";
+import { SyscallError, type Task } from "../platform/platform.js";
+import {
+  AF_INET,
+  IPV4_LOOPBACK,
+  IPV6_LOOPBACK,
+  addrText,
+  isAny,
+  isLoopback,
+  v4Mapped,
+  v4Of,
+  type InetAddr,
+  type InetFamily,
+} from "./address.js";
+import { KernelError, NetnsKernel, type KernelNet } from "./kernel.js";
+import { ListenerRegistry, PortAllocator, type Binding } from "./registry.js";
+import { ListenQueue, SentryEnd, VirtualSocket, closeQuietly, type PendingConn, type SockOpts } from "./vsocket.js";
+
+export { ListenerRegistry, PortAllocator, EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN } from "./registry.js";
+
+const { EADDRINUSE, EADDRNOTAVAIL, ECONNREFUSED, EINPROGRESS, EINTR, EINVAL, ENETUNREACH } = osConstants.errno;
+
+/** The slice of a pino logger the stack and the handlers use. */
+export interface StackLog {
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+const silent: StackLog = { warn: () => {}, debug: () => {} };
+
+export interface SocketStackOptions {
+  /** The container's network namespace (e.g. /proc/<pid>/ns/net): shadow sockets and the kernel fallback live there. */
+  netnsPath?: string;
+  /** Overrides `netnsPath` (tests); null: no kernel side at all (no shadows, connect() elsewhere fails ENETUNREACH). */
+  kernel?: KernelNet | null;
+  /** The pod's own addresses besides loopback (connect() to them reaches this stack's listeners). */
+  localAddresses?: readonly Buffer[];
+  log?: StackLog;
+}
+
+/** `ip` (4 or 16 bytes) as an address of a socket of `family` (IPv4 on AF_INET6 becomes v4-mapped). */
+function inFamily(family: InetFamily, ip: Buffer, port: number): InetAddr {
+  if (family === AF_INET) return { family, ip: v4Of(ip) ?? ip, port };
+  return { family, ip: ip.length === 4 ? v4Mapped(ip) : ip, port };
+}
+
+export class SocketStack {
+  readonly kernel: KernelNet | null;
+  readonly registry = new ListenerRegistry<VirtualSocket>();
+  readonly ports = new PortAllocator();
+  readonly log: StackLog;
+  private readonly sockets = new Map<bigint, VirtualSocket>();
+  private readonly localAddrs: Buffer[];
+
+  constructor(opts: SocketStackOptions = {}) {
+    this.kernel = opts.kernel !== undefined ? opts.kernel : opts.netnsPath ? new NetnsKernel(opts.netnsPath) : null;
+    this.localAddrs = (opts.localAddresses ?? []).map((ip) => Buffer.from(v4Of(ip) ?? ip));
+    this.log = opts.log ?? silent;
+  }
+
+  /** How many vsockets the stack knows. */
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  find(ino: bigint): VirtualSocket | undefined {
+    return this.sockets.get(ino);
+  }
+
+  /**
+   * socket(2): a socketpair; the vsocket keeps one end and is keyed by the other's inode. Returns
+   * that other end (the app's, O_NONBLOCK as asked), which the caller installs and then closes.
+   */
+  create(family: InetFamily, nonblock: boolean): { appEnd: number; vs: VirtualSocket } {
+    const [a1, a2] = native.socketpair();
+    try {
+      if (nonblock) native.setNonblock(a1, true);
+      const vs = new VirtualSocket(native.fstatIno(a1).ino, family, null);
+      vs.end = new SentryEnd(a2, () => this.hangup(vs));
+      this.sockets.set(vs.ino, vs);
+      return { appEnd: a1, vs };
+    } catch (e) {
+      closeQuietly(a1);
+      closeQuietly(a2);
+      throw e;
+    }
+  }
+
+  /** Records the server side of a connection accepted from a local client: `fd` is what the app gets. */
+  adopt(fd: number, family: InetFamily, local: InetAddr, peer: InetAddr, opts: SockOpts): VirtualSocket {
+    const vs = new VirtualSocket(native.fstatIno(fd).ino, family, null);
+    vs.opts.copyFrom(opts);
+    vs.local = local;
+    vs.peer = peer;
+    vs.state = "connected";
+    this.sockets.set(vs.ino, vs);
+    return vs;
+  }
+
+  /**
+   * The app closed its last fd of the vsocket (EOF on the sentry's end). A listener with held
+   * accepts lives on until they return (close() does not wake a blocked accept on Linux: it holds
+   * the file); anything else is forgotten now.
+   */
+  private hangup(vs: VirtualSocket): void {
+    vs.end = null;
+    if (vs.queue && vs.queue.waiting > 0) vs.closing = true;
+    else this.forget(vs);
+  }
+
+  /** An accept on `listener` returned: a closing listener goes once no accept is held any more. */
+  acceptDone(listener: VirtualSocket): void {
+    if (listener.closing && (!listener.queue || listener.queue.waiting === 0)) this.forget(listener);
+  }
+
+  /** Drops a vsocket: frees its address, closes its shadow and pending connections, wakes held accepts. */
+  forget(vs: VirtualSocket): void {
+    if (this.sockets.get(vs.ino) === vs) this.sockets.delete(vs.ino);
+    this.unbind(vs);
+    if (vs.queue) {
+      for (const c of vs.queue.close()) closeQuietly(c.fd);
+      vs.queue = null;
+    }
+    vs.end?.close();
+    vs.end = null;
+  }
+
+  /** Forgets every vsocket (the container is gone). */
+  dispose(): void {
+    for (const vs of [...this.sockets.values()]) this.forget(vs);
+  }
+
+  /** Loopback, the wildcard, or one of the pod's own addresses. */
+  isLocal(ip: Buffer): boolean {
+    if (isAny(ip) || isLoopback(ip)) return true;
+    const key = v4Of(ip) ?? ip;
+    return this.localAddrs.some((a) => a.equals(key));
+  }
+
+  /**
+   * bind(2) after the handler checked the arguments (inet_bind/inet6_bind): EINVAL if already
+   * bound, EADDRNOTAVAIL for a foreign address (without a kernel side; with one the shadow's bind
+   * decides), EADDRINUSE from the registry or the kernel; port 0 takes the kernel's pick (or an
+   * ephemeral port).
+   */
+  bind(vs: VirtualSocket, addr: InetAddr): void {
+    if (vs.state !== "unbound") throw new SyscallError(EINVAL, "already bound");
+    if (!this.kernel && !this.isLocal(addr.ip)) throw new SyscallError(EADDRNOTAVAIL, `${addrText(addr)} is not local`);
+    const binding = (port: number): Binding<VirtualSocket> => ({
+      family: vs.family,
+      ip: addr.ip,
+      port,
+      v6only: vs.v6only,
+      reuseAddr: () => vs.reuseAddr,
+      reusePort: () => vs.reusePort,
+      listening: false,
+      owner: vs,
+    });
+    if (addr.port !== 0 && this.registry.conflict(binding(addr.port))) {
+      throw new SyscallError(EADDRINUSE, `${addrText(addr)} in use`);
+    }
+    let port = addr.port;
+    if (this.kernel) {
+      try {
+        vs.shadow = this.kernel.bindShadow(addr, { v6only: vs.v6only, reuseAddr: vs.reuseAddr, reusePort: vs.reusePort });
+      } catch (e) {
+        if (e instanceof KernelError) throw new SyscallError(e.errno, e.message);
+        throw e;
+      }
+      port = vs.shadow.port;
+    } else if (port === 0) {
+      port = this.ports.allocate((p) => this.registry.conflict(binding(p)) === null) ?? 0;
+      if (port === 0) throw new SyscallError(EADDRINUSE, "no ephemeral port left");
+    }
+    vs.binding = binding(port);
+    this.registry.add(vs.binding);
+    vs.local = { ...addr, port };
+    vs.state = "bound";
+  }
+
+  private unbind(vs: VirtualSocket): void {
+    if (vs.binding) this.registry.remove(vs.binding);
+    vs.binding = null;
+    vs.shadow?.close();
+    vs.shadow = null;
+  }
+
+  /**
+   * listen(2) (inet_listen): EINVAL unless unconnected; again on a listener only updates the
+   * backlog; an unbound socket is bound to the wildcard and an ephemeral port first (inet_autobind);
+   * EADDRINUSE if another socket listens on the address (inet_csk_listen_start re-checks the port).
+   */
+  listen(vs: VirtualSocket, backlog: number): void {
+    if (vs.state === "listening" && vs.queue) {
+      vs.queue.backlog = backlog;
+      return;
+    }
+    if (vs.state === "connected" || vs.state === "connecting") throw new SyscallError(EINVAL, "connected");
+    if (vs.state === "unbound") {
+      this.bind(vs, { family: vs.family, ip: Buffer.alloc(vs.family === AF_INET ? 4 : 16), port: 0 });
+    }
+    const binding = vs.binding!;
+    binding.listening = true;
+    if (this.registry.conflict(binding)) {
+      binding.listening = false;
+      throw new SyscallError(EADDRINUSE, `port ${binding.port} has a listener`);
+    }
+    const queue = new ListenQueue(backlog);
+    if (vs.shadow) {
+      const err = vs.shadow.listen(backlog, (fd, peer) => this.incoming(vs, { kind: "kernel", fd, peer }));
+      if (err) {
+        binding.listening = false;
+        throw new SyscallError(err, `shadow listen on port ${binding.port}`);
+      }
+    }
+    vs.queue = queue;
+    vs.state = "listening";
+  }
+
+  /** A new connection for `listener` (or one an interrupted accept gives back): to a held accept, or queued with one readiness byte. */
+  incoming(listener: VirtualSocket, conn: PendingConn): void {
+    const queue = listener.queue;
+    if (!queue) {
+      closeQuietly(conn.fd);
+      return;
+    }
+    if (queue.offer(conn) === "queued" && listener.end) {
+      listener.end.signal();
+      listener.signalled++;
+    }
+  }
+
+  /**
+   * The oldest pending connection of a listener, and whether the caller must consume one
+   * readiness byte from the app's end (it wrote one when the connection was queued).
+   */
+  takePending(listener: VirtualSocket): { conn: PendingConn; consumeByte: boolean } | null {
+    const conn = listener.queue?.take();
+    if (!conn) return null;
+    const consumeByte = listener.signalled > 0;
+    if (consumeByte) listener.signalled--;
+    return { conn, consumeByte };
+  }
+
+  /**
+   * connect(2) to a listener of this stack, if `dest` names one: the client's sentry end becomes
+   * the server's accepted socket (the socketpair is the connection). Returns 0 (blocking: done, as
+   * a loopback handshake completes before accept), EINPROGRESS (non-blocking: already writable,
+   * SO_ERROR 0), or null if no listener of this stack matches (the caller falls back to the kernel).
+   * A blocking connect to a full queue waits for room, as a client whose SYN is dropped retries.
+   */
+  async connectLocal(task: Task, vs: VirtualSocket, dest: InetAddr, nonblock: boolean): Promise<number | null> {
+    let listener = this.listenerFor(dest);
+    if (!listener) return null;
+    while (!nonblock && listener.queue!.full) {
+      const open = await listener.queue!.waitRoom();
+      if (!task.stillPending()) throw new SyscallError(EINTR, "connect interrupted while waiting for room");
+      if (!open) throw new SyscallError(ECONNREFUSED, "listener closed");
+      listener = this.listenerFor(dest);
+      if (!listener) throw new SyscallError(ECONNREFUSED, "listener closed");
+    }
+    if (!vs.end) throw new SyscallError(EINVAL, "vsocket has no end to connect");
+
+    // The source address: the bound one, else what the route to a local destination would pick.
+    const dest4 = v4Of(dest.ip);
+    let src: Buffer;
+    if (vs.local && !isAny(vs.local.ip)) src = v4Of(vs.local.ip) ?? vs.local.ip;
+    else if (dest4) src = dest4[0] === 127 ? IPV4_LOOPBACK : dest4;
+    else src = isLoopback(dest.ip) ? IPV6_LOOPBACK : dest.ip;
+    const srcPort =
+      vs.local?.port || this.ports.allocate((p) => this.registry.portFree(p) && p !== dest.port) || 0;
+    if (srcPort === 0) throw new SyscallError(EADDRNOTAVAIL, "no ephemeral port left");
+    const destIp = dest4 ?? dest.ip;
+
+    const fd = vs.end.release();
+    vs.end = null;
+    // The connection holds its port from now on; the bind table entry and shadow go (the sentry
+    // cannot see this socket's close any more to free them).
+    this.unbind(vs);
+    vs.local = inFamily(vs.family, src, srcPort);
+    vs.peer = { ...inFamily(vs.family, destIp, dest.port), flowinfo: dest.flowinfo, scopeId: dest.scopeId };
+    vs.state = nonblock ? "connecting" : "connected";
+    this.incoming(listener, {
+      kind: "local",
+      fd,
+      local: inFamily(listener.family, destIp, dest.port),
+      peer: inFamily(listener.family, src, srcPort),
+      opts: listener.opts,
+    });
+    return nonblock ? EINPROGRESS : 0;
+  }
+
+  private listenerFor(dest: InetAddr): VirtualSocket | null {
+    if (!this.isLocal(dest.ip)) return null;
+    const l = this.registry.lookup(dest.ip, dest.port)?.owner;
+    return l?.queue ? l : null;
+  }
+
+  /**
+   * The kernel fallback: a real socket in the netns (the bound shadow itself if there is one),
+   * O_NONBLOCK as the app's file, recorded options replayed; the vsocket is forgotten. The caller
+   * installs it over the app's fd and lets the kernel run the app's connect.
+   */
+  fallback(vs: VirtualSocket, nonblock: boolean): number {
+    if (!this.kernel) throw new SyscallError(ENETUNREACH, "no kernel network for this stack");
+    let fd: number;
+    if (vs.shadow) {
+      fd = vs.shadow.takeFd();
+      vs.shadow = null;
+    } else {
+      fd = this.kernel.socket(vs.family, nonblock);
+    }
+    try {
+      native.setNonblock(fd, nonblock);
+      for (const o of vs.opts.all()) {
+        if (o.value.length !== 4) {
+          this.log.debug({ level: o.level, name: o.name }, "vsock: option not replayed on the kernel socket");
+          continue;
+        }
+        try {
+          this.kernel.setsockoptInt(fd, o.level, o.name, o.value.readInt32LE(0));
+        } catch (e) {
+          this.log.debug({ level: o.level, name: o.name, err: (e as Error).message }, "vsock: option replay failed");
+        }
+      }
+    } catch (e) {
+      closeQuietly(fd);
+      throw e;
+    }
+    this.forget(vs);
+    return fd;
+  }
+}
