@@ -63,6 +63,13 @@ export function lookupFd(stack: SocketStack, task: Task, fdArg: bigint): FdRef |
   };
 }
 
+/** The vsocket behind the task's fd, for handlers that need no duplicate of it (lookupFd, dup closed). */
+export function vsocketOf(stack: SocketStack, task: Task, fdArg: bigint): VirtualSocket | null {
+  const ref = lookupFd(stack, task, fdArg);
+  ref?.done();
+  return ref?.vs ?? null;
+}
+
 /** O_NONBLOCK of the open file behind our duplicate (shared with the app's fd: fcntl is not trapped). */
 export function isNonblocking(dup: number): boolean {
   return ((fdinfoFlags("self", dup) ?? 0) & O_NONBLOCK) !== 0;

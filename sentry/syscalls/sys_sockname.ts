@@ -1,6 +1,6 @@
 // The socket name family: getsockname, getpeername on virtual TCP sockets.
 import { AF_INET } from "../vsock/address.js";
-import { CONTINUE, INTERRUPTED, fail, lookupFd, ret, type SocketHandler } from "./common.js";
+import { CONTINUE, INTERRUPTED, fail, vsocketOf, ret, type SocketHandler } from "./common.js";
 import { E } from "./linux.js";
 import { readLen, writeSockaddr } from "./sockaddr.js";
 import type { InetAddr } from "../vsock/address.js";
@@ -20,10 +20,8 @@ function answer(task: Task, args: readonly bigint[], addr: InetAddr): Outcome {
  * answers 16 bytes, AF_INET6 28 (IPv4 addresses v4-mapped).
  */
 export const sysGetsockname: SocketHandler = (stack, task, args) => {
-  const ref = lookupFd(stack, task, args[0]);
-  if (!ref) return CONTINUE;
-  ref.done();
-  const { vs } = ref;
+  const vs = vsocketOf(stack, task, args[0]);
+  if (!vs) return CONTINUE;
   const addr = vs.local ?? { family: vs.family, ip: Buffer.alloc(vs.family === AF_INET ? 4 : 16), port: 0 };
   return answer(task, args, addr);
 };
@@ -33,10 +31,8 @@ export const sysGetsockname: SocketHandler = (stack, task, args) => {
  * unless connected; a non-blocking connect that answered EINPROGRESS is connected already).
  */
 export const sysGetpeername: SocketHandler = (stack, task, args) => {
-  const ref = lookupFd(stack, task, args[0]);
-  if (!ref) return CONTINUE;
-  ref.done();
-  const { vs } = ref;
+  const vs = vsocketOf(stack, task, args[0]);
+  if (!vs) return CONTINUE;
   if ((vs.state !== "connected" && vs.state !== "connecting") || !vs.peer) return fail(E.ENOTCONN);
   return answer(task, args, vs.peer);
 };

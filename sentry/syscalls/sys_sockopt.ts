@@ -5,7 +5,7 @@
 // one that was never set is ENOPROTOOPT (Linux would know its default; we do not).
 import { SyscallError, type Task } from "../platform/platform.js";
 import type { VirtualSocket } from "../vsock/vsocket.js";
-import { CONTINUE, INTERRUPTED, lookupFd, ret, type SocketHandler } from "./common.js";
+import { CONTINUE, INTERRUPTED, vsocketOf, ret, type SocketHandler } from "./common.js";
 import {
   AF_INET6,
   E,
@@ -245,10 +245,8 @@ function write(task: Task, optval: bigint, optlenPtr: bigint, data: Buffer, n: n
  * and optlen set to what was written.
  */
 export const sysGetsockopt: SocketHandler = (stack, task, args) => {
-  const ref = lookupFd(stack, task, args[0]);
-  if (!ref) return CONTINUE;
-  ref.done();
-  const { vs } = ref;
+  const vs = vsocketOf(stack, task, args[0]);
+  if (!vs) return CONTINUE;
   const level = argInt(args[1]);
   const name = argInt(args[2]);
   const lvl = levelOf(vs, level);
@@ -275,10 +273,8 @@ export const sysGetsockopt: SocketHandler = (stack, task, args) => {
  * read-only options and other levels). Unknown options of known levels are recorded as given.
  */
 export const sysSetsockopt: SocketHandler = (stack, task, args) => {
-  const ref = lookupFd(stack, task, args[0]);
-  if (!ref) return CONTINUE;
-  ref.done();
-  const { vs } = ref;
+  const vs = vsocketOf(stack, task, args[0]);
+  if (!vs) return CONTINUE;
   const level = argInt(args[1]);
   const name = argInt(args[2]);
   const optval = args[3];
