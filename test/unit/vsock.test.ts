@@ -1,0 +1,147 @@
+// sentry/vsock: addresses, the bind table / listener registry, the port allocator, and the kernel
+// side (shadow sockets and the fallback) in this process's own network namespace (needs root).
+import assert from "node:assert/strict";
+import { createServer, connect as netConnect, type AddressInfo, type Server } from "node:net";
+import { test } from "node:test";
+
+import { E } from "../../sentry/syscalls/linux.js";
+import { AF_INET, AF_INET6, ipText, isLoopback, parseIp, v4Of } from "../../sentry/vsock/address.js";
+import { ListenerRegistry, PortAllocator, type Binding } from "../../sentry/vsock/registry.js";
+import { NR, errno, harness, n, ok, sin, sin6, V6_LOOPBACK, within } from "./syscalls-fixtures.js";
+
+test("address: text round trips, v4-mapped, loopback", () => {
+  for (const t of ["127.0.0.1", "::1", "fe80::1:2", "::ffff:10.0.0.1", "2001:db8::", "1:2:3:4:5:6:7:8"]) {
+    const ip = parseIp(t)!;
+    assert.ok(ip, t);
+    assert.deepEqual(parseIp(ipText(ip)), ip, t);
+  }
+  assert.equal(parseIp("1::2::3"), null);
+  assert.equal(parseIp("256.1.1.1"), null);
+  assert.deepEqual(v4Of(parseIp("::ffff:10.0.0.1")!), Buffer.from([10, 0, 0, 1]));
+  assert.ok(isLoopback(parseIp("127.3.4.5")!) && isLoopback(parseIp("::1")!) && isLoopback(parseIp("::ffff:127.0.0.1")!));
+  assert.ok(!isLoopback(parseIp("::2")!));
+});
+
+function binding(ip: string, port: number, o: Partial<{ v6only: boolean; addr: boolean; portReuse: boolean; listening: boolean; owner: string }> = {}): Binding<string> {
+  const raw = parseIp(ip)!;
+  return {
+    family: raw.length === 4 ? AF_INET : AF_INET6,
+    ip: raw,
+    port,
+    v6only: o.v6only ?? false,
+    reuseAddr: () => o.addr ?? false,
+    reusePort: () => o.portReuse ?? false,
+    listening: o.listening ?? false,
+    owner: o.owner ?? ip,
+  };
+}
+
+test("registry: conflicts like inet_bind_conflict", () => {
+  const r = new ListenerRegistry<string>();
+  r.add(binding("127.0.0.1", 80));
+  assert.ok(r.conflict(binding("127.0.0.1", 80)));
+  assert.ok(r.conflict(binding("0.0.0.0", 80)), "wildcard over specific");
+  assert.equal(r.conflict(binding("127.0.0.2", 80)), null, "another specific address");
+  assert.equal(r.conflict(binding("127.0.0.1", 81)), null);
+  assert.ok(r.conflict(binding("::", 80)), "dual-stack :: covers IPv4");
+  assert.equal(r.conflict(binding("::", 80, { v6only: true })), null);
+  assert.ok(r.conflict(binding("::ffff:127.0.0.1", 80)), "v4-mapped is the IPv4 address");
+  assert.equal(r.conflict(binding("::1", 80)), null);
+  // SO_REUSEADDR on both: fine unless the other listens.
+  const a = binding("10.0.0.1", 90, { addr: true });
+  r.add(a);
+  assert.equal(r.conflict(binding("10.0.0.1", 90, { addr: true })), null);
+  a.listening = true;
+  assert.ok(r.conflict(binding("10.0.0.1", 90, { addr: true })));
+  assert.equal(r.conflict(binding("10.0.0.1", 90, { portReuse: true })) !== null, true);
+  r.remove(a);
+  assert.ok(r.portFree(90));
+});
+
+test("registry: lookup prefers specific, then AF_INET; SO_REUSEPORT groups round robin", () => {
+  const r = new ListenerRegistry<string>();
+  r.add(binding("::", 80, { listening: true, owner: "dual" }));
+  assert.equal(r.lookup(parseIp("127.0.0.1")!, 80)?.owner, "dual");
+  assert.equal(r.lookup(parseIp("::1")!, 80)?.owner, "dual");
+  r.add(binding("0.0.0.0", 80, { listening: true, owner: "any4", portReuse: true }));
+  assert.equal(r.lookup(parseIp("127.0.0.1")!, 80)?.owner, "any4");
+  r.add(binding("127.0.0.1", 80, { listening: true, owner: "lo" }));
+  assert.equal(r.lookup(parseIp("127.0.0.1")!, 80)?.owner, "lo");
+  assert.equal(r.lookup(parseIp("::ffff:127.0.0.1")!, 80)?.owner, "lo");
+  assert.equal(r.lookup(parseIp("10.1.1.1")!, 80)?.owner, "any4");
+  r.add(binding("0.0.0.0", 80, { listening: true, owner: "any4b", portReuse: true }));
+  const seen = new Set([1, 2, 3, 4].map(() => r.lookup(parseIp("10.1.1.1")!, 80)?.owner));
+  assert.deepEqual([...seen].sort(), ["any4", "any4b"]);
+  r.add(binding("127.0.0.1", 81, { owner: "bound only" }));
+  assert.equal(r.lookup(parseIp("127.0.0.1")!, 81), null);
+});
+
+test("ports: the ephemeral range, skipping used ports, null when exhausted", () => {
+  const p = new PortAllocator();
+  assert.equal(p.min, 32768);
+  assert.equal(p.max, 60999);
+  const small = new PortAllocator(100, 102);
+  assert.equal(small.allocate((x) => x === 101), 101);
+  assert.equal(small.allocate(() => false), null);
+});
+
+function listenNode(host: string): Promise<Server> {
+  return new Promise((res) => {
+    const srv = createServer((c) => c.end("hi")).listen(0, host, () => res(srv));
+  });
+}
+
+test("kernel: the shadow socket picks the port, and the kernel's EADDRINUSE wins", async () => {
+  const h = harness({ netnsPath: "/proc/self/ns/net" });
+  const s = await h.socket();
+  assert.deepEqual(await h.bind(s, sin("127.0.0.1", 0)), ok());
+  const port = (await h.getsockname(s)).addr.readUInt16BE(2);
+  assert.ok(port > 0);
+  // The port is held in the kernel too: Node cannot listen there.
+  const clash = createServer();
+  const err = await new Promise<NodeJS.ErrnoException>((res) => clash.once("error", res).listen(port, "127.0.0.1"));
+  assert.equal(err.code, "EADDRINUSE");
+  // A non-TSoR listener's port: EADDRINUSE for the vsocket.
+  const srv = await listenNode("127.0.0.1");
+  const s2 = await h.socket();
+  assert.deepEqual(await h.bind(s2, sin("127.0.0.1", (srv.address() as AddressInfo).port)), errno(E.EADDRINUSE));
+  assert.deepEqual(await h.bind(s2, sin("10.255.255.1", 1)), errno(E.EADDRNOTAVAIL));
+  srv.close();
+  h.cleanup();
+});
+
+test("kernel: a client outside TSoR connects to the shadow listener; accept installs the kernel socket", async () => {
+  const h = harness({ netnsPath: "/proc/self/ns/net" });
+  const l = await h.socket();
+  await h.bind(l, sin("127.0.0.1", 0));
+  assert.deepEqual(await h.call(NR.listen, l, 8), ok());
+  const port = (await h.getsockname(l)).addr.readUInt16BE(2);
+  const client = netConnect(port, "127.0.0.1");
+  await new Promise((res) => client.once("connect", res));
+  const peer = h.task.alloc(16);
+  const out = await within(h.call(NR.accept, l, peer, h.task.putInt(16)));
+  const s = h.task.install(out);
+  assert.equal(h.task.readMemory(peer, 16).readUInt16BE(2), client.localPort);
+  assert.equal(n.getsockoptInt(h.task.real(s), n.constants.SOL_SOCKET, n.constants.SO_DOMAIN), n.constants.AF_INET);
+  // A real kernel socket: later calls on it are the kernel's.
+  assert.deepEqual(await h.getsockname(s).then((r) => r.out), { kind: "continue" });
+  client.destroy();
+  h.cleanup();
+});
+
+test("kernel: connect elsewhere replaces the fd with a real socket, recorded options replayed", async () => {
+  const h = harness({ netnsPath: "/proc/self/ns/net" });
+  const c = await h.socket(AF_INET6);
+  assert.deepEqual(await h.call(NR.setsockopt, c, 6, 1, h.task.putInt(1), 4), ok());
+  const srv = await listenNode("::1");
+  const out = await h.connect(c, sin6(V6_LOOPBACK, (srv.address() as AddressInfo).port));
+  assert.equal(out.kind, "replaceFdThenContinue");
+  if (out.kind !== "replaceFdThenContinue") return;
+  assert.equal(out.targetFd, c);
+  assert.equal(n.getsockoptInt(out.fd, n.constants.SOL_SOCKET, n.constants.SO_DOMAIN), n.constants.AF_INET6);
+  assert.equal(n.getsockoptInt(out.fd, n.constants.IPPROTO_TCP, n.constants.TCP_NODELAY), 1);
+  assert.equal(h.stack.size, 0, "the vsocket is forgotten");
+  h.task.replace(out);
+  srv.close();
+  h.cleanup();
+});
