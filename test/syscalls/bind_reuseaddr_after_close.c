@@ -1,0 +1,51 @@
+/* After a served connection is closed server-first (TIME_WAIT), the port can be bound again only
+ * if both the new socket and the old listener had SO_REUSEADDR (Linux checks both sides). */
+#include "common.h"
+
+/* Serves one connection on port (listener with SO_REUSEADDR = reuse) and closes server-first. */
+static void serve_and_close(int port, int reuse) {
+  struct sockaddr_storage ss;
+  socklen_t len = mkaddr(&ss, "127.0.0.1", port);
+  int l = tcp_socket("127.0.0.1");
+  MUST(setint(l, SOL_SOCKET, SO_REUSEADDR, reuse));
+  MUST(bind(l, (struct sockaddr *)&ss, len));
+  MUST(listen(l, 4));
+  int c = tcp_connect("127.0.0.1", port);
+  int s = MUST(accept(l, NULL, NULL));
+  MUST(close(s));
+  close(l);
+  char b;
+  SHOW("client read EOF", read(c, &b, 1));
+  close(c);
+  sleep_ms(50);
+}
+
+static int rebind(const char *label, int port, int reuse) {
+  char buf[128];
+  int x = tcp_socket("127.0.0.1");
+  MUST(setint(x, SOL_SOCKET, SO_REUSEADDR, reuse));
+  snprintf(buf, sizeof buf, "%s: bind 127.0.0.1:%d %s SO_REUSEADDR", label, port, reuse ? "with" : "without");
+  return show_bind(buf, x, "127.0.0.1", port) == 0 ? x : -1;
+}
+
+int main(void) {
+  int x = tcp_socket("127.0.0.1");
+  show_opt("SO_REUSEADDR default", x, SOL_SOCKET, SO_REUSEADDR);
+  SHOW("setsockopt SO_REUSEADDR 1", setint(x, SOL_SOCKET, SO_REUSEADDR, 1));
+  show_opt("SO_REUSEADDR", x, SOL_SOCKET, SO_REUSEADDR);
+
+  serve_and_close(20030, 0);
+  rebind("old listener plain", 20030, 0);
+  rebind("old listener plain", 20030, 1);
+
+  serve_and_close(20031, 1);
+  rebind("old listener reuse", 20031, 0);
+  int y = rebind("old listener reuse", 20031, 1);
+  if (y < 0) return 0;
+  SHOW("listen", listen(y, 4));
+  int c2 = tcp_connect("127.0.0.1", 20031);
+  int s2 = SHOWFD("accept on the rebound port", accept(y, NULL, NULL));
+  close(c2);
+  close(s2);
+  return 0;
+}
