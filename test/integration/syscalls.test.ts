@@ -1,0 +1,74 @@
+// The syscall suite (issue 4's acceptance test, DESIGN.md "Virtual sockets", STYLE.md item 8):
+// every C program of test/syscalls runs natively in a fresh network namespace first, then in a
+// busybox container under the runtime ($TSOR_RUNTIME: runc or tsor), once per platform named in
+// $TSOR_PLATFORMS when the runtime is tsor; the two outputs must be identical.
+import { describe, test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Harness, type Bundle } from "./harness.js";
+import {
+  allowNetAdmin, buildPrograms, containerArgs, describeRun, installPrograms, programs,
+  requestedPlatforms, runHasPlatformFlag, runNative, type ProgResult,
+} from "../syscalls/runner.js";
+
+const h = new Harness("sys");
+const PROGS = programs();
+const requested = h.rtm.isRunc ? [] : requestedPlatforms();
+const platformFlag = requested.length > 0 && runHasPlatformFlag(h.rtm.bin);
+/** undefined: the runtime's default platform, without --platform. */
+const platforms: (string | undefined)[] = platformFlag ? requested : [undefined];
+
+const native = new Map<string, ProgResult>();
+let bundle: Bundle;
+
+before(() => {
+  buildPrograms();
+  bundle = h.bundle({ args: ["true"], mutate: allowNetAdmin });
+  installPrograms(bundle.rootfs, PROGS);
+});
+after(() => h.cleanup());
+
+/** The native output of `prog`, which must itself be a clean run (else the program is wrong). */
+function nativeRun(prog: string): ProgResult {
+  let r = native.get(prog);
+  if (!r) {
+    r = runNative(prog);
+    assert.equal(r.code, 0, `${prog} fails natively, fix the program: ${describeRun(r)}`);
+    native.set(prog, r);
+  }
+  return r;
+}
+
+/** Why a platform cannot run at all (its programs are then skipped), from its probe test. */
+const brokenPlatform = new Map<string, string>();
+
+describe(`syscall suite under ${h.rtm.name}`, () => {
+  if (requested.length > 0 && !platformFlag) {
+    for (const p of requested) {
+      test(`platform ${p}`, { skip: `${h.rtm.name} run --help does not list --platform; only the default platform runs` }, () => {});
+    }
+  }
+  for (const p of platformFlag ? requested : []) {
+    test(`platform ${p} runs a container`, () => {
+      bundle.config.process.args = ["true"];
+      bundle.write();
+      const r = h.run(bundle, `probe-${p}`, ["--platform", p]);
+      if (r.code !== 0) brokenPlatform.set(p, `--platform ${p} does not run a container: ${r.stderr.trim()}`);
+      assert.equal(r.code, 0, `${h.rtm.name} run --platform ${p} true: ${r.stderr}`);
+    });
+  }
+  for (const prog of PROGS) {
+    for (const platform of platforms) {
+      test(platform ? `${prog} [${platform}]` : prog, (t) => {
+        const broken = platform && brokenPlatform.get(platform);
+        if (broken) return t.skip(broken);
+        const want = nativeRun(prog);
+        bundle.config.process.args = containerArgs(prog);
+        bundle.write();
+        const got = h.run(bundle, prog.replace(/_/g, "-").slice(0, 24), platform ? ["--platform", platform] : []);
+        const where = `${prog} under ${h.rtm.name}${platform ? ` --platform ${platform}` : ""}`;
+        assert.equal(got.code, 0, `${where} did not exit 0: ${describeRun(got)}\nnative:\n${want.stdout}`);
+        assert.equal(got.stdout, want.stdout, `${where}: output differs from the native run`);
+      });
+    }
+  }
+});
