@@ -1,8 +1,10 @@
 // The socket option family: getsockopt, setsockopt on virtual TCP sockets. Options are recorded
 // on the vsocket (answers for getsockopt, and replayed on the real socket if the vsocket falls
 // back to the kernel). Per level one declarative table: how set checks and stores a value, what
-// get answers. Options no table names are stored as given and answered back as stored; getting
-// one that was never set is ENOPROTOOPT (Linux would know its default; we do not).
+// get answers. Options no table names are asked of a scratch kernel socket when the stack has a
+// kernel side (int-sized ones: Linux's ENOPROTOOPT/EINVAL for set, its default for get), then
+// stored as given and answered back as stored; without a kernel side, getting one that was never
+// set is ENOPROTOOPT.
 import { SyscallError, type Task } from "../platform/platform.js";
 import type { VirtualSocket } from "../vsock/vsocket.js";
 import { CONTINUE, INTERRUPTED, vsocketOf, ret, type SocketHandler } from "./common.js";
@@ -260,8 +262,9 @@ export const sysGetsockopt: SocketHandler = (stack, task, args) => {
     data = spec.get(vs);
   } else {
     const stored = vs.opts.get(level, name);
-    if (!stored) return { kind: "errno", errno: E.ENOPROTOOPT };
-    data = stored;
+    if (stored) data = stored;
+    else if (stack.kernel) data = int(stack.kernel.probeOption(vs.family, level, name));
+    else return { kind: "errno", errno: E.ENOPROTOOPT };
   }
   write(task, args[3], args[4], data, clampLen(lvl.lenRule, len, data.length));
   return ret(0);
@@ -299,6 +302,7 @@ export const sysSetsockopt: SocketHandler = (stack, task, args) => {
     val = optlen === 0 ? Buffer.alloc(0) : task.readMemory(optval, Math.min(optlen, MAX_UNKNOWN_OPT_LEN));
   }
   if (!task.stillPending()) return INTERRUPTED;
+  if (!spec && stack.kernel && val.length === SIZEOF_INT) stack.kernel.probeOption(vs.family, level, name, val.readInt32LE(0));
   if (spec) spec.set!(vs, val);
   else vs.opts.set(level, name, val);
   return ret(0);

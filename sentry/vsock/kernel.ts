@@ -45,6 +45,14 @@ export interface KernelNet {
   bindShadow(addr: InetAddr, opts: ShadowOptions): ShadowSocket;
   /** setsockopt(fd, level, name, &int) on a real socket (replaying recorded options). */
   setsockoptInt(fd: number, level: number, name: number, value: number): void;
+  /**
+   * An option the sentry does not emulate, asked of a scratch TCP socket of `family`: `set`
+   * (value given) says whether Linux accepts it, get (no value) returns Linux's default. Throws a
+   * NativeError with Linux's errno (ENOPROTOOPT for an unknown option).
+   */
+  probeOption(family: InetFamily, level: number, name: number, value?: number): number;
+  /** Closes what the kernel side keeps (scratch sockets). */
+  close(): void;
 }
 
 /** A kernel call failed with `errno` (positive). */
@@ -162,6 +170,24 @@ export class NetnsKernel implements KernelNet {
 
   setsockoptInt(fd: number, level: number, name: number, value: number): void {
     native.setsockoptInt(fd, level, name, value);
+  }
+
+  private readonly probes = new Map<InetFamily, number>();
+
+  probeOption(family: InetFamily, level: number, name: number, value?: number): number {
+    let fd = this.probes.get(family);
+    if (fd === undefined) {
+      fd = this.socket(family, true);
+      this.probes.set(family, fd);
+    }
+    if (value === undefined) return native.getsockoptInt(fd, level, name);
+    native.setsockoptInt(fd, level, name, value);
+    return 0;
+  }
+
+  close(): void {
+    for (const fd of this.probes.values()) native.closeFd(fd);
+    this.probes.clear();
   }
 
   bindShadow(addr: InetAddr, opts: ShadowOptions): ShadowSocket {

@@ -134,6 +134,7 @@ export class SocketStack {
   /** Forgets every vsocket (the container is gone). */
   dispose(): void {
     for (const vs of [...this.sockets.values()]) this.forget(vs);
+    this.kernel?.close();
   }
 
   /** Loopback, the wildcard, or one of the pod's own addresses. */

@@ -145,3 +145,19 @@ test("kernel: connect elsewhere replaces the fd with a real socket, recorded opt
   srv.close();
   h.cleanup();
 });
+
+test("kernel: options the sentry does not emulate are checked against Linux and get its defaults", async () => {
+  const h = harness({ netnsPath: "/proc/self/ns/net" });
+  const s = await h.socket();
+  const v = h.task.putInt(1);
+  assert.deepEqual(await h.call(NR.setsockopt, s, 1, 9999, v, 4), errno(E.ENOPROTOOPT));
+  assert.deepEqual(await h.call(NR.setsockopt, s, 6, 9999, v, 4), errno(E.ENOPROTOOPT));
+  const len = h.task.putInt(4);
+  assert.deepEqual(await h.call(NR.getsockopt, s, 1, 9999, v, len), errno(E.ENOPROTOOPT));
+  assert.deepEqual(await h.call(NR.getsockopt, s, 1, 12 /* SO_PRIORITY */, v, len), ok());
+  assert.equal(h.task.int(v), 0);
+  assert.deepEqual(await h.call(NR.setsockopt, s, 1, 12, h.task.putInt(3), 4), ok());
+  assert.deepEqual(await h.call(NR.getsockopt, s, 1, 12, v, len), ok());
+  assert.equal(h.task.int(v), 3);
+  h.cleanup();
+});
