@@ -30,7 +30,7 @@ demo: setup
 	bash scripts/demo.sh
 
 bench: setup
-	node dist/test/bench/run-startup.js
+	node dist/test/bench/startup.js
 
 clean:
 	rm -rf dist native/build native/addon/build
