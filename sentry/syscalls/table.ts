@@ -35,8 +35,8 @@ const ENTRIES: readonly SyscallEntry[] = [
   ),
   supported("getsockname", sysGetsockname),
   supported("getpeername", sysGetpeername),
-  partial("getsockopt", sysGetsockopt, "emulated options listed in sys_sockopt.ts; other options only as set; TCP_INFO minimal"),
-  partial("setsockopt", sysSetsockopt, "unknown options are recorded, not validated"),
+  partial("getsockopt", sysGetsockopt, "emulated options listed in sys_sockopt.ts; others as set, else the kernel default (int-sized); TCP_INFO minimal"),
+  partial("setsockopt", sysSetsockopt, "options not emulated are checked against a scratch kernel socket (int-sized only) and recorded"),
 ];
 
 /** The table, by x86_64 syscall number. */
