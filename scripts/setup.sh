@@ -10,6 +10,7 @@ APT_PACKAGES=(
   busybox-static                        # test and demo rootfs
   runc                                  # the reference runtime the suite and benchmarks compare with
   iproute2 procps                       # ip netns for tests, ps for `tsor ps`
+  redis-server redis-tools wrk curl     # app tests (test/integration/apps-*.test.ts)
 )
 
 missing=()
