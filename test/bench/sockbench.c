@@ -1,0 +1,232 @@
+/*
+ * sockbench: TCP over 127.0.0.1 with server and client in one process (a server thread), for
+ * test/bench/sockets.ts, which runs it natively in a fresh netns and inside containers.
+ *
+ *   sockbench connrate N   N x (socket, connect, close) against a thread that accepts and
+ *                          closes: connections/s over the loop, mean connect() latency in µs
+ *   sockbench pingpong N   N 1-byte round trips over one connection (TCP_NODELAY): mean RTT µs;
+ *                          both threads pinned to the CPU it starts on (across CPUs of a small
+ *                          VM the RTT is bimodal, ~5 or ~50 µs, by where the scheduler put them)
+ *   sockbench bulk MiB     MiB mebibytes one way, 256 KiB writes: MiB/s until the server has
+ *                          read the last byte
+ *
+ * Prints one line, `<mode> key=value ...`, including transport=kernel-tcp|unix|unknown: what the
+ * client's connected socket really is, found by its inode in /proc/net/{tcp,tcp6,unix} of the
+ * process's own netns (a TSoR virtual socket is one end of an AF_UNIX socketpair).
+ * Static build (test/bench/Makefile) so it runs in a busybox rootfs.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BULK_CHUNK (256 * 1024)
+
+static void die(const char *what) {
+  fprintf(stderr, "sockbench: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* A listener on 127.0.0.1 with a kernel-chosen port, written to *addr. */
+static int listen_loopback(struct sockaddr_in *addr) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) die("socket (listener)");
+  memset(addr, 0, sizeof *addr);
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, (struct sockaddr *)addr, sizeof *addr) < 0) die("bind");
+  if (listen(fd, 1024) < 0) die("listen");
+  socklen_t len = sizeof *addr;
+  if (getsockname(fd, (struct sockaddr *)addr, &len) < 0) die("getsockname");
+  return fd;
+}
+
+static int connect_to(const struct sockaddr_in *addr) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) die("socket (client)");
+  if (connect(fd, (const struct sockaddr *)addr, sizeof *addr) < 0) die("connect");
+  return fd;
+}
+
+static int accept_one(int lfd) {
+  for (;;) {
+    int fd = accept(lfd, NULL, NULL);
+    if (fd >= 0) return fd;
+    if (errno != EINTR) die("accept");
+  }
+}
+
+static void write_all(int fd, const char *buf, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, buf, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      die("write");
+    }
+    buf += w;
+    n -= (size_t)w;
+  }
+}
+
+/* Whether `inode` is listed in the /proc/net table `file` (inode in column `col`, 0-based). */
+static int inode_in(const char *file, int col, unsigned long inode) {
+  FILE *f = fopen(file, "r");
+  if (!f) return 0;
+  char line[512];
+  int found = 0;
+  if (!fgets(line, sizeof line, f)) line[0] = 0; /* header */
+  while (!found && fgets(line, sizeof line, f)) {
+    char *save = NULL, *tok = strtok_r(line, " \t\n", &save);
+    for (int i = 0; tok && i < col; i++) tok = strtok_r(NULL, " \t\n", &save);
+    if (tok && strtoul(tok, NULL, 10) == inode) found = 1;
+  }
+  fclose(f);
+  return found;
+}
+
+static const char *transport(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) < 0) return "unknown";
+  unsigned long ino = (unsigned long)st.st_ino;
+  if (inode_in("/proc/net/tcp", 9, ino) || inode_in("/proc/net/tcp6", 9, ino)) return "kernel-tcp";
+  if (inode_in("/proc/net/unix", 6, ino)) return "unix";
+  return "unknown";
+}
+
+struct server {
+  int lfd;
+  long n;       /* connrate: connections to accept; pingpong: round trips */
+  uint64_t bytes; /* bulk: bytes to read */
+  double done_us; /* bulk: when the last byte was read */
+};
+
+static void *connrate_server(void *arg) {
+  struct server *s = arg;
+  for (long i = 0; i < s->n; i++) close(accept_one(s->lfd));
+  return NULL;
+}
+
+static void *pingpong_server(void *arg) {
+  struct server *s = arg;
+  int fd = accept_one(s->lfd);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  char c;
+  for (long i = 0; i < s->n; i++) {
+    ssize_t r = read(fd, &c, 1);
+    if (r != 1) die("server read");
+    write_all(fd, &c, 1);
+  }
+  close(fd);
+  return NULL;
+}
+
+static void *bulk_server(void *arg) {
+  struct server *s = arg;
+  int fd = accept_one(s->lfd);
+  char *buf = malloc(BULK_CHUNK);
+  uint64_t got = 0;
+  while (got < s->bytes) {
+    ssize_t r = read(fd, buf, BULK_CHUNK);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) die("server read (bulk)");
+    got += (uint64_t)r;
+  }
+  s->done_us = now_us();
+  free(buf);
+  close(fd);
+  return NULL;
+}
+
+static void usage(void) {
+  fprintf(stderr, "usage: sockbench connrate N | pingpong N | bulk MiB\n");
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) usage();
+  const char *mode = argv[1];
+  long n = strtol(argv[2], NULL, 10);
+  if (n <= 0) usage();
+  struct sockaddr_in addr;
+  struct server s = {.lfd = listen_loopback(&addr), .n = n};
+  pthread_t th;
+
+  if (strcmp(mode, "connrate") == 0) {
+    if (pthread_create(&th, NULL, connrate_server, &s)) die("pthread_create");
+    const char *how = "unknown";
+    double connect_total = 0, t0 = now_us();
+    for (long i = 0; i < n; i++) {
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      if (fd < 0) die("socket (client)");
+      double c0 = now_us();
+      if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("connect");
+      connect_total += now_us() - c0;
+      if (i == 0) how = transport(fd);
+      close(fd);
+    }
+    pthread_join(th, NULL);
+    double elapsed = now_us() - t0;
+    printf("connrate n=%ld conn_per_s=%.1f connect_us=%.2f transport=%s\n", n, n / (elapsed / 1e6),
+           connect_total / n, how);
+  } else if (strcmp(mode, "pingpong") == 0) {
+    int cpu = sched_getcpu();
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) < 0) die("sched_setaffinity");
+    if (pthread_create(&th, NULL, pingpong_server, &s)) die("pthread_create");
+    int fd = connect_to(&addr);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    const char *how = transport(fd);
+    char c = 'x';
+    double t0 = now_us();
+    for (long i = 0; i < n; i++) {
+      write_all(fd, &c, 1);
+      if (read(fd, &c, 1) != 1) die("client read");
+    }
+    double elapsed = now_us() - t0;
+    pthread_join(th, NULL);
+    close(fd);
+    printf("pingpong n=%ld rtt_us=%.2f transport=%s cpu=%d\n", n, elapsed / n, how, cpu);
+  } else if (strcmp(mode, "bulk") == 0) {
+    s.bytes = (uint64_t)n << 20;
+    if (pthread_create(&th, NULL, bulk_server, &s)) die("pthread_create");
+    int fd = connect_to(&addr);
+    const char *how = transport(fd);
+    char *buf = malloc(BULK_CHUNK);
+    memset(buf, 'b', BULK_CHUNK);
+    double t0 = now_us();
+    for (uint64_t sent = 0; sent < s.bytes; sent += BULK_CHUNK) {
+      size_t len = s.bytes - sent < BULK_CHUNK ? (size_t)(s.bytes - sent) : BULK_CHUNK;
+      write_all(fd, buf, len);
+    }
+    pthread_join(th, NULL);
+    double elapsed = s.done_us - t0;
+    close(fd);
+    free(buf);
+    printf("bulk mib=%ld mib_per_s=%.1f transport=%s\n", n, n / (elapsed / 1e6), how);
+  } else {
+    usage();
+  }
+  close(s.lfd);
+  return 0;
+}

@@ -1,0 +1,197 @@
+// Benchmark (not a test): TCP over loopback with test/bench/sockbench (connect rate and latency,
+// 1-byte ping-pong RTT, one-way bulk throughput) run (a) natively in a fresh netns, (b) in a
+// busybox container under this checkout's tsor and (c) the same bundle under runc, interleaved in
+// the same run, median of BENCH_RUNS. Printed as ratios against native; issue 4's targets for tsor:
+// connect latency <= 2x native, RTT and bulk at least as good as native loopback TCP.
+// BENCH_QUICK=1: small sizes, one run (`make bench-quick`).
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { RUNC, TSOR, makeBusyboxBundle, repoRoot } from "../lib/bundle.js";
+import { allowNetAdmin, progCommand } from "../syscalls/runner.js";
+
+const BENCH_DIR = path.join(repoRoot(), "test", "bench");
+const SOCKBENCH = path.join(BENCH_DIR, "build", "sockbench");
+
+export type Mode = "connrate" | "pingpong" | "bulk";
+export type Where = "native" | "tsor" | "runc";
+const MODES: Mode[] = ["connrate", "pingpong", "bulk"];
+const WHERE: Where[] = ["native", "tsor", "runc"];
+
+/** One sockbench output line as numbers, plus the transport it reported. */
+interface Sample {
+  values: Record<string, number>;
+  transport: string;
+}
+
+export interface Sizes {
+  connrate: number;
+  pingpong: number;
+  bulk: number;
+}
+
+export const FULL: Sizes = { connrate: 5000, pingpong: 20000, bulk: 1024 };
+export const QUICK: Sizes = { connrate: 500, pingpong: 2000, bulk: 64 };
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** `make -C test/bench`; throws with the compiler's output when it fails. */
+export function buildSockbench(): void {
+  const r = spawnSync("make", ["-C", BENCH_DIR, "-s"], { encoding: "utf8", timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`make -C ${BENCH_DIR} failed (${r.status}):\n${r.stdout}${r.stderr}${r.error?.message ?? ""}`);
+}
+
+function parse(mode: Mode, where: Where, out: string): Sample {
+  const line = out.split("\n").find((l) => l.startsWith(`${mode} `));
+  if (!line) throw new Error(`sockbench ${mode} (${where}) printed no result:\n${out}`);
+  const values: Record<string, number> = {};
+  let transport = "unknown";
+  for (const kv of line.split(" ").slice(1)) {
+    const [k, v] = kv.split("=");
+    if (k === "transport") transport = v!;
+    else if (k !== "cpu") values[k!] = Number(v);
+  }
+  return { values, transport };
+}
+
+class Runner {
+  readonly tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsor-bench-sock-"));
+  private bundles = new Map<Mode, string>();
+  private seq = 0;
+
+  constructor(private sizes: Sizes) {
+    for (const mode of MODES) {
+      const dir = makeBusyboxBundle(path.join(this.tmp, `bundle-${mode}`),
+        ["sh", "-c", progCommand(`/bin/sockbench ${mode} ${sizes[mode]}`)], allowNetAdmin);
+      fs.copyFileSync(SOCKBENCH, path.join(dir, "rootfs", "bin", "sockbench"));
+      fs.chmodSync(path.join(dir, "rootfs", "bin", "sockbench"), 0o755);
+      this.bundles.set(mode, dir);
+    }
+  }
+
+  run(mode: Mode, where: Where): Sample {
+    const argv = where === "native"
+      ? ["unshare", "--net", "sh", "-c", progCommand(`${SOCKBENCH} ${mode} ${this.sizes[mode]}`)]
+      : [where === "tsor" ? TSOR : RUNC, "--root", path.join(this.tmp, `root-${where}`), "run",
+        "--bundle", this.bundles.get(mode)!, `sock-${mode}-${++this.seq}`];
+    const r = spawnSync(argv[0]!, argv.slice(1), {
+      encoding: "utf8", timeout: 300_000, killSignal: "SIGKILL", stdio: ["ignore", "pipe", "pipe"],
+    });
+    if (r.status !== 0) throw new Error(`${argv.join(" ")} failed (${r.status ?? r.signal}): ${r.stderr}${r.error?.message ?? ""}`);
+    return parse(mode, where, r.stdout);
+  }
+
+  close(): void {
+    fs.rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+export interface SocketResults {
+  sizes: Sizes;
+  runs: number;
+  /** median value per `${where}.${metric}` */
+  median: Map<string, number>;
+  /** transports reported per where (all runs, all modes) */
+  transports: Map<Where, Set<string>>;
+  /** the first error of a runtime that failed (its later runs were skipped) */
+  failed: Map<Where, string>;
+}
+
+export function measureSockets(sizes: Sizes, runs: number): SocketResults {
+  buildSockbench();
+  for (const bin of [TSOR, RUNC]) if (!fs.existsSync(bin)) throw new Error(`${bin} is missing (make setup)`);
+  const runner = new Runner(sizes);
+  const samples = new Map<string, number[]>();
+  const transports = new Map<Where, Set<string>>(WHERE.map((w) => [w, new Set<string>()]));
+  const failed = new Map<Where, string>();
+  try {
+    // One warm-up each (page cache), then interleaved measured runs. A container runtime that
+    // fails is reported under the table instead of ending the benchmark.
+    runner.run("pingpong", "native");
+    for (let i = 0; i < runs; i++) {
+      for (const mode of MODES) {
+        for (const where of WHERE) {
+          if (failed.has(where)) continue;
+          let s: Sample;
+          try {
+            s = runner.run(mode, where);
+          } catch (e) {
+            if (where === "native") throw e;
+            failed.set(where, (e as Error).message);
+            continue;
+          }
+          transports.get(where)!.add(s.transport);
+          for (const [k, v] of Object.entries(s.values)) {
+            const key = `${where}.${k}`;
+            samples.set(key, [...(samples.get(key) ?? []), v]);
+          }
+        }
+      }
+    }
+  } finally {
+    runner.close();
+  }
+  return { sizes, runs, median: new Map([...samples].map(([k, v]) => [k, median(v)])), transports, failed };
+}
+
+interface Row {
+  label: string;
+  metric: string;
+  /** ratio direction: latency rows want small, rate rows want large */
+  lowerIsBetter: boolean;
+  /** tsor's target as a bound on tsor/native */
+  target?: { bound: number; text: string };
+}
+
+const ROWS: Row[] = [
+  { label: "connect() latency (µs)", metric: "connect_us", lowerIsBetter: true, target: { bound: 2, text: "<= 2x native" } },
+  { label: "connections/s", metric: "conn_per_s", lowerIsBetter: false },
+  { label: "1-byte RTT (µs)", metric: "rtt_us", lowerIsBetter: true, target: { bound: 1, text: "<= 1x native" } },
+  { label: "bulk one-way (MiB/s)", metric: "mib_per_s", lowerIsBetter: false, target: { bound: 1, text: ">= 1x native" } },
+];
+
+export function formatSockets(res: SocketResults): string {
+  const { sizes, runs, median: m } = res;
+  const num = (v: number | undefined) => (v === undefined ? "-" : v >= 1000 ? v.toFixed(0) : v.toFixed(2));
+  const lines = [
+    `socket benchmark: sockbench (static C; server thread + client in one process; TCP to 127.0.0.1), median of ${runs}`,
+    `  connrate ${sizes.connrate} connections, pingpong ${sizes.pingpong} round trips (both threads on one CPU), bulk ${sizes.bulk} MiB`,
+    "  native: kernel TCP over lo in a fresh netns (unshare --net), no container",
+    `  tsor:   busybox bundle under ${path.relative(process.cwd(), TSOR) || TSOR} run (its default flags), new netns, lo up`,
+    "  runc:   the same bundle under runc (kernel TCP in the container's netns), for reference;",
+    "          runc/nat is this run's noise for an unchanged kernel path: read tsor's verdicts with it",
+    "",
+    `${"metric".padEnd(24)}${"native".padStart(10)}${"tsor".padStart(10)}${"tsor/nat".padStart(10)}${"runc".padStart(10)}${"runc/nat".padStart(10)}   target (tsor)`,
+  ];
+  for (const row of ROWS) {
+    const nat = m.get(`native.${row.metric}`);
+    const ts = m.get(`tsor.${row.metric}`);
+    const rc = m.get(`runc.${row.metric}`);
+    const ratio = (v: number | undefined) => (v === undefined || !nat ? "-" : `${(v / nat).toFixed(2)}x`);
+    let verdict = "";
+    if (row.target && ts !== undefined && nat) {
+      const r = ts / nat;
+      const met = row.lowerIsBetter ? r <= row.target.bound : r >= row.target.bound;
+      verdict = `${row.target.text}: ${met ? "met" : "NOT met"}`;
+    }
+    lines.push(`${row.label.padEnd(24)}${num(nat).padStart(10)}${num(ts).padStart(10)}${ratio(ts).padStart(10)}${num(rc).padStart(10)}${ratio(rc).padStart(10)}   ${verdict}`);
+  }
+  lines.push("", `client socket as seen in /proc/net: ${WHERE.map((w) => `${w} ${[...res.transports.get(w)!].join("/") || "-"}`).join(", ")}`);
+  for (const [where, err] of res.failed) lines.push(`${where} FAILED (later ${where} runs skipped): ${err.trim()}`);
+  if (!res.failed.has("tsor") && !res.transports.get("tsor")!.has("unix")) {
+    lines.push("  note: under tsor the client socket was not an AF_UNIX socketpair, so these tsor numbers measure",
+      "  kernel TCP in a tsor container, not TSoR's virtual sockets");
+  }
+  return lines.join("\n");
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const quick = process.env.BENCH_QUICK === "1";
+  const runs = Number(process.env.BENCH_RUNS ?? (quick ? 1 : 3));
+  console.log(formatSockets(measureSockets(quick ? QUICK : FULL, runs)));
+}
