@@ -14,6 +14,9 @@ import { PlanError, type Spec, type SpecIdMapping } from "./types.js";
 
 export const PLAN_VERSION = 1;
 
+/** tsor-init's first preserved fd (native/PLAN.md "Invocation"); the trap channel follows them. */
+export const INIT_FIRST_PRESERVED_FD = 5;
+
 export interface PlanOptions {
   mode: "create" | "exec";
   /** Absolute host path of the rootfs, resolved from the bundle. */
@@ -31,9 +34,23 @@ export interface PlanOptions {
   cgroup?: CgroupLayout;
   /** cgroup v1, no new cgroup namespace: hierarchy dir -> host path of the container's cgroup to bind at /sys/fs/cgroup/DIR. */
   cgroupPaths?: Readonly<Record<string, string>>;
+  /**
+   * The platform's trap filter (native/PLAN.md `trap`): `notify` sends its listener fd on the
+   * trap channel at tsor-init's fd `fd`; `trace` is for the ptrace platform (no fd). `socketNr`
+   * traps only for TCP sockets, `nrs` always. Unset: no trap filter (`--network host-kernel`).
+   */
+  trap?: TrapOptions;
   /** Test seams: the file system securejoin and the bind-source stat look at. */
   vfs?: JoinFS;
   isDirectory?: (hostPath: string) => boolean;
+}
+
+export interface TrapOptions {
+  mode: "notify" | "trace";
+  /** notify: the fd number of the trap channel in tsor-init (after the preserved fds: 5 + N). */
+  fd?: number;
+  socketNr: number;
+  nrs: readonly number[];
 }
 
 /** The plan text for `spec`, ready for tsor-init's fd 4. */
@@ -115,6 +132,7 @@ function createDirectives(spec: Spec, opts: PlanOptions): Directive[] {
   if (opts.sessionKeyring) out.push(["session_keyring", opts.sessionKeyring]);
   out.push(...identityDirectives(proc));
   if (linux.seccomp) out.push(...seccompDirectives(linux.seccomp));
+  out.push(...trapDirectives(opts));
   out.push(...terminalDirectives(spec, opts), ["preserve_fds", String(opts.preserveFds)]);
   out.push(...hookDirectives("createContainer", spec.hooks?.createContainer), ...hookDirectives("startContainer", spec.hooks?.startContainer));
   out.push(["end"]);
@@ -128,8 +146,32 @@ function execDirectives(spec: Spec, opts: PlanOptions): Directive[] {
   const out: Directive[] = [["version", String(PLAN_VERSION)], ["mode", "exec"], ...nsDirectives(joins)];
   out.push(...terminalDirectives(spec, opts), ...identityDirectives(spec.process ?? {}));
   if (spec.linux?.seccomp) out.push(...seccompDirectives(spec.linux.seccomp));
+  out.push(...trapDirectives(opts));
   out.push(["preserve_fds", String(opts.preserveFds)], ["end"]);
   return out;
+}
+
+/** `trap MODE FD SOCKET_NR NRS`, checked the way tsor-init checks it (a bad plan fails early). */
+function trapDirectives(opts: PlanOptions): Directive[] {
+  const t = opts.trap;
+  if (!t) return [];
+  const isNr = (n: number) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+  if (!isNr(t.socketNr)) throw new PlanError("trap.socketNr", `bad syscall number ${t.socketNr}`);
+  for (const nr of t.nrs) {
+    if (!isNr(nr)) throw new PlanError("trap.nrs", `bad syscall number ${nr}`);
+    if (nr === t.socketNr) throw new PlanError("trap.nrs", `holds socketNr ${nr} (it is trapped by its arguments)`);
+  }
+  let fd = "";
+  if (t.mode === "notify") {
+    const first = INIT_FIRST_PRESERVED_FD + opts.preserveFds;
+    if (t.fd === undefined || !Number.isInteger(t.fd) || t.fd < first) {
+      throw new PlanError("trap.fd", `notify needs the trap channel's fd, at ${first} or above (after the preserved fds)`);
+    }
+    fd = String(t.fd);
+  } else if (t.fd !== undefined) {
+    throw new PlanError("trap.fd", "trace takes no fd");
+  }
+  return [["trap", t.mode, fd, String(t.socketNr), t.nrs.join(",")]];
 }
 
 function terminalDirectives(spec: Spec, opts: PlanOptions): Directive[] {

@@ -13,11 +13,22 @@
 #include <signal.h>
 #include <unistd.h>
 
-/* The sync socket moves above the preserved fds (which become 3..3+N-1 at the end), and 3 and 4
- * are held by CLOEXEC placeholders so that no fd opened later lands where a preserved fd goes. */
-static void arrange_fds(const struct plan *p)
+/* The sync socket and the trap channel move above the preserved fds (which become 3..3+N-1 at
+ * the end), CLOEXEC, and 3 and 4 are held by CLOEXEC placeholders so that no fd opened later
+ * lands where a preserved fd goes. */
+static void arrange_fds(struct plan *p)
 {
-	int fd = fcntl(SYNC_FD, F_DUPFD_CLOEXEC, FIRST_PRESERVED_FD + p->preserve_fds);
+	int fd;
+	if (p->trap_mode == TRAP_MODE_NOTIFY) {
+		/* Moved even though the sentry put it above the preserved range: the copy is
+		 * CLOEXEC, so it cannot reach the app even if trap_install never runs. First, so
+		 * that the sync socket's new number cannot be taken for a trap fd that is missing. */
+		fd = fcntl(p->trap_fd, F_DUPFD_CLOEXEC, FIRST_PRESERVED_FD + p->preserve_fds);
+		if (fd < 0) die("fcntl", "trap fd %d", p->trap_fd);
+		close(p->trap_fd);
+		p->trap_fd = fd;
+	}
+	fd = fcntl(SYNC_FD, F_DUPFD_CLOEXEC, FIRST_PRESERVED_FD + p->preserve_fds);
 	if (fd < 0) die("fcntl", "sync");
 	close(SYNC_FD);
 	sync_fd = fd;
@@ -67,11 +78,12 @@ int main(void)
 	join_session_keyring(&plan);
 	const char *path = lookup_argv0(&plan);
 	void *filter = seccomp_prepare(&plan);  /* profile errors fail create, too */
+	void *trap = trap_prepare(&plan);       /* the platform's filter (trap.c) */
 
 	sync_send("ready");                     /* C9: the start barrier */
 	char *state = sync_expect("start");
 
 	run_hooks(&plan, "startContainer", state);  /* C10 */
 	renumber_fds(&plan);
-	setup_credentials(&plan, path, filter, parent);  /* C11-C12, execve */
+	setup_credentials(&plan, path, filter, trap, parent);  /* C11-C12, execve */
 }

@@ -156,6 +156,8 @@ void stage_parent(struct plan *p)
 	}
 
 	close(go[0]);
+	/* The trap channel is C's to use: P (which outlives the fork in exec mode) lets go. */
+	if (p->trap_mode == TRAP_MODE_NOTIFY) close(p->trap_fd);
 	kill_on_error = p->exec_mode ? 0 : child;
 	if (p->exec_mode) forward_to = child;
 	if (p->uidmap) write_map(child, "uid_map", p->uidmap);

@@ -30,7 +30,7 @@ static const struct {
 	{"rlimit", 3, 3}, {"oom_score_adj", 1, 1}, {"user", 3, 3}, {"groups", 1, 1}, {"cwd", 1, 1},
 	{"env", 1, 1}, {"arg", 1, 1}, {"caps", 5, 5}, {"no_new_privs", 0, 0},
 	{"seccomp_default", 2, 2}, {"seccomp_arch", 1, 1}, {"seccomp_flag", 1, 1},
-	{"seccomp_rule", 4, -1}, {"terminal", 0, 0}, {"console_socket", 1, 1},
+	{"seccomp_rule", 4, -1}, {"trap", 4, 4}, {"terminal", 0, 0}, {"console_socket", 1, 1},
 	{"preserve_fds", 1, 1}, {"session_keyring", 1, 1}, {"hook", 3, -1}, {"hook_env", 1, 1}, {"end", 0, 0},
 };
 
@@ -202,6 +202,45 @@ static void parse_groups(struct plan *p, const struct directive *d)
 	free(copy);
 }
 
+/* `trap MODE FD SOCKET_NR NRS`: NRS a comma-separated list of decimal syscall numbers. */
+static void parse_trap(struct plan *p, const struct directive *d)
+{
+	if (p->trap_mode != TRAP_MODE_NONE) fail("plan: line %d: trap given twice", d->line);
+	const char *mode = d->argv[0];
+	if (!strcmp(mode, "notify")) p->trap_mode = TRAP_MODE_NOTIFY;
+	else if (!strcmp(mode, "trace")) p->trap_mode = TRAP_MODE_TRACE;
+	else fail("plan: line %d: trap: unknown mode %s", d->line, mode);
+	if (p->trap_mode == TRAP_MODE_NOTIFY) {
+		unsigned long long fd = field_u64(d, 1);
+		if (fd > 1u << 20) fail("plan: line %d: trap: bad fd %llu", d->line, fd);
+		p->trap_fd = (int)fd;
+	} else if (d->argv[1][0]) {
+		fail("plan: line %d: trap: mode trace takes no fd", d->line);
+	}
+	unsigned long long socket_nr = field_u64(d, 2);
+	if (socket_nr > 0xffffffffu) fail("plan: line %d: trap: bad syscall number", d->line);
+	p->trap_socket_nr = (long)socket_nr;
+
+	const char *s = d->argv[3];
+	size_t n = *s ? 1 : 0;
+	for (const char *c = s; *c; c++) n += *c == ',';
+	if (n > 64) fail("plan: line %d: trap: more than 64 syscalls", d->line);
+	p->trap_nrs = xcalloc(n, sizeof(long));
+	char *copy = strdup(s), *save = NULL;
+	if (!copy) die("strdup", "plan");
+	for (char *nr = strtok_r(copy, ",", &save); nr; nr = strtok_r(NULL, ",", &save)) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(nr, &end, 10);
+		if (*end || errno || *nr == '-' || *nr == '+' || v > 0xffffffffu)
+			fail("plan: line %d: trap: bad syscall number \"%s\"", d->line, nr);
+		/* socket is checked first, with its arguments: listed again it could never match. */
+		if ((long)v == p->trap_socket_nr) fail("plan: line %d: trap: SOCKET_NR %lu in NRS", d->line, v);
+		p->trap_nrs[p->trap_nnrs++] = (long)v;
+	}
+	free(copy);
+}
+
 /* `hook KIND PATH TIMEOUT ARG...`: ARG... is the whole argv, as in config.json. */
 static struct hook *add_hook(struct plan *p, const struct directive *d)
 {
@@ -292,6 +331,8 @@ void plan_read(struct plan *p, int fd)
 			p->no_new_privs = true;
 		} else if (directive_is(d, "seccomp_default")) {
 			p->has_seccomp = true;
+		} else if (directive_is(d, "trap")) {
+			parse_trap(p, d);
 		} else if (directive_is(d, "terminal")) {
 			p->terminal = true;
 		} else if (directive_is(d, "console_socket")) {
@@ -313,6 +354,10 @@ void plan_read(struct plan *p, int fd)
 	if (!have_mode) fail("plan: no mode");
 	if (p->nargv == 0) fail("plan: no arg (process.args is empty)");
 	if (p->terminal && !p->console_socket) fail("plan: terminal without console_socket");
+	/* The trap channel comes after the preserved fds, which are renumbered over 3.. */
+	if (p->trap_mode == TRAP_MODE_NOTIFY && p->trap_fd < FIRST_PRESERVED_FD + p->preserve_fds)
+		fail("plan: trap: fd %d is not above the preserved fds (%d..)", p->trap_fd,
+		     FIRST_PRESERVED_FD + p->preserve_fds);
 	if (p->exec_mode) {
 		for (int t = 0; t < NS_COUNT; t++)
 			if (p->ns_present[t] && !p->ns_path[t][0])

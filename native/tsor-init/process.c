@@ -192,10 +192,16 @@ static void set_capabilities(const struct plan *p, uint64_t valid)
  * which the user switch may drop); the bounding set while we still have CAP_SETPCAP; the user
  * with PR_SET_KEEPCAPS so the permitted set survives the uid change (capabilities(7)); capset;
  * no_new_privs; seccomp last when NNP is on, so as few syscalls as possible run under it.
+ * The trap filter (trap.c) follows the profile in both cases.
  */
-void setup_credentials(const struct plan *p, const char *resolved_argv0, void *seccomp, pid_t expected_ppid)
+void setup_credentials(const struct plan *p, const char *resolved_argv0, void *seccomp, void *trap,
+                       pid_t expected_ppid)
 {
-	if (!p->no_new_privs) seccomp_install(seccomp);
+	/* The platform's trap filter goes right after the profile, under the same rule. */
+	if (!p->no_new_privs) {
+		seccomp_install(seccomp);
+		trap_install(p, trap);
+	}
 
 	uint64_t valid = known_caps();
 	if (p->has_caps) {
@@ -218,7 +224,10 @@ void setup_credentials(const struct plan *p, const char *resolved_argv0, void *s
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) die("prctl", "PR_SET_PDEATHSIG");
 	if (getppid() != expected_ppid) fail("init: parent exited");
 
-	if (p->no_new_privs) seccomp_install(seccomp);
+	if (p->no_new_privs) {
+		seccomp_install(seccomp);
+		trap_install(p, trap);
+	}
 	execve(resolved_argv0, p->argv, p->env);
 	die("execve", "exec %s", p->argv[0]);
 }

@@ -33,6 +33,9 @@ struct directive {
  * they are all opened before the first setns anyway). As runc's orderNamespacePaths. */
 enum ns_type { NS_USER, NS_IPC, NS_UTS, NS_NET, NS_PID, NS_CGROUP, NS_TIME, NS_MOUNT, NS_COUNT };
 
+/* The platform's trap filter (trap.c): none, SECCOMP_RET_USER_NOTIF or SECCOMP_RET_TRACE. */
+enum trap_mode { TRAP_MODE_NONE, TRAP_MODE_NOTIFY, TRAP_MODE_TRACE };
+
 struct hook {
 	const char *kind;  /* createContainer | startContainer (others are ignored) */
 	const char *path;
@@ -77,6 +80,11 @@ struct plan {
 	int oom_score_adj;
 
 	bool has_seccomp;  /* a seccomp_default line was given */
+	enum trap_mode trap_mode;
+	int trap_fd;       /* notify: the trap channel (moved above the preserved fds at startup) */
+	long trap_socket_nr;
+	long *trap_nrs;    /* the other trapped syscall numbers */
+	size_t trap_nnrs;
 	bool terminal;
 	const char *console_socket;
 	int preserve_fds;
@@ -121,9 +129,11 @@ void setup_rlimits(const struct plan *p);             /* process.c: and oom_scor
 void join_session_keyring(const struct plan *p);      /* process.c */
 const char *lookup_argv0(const struct plan *p);       /* process.c */
 void renumber_fds(struct plan *p);                    /* process.c */
-void setup_credentials(const struct plan *p, const char *resolved_argv0, void *seccomp,
+void setup_credentials(const struct plan *p, const char *resolved_argv0, void *seccomp, void *trap,
                        pid_t expected_ppid);  /* process.c; execve, never returns */
 void *seccomp_prepare(const struct plan *p);          /* seccomp.c */
 void seccomp_install(void *ctx);                      /* seccomp.c */
+void *trap_prepare(const struct plan *p);             /* trap.c */
+void trap_install(const struct plan *p, void *filter);  /* trap.c: sends the listener (notify) */
 
 #endif
