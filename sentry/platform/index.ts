@@ -1,0 +1,42 @@
+// The platforms by name (`--platform`), the dispatch the sentry hands them, and the trap filter
+// the platform needs tsor-init to install (the plan's `trap` directive), derived from the one
+// list of trapped syscalls in sentry/syscalls/numbers.ts.
+import type { TrapOptions } from "../../gofer/plan.js";
+import { SOCKET_SYSCALLS, TRAPPED_SOCKET_CALLS } from "../syscalls/numbers.js";
+import { SeccompPlatform, type SeccompPlatformOptions } from "./seccomp.js";
+import type { Platform, PlatformName, SyscallHandler } from "./platform.js";
+
+export type { Platform, PlatformName, PlatformTarget, SyscallHandler } from "./platform.js";
+export { PLATFORM_NAMES, SyscallError } from "./platform.js";
+
+/** Every trapped call runs in the kernel as the app made it: the plain pass-through. */
+export const PassthroughDispatch: SyscallHandler = () => ({ kind: "continue" });
+
+/**
+ * The dispatch the supervisor gives its platform. For now the pass-through; the syscall table
+ * (sentry/syscalls/) replaces it here once its handlers exist.
+ */
+export function defaultDispatch(): SyscallHandler {
+  return PassthroughDispatch;
+}
+
+/** A new, unstarted platform. */
+export function createPlatform(name: PlatformName, opts: SeccompPlatformOptions = {}): Platform {
+  switch (name) {
+    case "seccomp":
+      return new SeccompPlatform(opts);
+    case "ptrace":
+      throw new Error("platform ptrace: not available yet");
+  }
+}
+
+/**
+ * The `trap` directive a platform needs: seccomp notifies (listener over the trap channel at
+ * tsor-init's fd `fd`), ptrace traces. socket() traps by its arguments, the rest always.
+ */
+export function trapOptions(platform: PlatformName, fd: number): TrapOptions {
+  const nrs = TRAPPED_SOCKET_CALLS.filter((n) => n !== "socket").map((n) => SOCKET_SYSCALLS[n]);
+  return platform === "seccomp"
+    ? { mode: "notify", fd, socketNr: SOCKET_SYSCALLS.socket, nrs }
+    : { mode: "trace", socketNr: SOCKET_SYSCALLS.socket, nrs };
+}

@@ -1,0 +1,36 @@
+// The socket control syscalls the sentry owns, by x86_64 number (arch/x86/entry/syscalls/
+// syscall_64.tbl). The one list: tsor-init's trap filter (via the plan's `trap` directive, see
+// sentry/platform/index.ts trapOptions) and the handler table are both derived from it.
+
+/** x86_64 syscall numbers of the socket control calls. */
+export const SOCKET_SYSCALLS = {
+  socket: 41,
+  connect: 42,
+  accept: 43,
+  bind: 49,
+  listen: 50,
+  getsockname: 51,
+  getpeername: 52,
+  setsockopt: 54,
+  getsockopt: 55,
+  accept4: 288,
+} as const;
+
+export type SocketSyscallName = keyof typeof SOCKET_SYSCALLS;
+
+/**
+ * The calls the filter traps (DESIGN.md "Virtual sockets"). `socket` traps only for
+ * AF_INET/AF_INET6 + SOCK_STREAM (+ protocol 0 or IPPROTO_TCP); the others whatever their fd.
+ */
+export const TRAPPED_SOCKET_CALLS: readonly SocketSyscallName[] = [
+  "socket",
+  "connect",
+  "accept",
+  "bind",
+  "listen",
+  "getsockname",
+  "getpeername",
+  "setsockopt",
+  "getsockopt",
+  "accept4",
+];

@@ -1,0 +1,109 @@
+// The trap filter's contract: the syscall list (sentry/syscalls/numbers.ts) -> trapOptions ->
+// the gofer's `trap` directive -> tsor-init's parser (native/PLAN.md). The filter's behaviour
+// on real syscalls is tested in platform-seccomp.test.ts.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
+import { describe, it } from "node:test";
+import { decodePlan } from "../../gofer/encode.js";
+import { buildPlan, planDirectives, type PlanOptions } from "../../gofer/plan.js";
+import { PlanError, type Spec } from "../../gofer/types.js";
+import { tsorInitPath } from "../../sentry/launch.js";
+import { createPlatform, defaultDispatch, PassthroughDispatch, trapOptions } from "../../sentry/platform/index.js";
+import { SOCKET_SYSCALLS, TRAPPED_SOCKET_CALLS } from "../../sentry/syscalls/numbers.js";
+
+const SOCKET_CONTROL_NRS = "42,43,49,50,51,52,54,55,288";
+
+const spec: Spec = {
+  process: { args: ["/bin/true"], cwd: "/", terminal: false },
+  root: { path: "rootfs" },
+  linux: {
+    namespaces: [{ type: "mount" }],
+    seccomp: { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["kexec_load"], action: "SCMP_ACT_ERRNO" }] },
+  },
+};
+const base: PlanOptions = { mode: "create", rootfs: "/tmp/rootfs", noPivot: false, preserveFds: 0, bundle: "/tmp", cgroup: { version: 2 } };
+
+describe("trapOptions", () => {
+  it("derives the trapped numbers from the one list", () => {
+    assert.deepEqual(trapOptions("seccomp", 5), {
+      mode: "notify",
+      fd: 5,
+      socketNr: 41,
+      nrs: [42, 43, 49, 50, 51, 52, 54, 55, 288],
+    });
+    assert.deepEqual(trapOptions("ptrace", 5), { mode: "trace", socketNr: 41, nrs: [42, 43, 49, 50, 51, 52, 54, 55, 288] });
+    assert.deepEqual(new Set(TRAPPED_SOCKET_CALLS), new Set(Object.keys(SOCKET_SYSCALLS)));
+  });
+
+  it("the default dispatch is the pass-through for now; ptrace is not there yet", () => {
+    assert.equal(defaultDispatch(), PassthroughDispatch);
+    assert.deepEqual(PassthroughDispatch({} as never, { nr: 41, args: [] }), { kind: "continue" });
+    assert.equal(createPlatform("seccomp").name, "seccomp");
+    assert.throws(() => createPlatform("ptrace"), /not available yet/);
+  });
+});
+
+describe("gofer: the trap directive", () => {
+  const lines = (opts: Partial<PlanOptions>, s: Spec = spec) => decodePlan(buildPlan(s, { ...base, ...opts })).map((d) => d.join(" "));
+
+  it("create: after the config's seccomp profile, before terminal and preserve_fds", () => {
+    const plan = lines({ preserveFds: 2, trap: trapOptions("seccomp", 7) });
+    const trap = plan.indexOf(`trap notify 7 41 ${SOCKET_CONTROL_NRS}`);
+    assert.ok(trap > 0, plan.join("\n"));
+    const lastSeccomp = plan.map((l, i) => (l.startsWith("seccomp_") ? i : -1)).reduce((a, b) => Math.max(a, b));
+    assert.ok(lastSeccomp > 0 && lastSeccomp < trap, plan.join("\n"));
+    assert.equal(plan[trap + 1], "preserve_fds 2");
+    // Encoded as PLAN.md says: the empty fd of `trace` is %-.
+    assert.match(buildPlan(spec, { ...base, trap: trapOptions("ptrace", 5) }), new RegExp(`^trap trace %- 41 ${SOCKET_CONTROL_NRS}$`, "m"));
+  });
+
+  it("exec mode carries it too; no trap option (--network host-kernel) means no line", () => {
+    const exec = lines({ mode: "exec", joinNamespaces: { mnt: "/proc/1/ns/mnt" }, trap: trapOptions("seccomp", 5) });
+    assert.ok(exec.includes(`trap notify 5 41 ${SOCKET_CONTROL_NRS}`), exec.join("\n"));
+    assert.ok(!lines({}).some((l) => l.startsWith("trap")));
+    assert.ok(!planDirectives(spec, { ...base, mode: "exec" }).some((d) => d[0] === "trap"));
+  });
+
+  it("refuses what tsor-init would refuse, naming the field", () => {
+    const bad = (trap: PlanOptions["trap"], preserveFds = 0) => () => buildPlan(spec, { ...base, preserveFds, trap });
+    assert.throws(bad({ mode: "notify", fd: 6, socketNr: 41, nrs: [] }, 2), (e) => e instanceof PlanError && /trap\.fd.*7 or above/.test(e.message));
+    assert.throws(bad({ mode: "notify", socketNr: 41, nrs: [] }), /trap\.fd/);
+    assert.throws(bad({ mode: "trace", fd: 5, socketNr: 41, nrs: [] }), /trap\.fd.*no fd/);
+    assert.throws(bad({ mode: "notify", fd: 5, socketNr: 41, nrs: [42, 41] }), /trap\.nrs/);
+    assert.throws(bad({ mode: "notify", fd: 5, socketNr: -1, nrs: [] }), /trap\.socketNr/);
+  });
+});
+
+/** Runs tsor-init on a raw plan with nothing at fd 5+; returns its first sync line. */
+async function initSays(plan: string): Promise<string> {
+  const init = spawn(tsorInitPath(), [], { stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"], env: {} });
+  (init.stdio[4] as Writable).on("error", () => {}).end(plan);
+  let text = "";
+  const sync = init.stdio[3] as Readable;
+  sync.setEncoding("utf8").on("data", (d: string) => (text += d));
+  await new Promise((resolve) => init.on("exit", resolve));
+  await new Promise((resolve) => (sync.readableEnded ? resolve(null) : sync.on("close", resolve)));
+  return text.split("\n")[0]!;
+}
+
+describe("tsor-init: parsing `trap`", () => {
+  const plan = (...trap: string[]) =>
+    ["version 1", "mode create", "ns mount %-", "rootfs /tmp", "arg /bin/true", ...trap, "end", ""].join("\n");
+
+  const cases: [string[], RegExp][] = [
+    [["trap bogus 5 41 42"], /^error plan: line 6: trap: unknown mode bogus$/],
+    [["trap trace 5 41 42"], /trap: mode trace takes no fd/],
+    [["trap notify 5 41 42,41"], /trap: SOCKET_NR 41 in NRS/],
+    [["trap notify 5 41 42,4x"], /trap: bad syscall number "4x"/],
+    [["trap notify 5 41 42", "trap notify 5 41 42"], /trap given twice/],
+    [["trap notify 4 41 42"], /trap: fd 4 is not above the preserved fds \(5\.\.\)/],
+    [["preserve_fds 1", "trap notify 5 41 42"], /trap: fd 5 is not above the preserved fds \(6\.\.\)/],
+    [["trap notify 5 41 %-", "trap notify"], /trap: 1 fields/],
+    // A well-formed plan whose trap channel was not passed: fails before any side effect.
+    [["trap notify 5 41 42"], /^error trap fd 5: fcntl: Bad file descriptor$/],
+  ];
+  for (const [trap, expected] of cases) {
+    it(trap.join(" / "), async () => assert.match(await initSays(plan(...trap)), expected));
+  }
+});
