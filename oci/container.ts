@@ -11,7 +11,8 @@ import { loadSpec } from "./spec/validate.js";
 import { createCgroupManager, type CgroupManager } from "./cgroups/index.js";
 import { runHooks } from "../gofer/hooks.js";
 import { controlRequest, type ExitStatus } from "../sentry/control.js";
-import { projectPath, STATUS_FD, type LaunchRequest, type LaunchResult } from "../sentry/launch.js";
+import { NETWORK_MODES, projectPath, STATUS_FD, type LaunchRequest, type LaunchResult, type NetworkMode } from "../sentry/launch.js";
+import { PLATFORM_NAMES, type PlatformName } from "../sentry/platform/platform.js";
 import type { Logger } from "./log.js";
 
 export interface CreateOptions {
@@ -22,6 +23,10 @@ export interface CreateOptions {
   noPivot: boolean;
   noNewKeyring: boolean;
   preserveFds: number;
+  /** `--platform` (default seccomp). */
+  platform?: string;
+  /** `--network` (default tsor). */
+  network?: string;
 }
 
 /** How long `delete --force` waits for a killed container's sentry to finish. */
@@ -53,6 +58,8 @@ export class Runtime {
     }
     if (this.global.systemdCgroup) throw new UserError("--systemd-cgroup is not supported: give linux.cgroupsPath as a cgroupfs path");
     if (!Number.isInteger(opts.preserveFds) || opts.preserveFds < 0) throw new UserError(`--preserve-fds: invalid count ${opts.preserveFds}`);
+    const platform = checkPlatform(opts.platform ?? "seccomp");
+    const network = checkNetwork(opts.network ?? "tsor");
 
     this.store.reserve(opts.id);
     const req: LaunchRequest = {
@@ -64,6 +71,8 @@ export class Runtime {
       noPivot: opts.noPivot,
       noNewKeyring: opts.noNewKeyring,
       preserveFds: opts.preserveFds,
+      platform,
+      network,
       log: this.global.log ? path.resolve(this.global.log) : undefined,
       logFormat: this.global.logFormat,
       debug: this.global.debug,
@@ -258,6 +267,22 @@ export class Runtime {
     if (s.status !== "paused") throw new UserError(`container ${id} is not paused: ${s.status}`);
     await this.cgroupOf(s).thaw();
   }
+}
+
+/** `--platform`: a known platform that is available. */
+function checkPlatform(name: string): PlatformName {
+  if (!(PLATFORM_NAMES as readonly string[]).includes(name)) {
+    throw new UserError(`--platform ${name}: unknown platform (one of ${PLATFORM_NAMES.join(", ")})`);
+  }
+  if (name === "ptrace") throw new UserError("--platform ptrace: not available yet");
+  return name as PlatformName;
+}
+
+function checkNetwork(mode: string): NetworkMode {
+  if (!(NETWORK_MODES as readonly string[]).includes(mode)) {
+    throw new UserError(`--network ${mode}: unknown mode (one of ${NETWORK_MODES.join(", ")})`);
+  }
+  return mode as NetworkMode;
 }
 
 /** A signal given as a number, `KILL` or `SIGKILL` (kill(1)'s forms). */

@@ -2,6 +2,11 @@
 // JSON argument so the sentry's command line in `ps` shows which container it serves.
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { PlatformName } from "./platform/platform.js";
+
+/** `--network`: `tsor` traps the socket control calls; `host-kernel` is the plain pass-through (no trap filter). */
+export const NETWORK_MODES = ["tsor", "host-kernel"] as const;
+export type NetworkMode = (typeof NETWORK_MODES)[number];
 
 export interface LaunchRequest {
   root: string;
@@ -12,6 +17,10 @@ export interface LaunchRequest {
   noPivot: boolean;
   noNewKeyring: boolean;
   preserveFds: number;
+  /** How trapped syscalls reach the sentry; default seccomp. */
+  platform?: PlatformName;
+  /** Default tsor. */
+  network?: NetworkMode;
   log?: string;
   logFormat: "text" | "json";
   debug: boolean;

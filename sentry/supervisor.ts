@@ -11,7 +11,7 @@ import { StateStore, processStartTime, publicState, type ContainerState } from "
 import { NAMESPACE_PROC_NAMES, type NamespaceType } from "../oci/known.js";
 import { loadSpec } from "../oci/spec/validate.js";
 import type { RuntimeSpec } from "../oci/spec/schema.js";
-import { buildPlan } from "../gofer/plan.js";
+import { buildPlan, INIT_FIRST_PRESERVED_FD } from "../gofer/plan.js";
 import { encodeField } from "../gofer/encode.js";
 import { runHooks } from "../gofer/hooks.js";
 import { createCgroupManager, type CgroupManager } from "../oci/cgroups/index.js";
@@ -19,6 +19,7 @@ import { native } from "../native/index.js";
 import { SyncChannel, InitError } from "./sync.js";
 import { serveControl, type ControlRequest, type ControlResponse, type ExitStatus } from "./control.js";
 import { STATUS_FD, tsorInitPath, type LaunchRequest, type LaunchResult } from "./launch.js";
+import { createPlatform, defaultDispatch, trapOptions, type Platform } from "./platform/index.js";
 
 /** runtime-spec version we implement (state.json's ociVersion). */
 export const OCI_VERSION = "1.2.0";
@@ -32,6 +33,9 @@ export class ContainerSupervisor {
   private exit: ExitStatus | undefined;
   private readonly exitWaiters: ((e: ExitStatus) => void)[] = [];
   private starting: Promise<ControlResponse> | undefined;
+  /** Our end of the trap channel until the platform takes it (-1: none). */
+  private trapChannel = -1;
+  private platform: Platform | undefined;
 
   constructor(
     private readonly req: LaunchRequest,
@@ -57,6 +61,7 @@ export class ContainerSupervisor {
     this.log.info({ pid: this.state.pid }, "container created");
     const exit = await this.exited();
     this.log.info({ exit }, "container exited");
+    this.platform?.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     fs.rmSync(this.store.controlSocket(this.req.id), { force: true });
     return 0;
@@ -97,6 +102,9 @@ export class ContainerSupervisor {
     };
     this.store.save(this.state);
 
+    // `--network tsor`: the platform's trap filter; its channel sits right after the preserved fds.
+    const platformName = req.platform ?? "seccomp";
+    const trapped = (req.network ?? "tsor") === "tsor";
     const plan = buildPlan(spec, {
       mode: "create",
       rootfs,
@@ -105,8 +113,12 @@ export class ContainerSupervisor {
       consoleSocket: req.consoleSocket,
       preserveFds: req.preserveFds,
       sessionKeyring: req.noNewKeyring ? undefined : req.id,
+      trap: trapped ? trapOptions(platformName, INIT_FIRST_PRESERVED_FD + req.preserveFds) : undefined,
     });
-    const init = this.spawnInit(plan);
+    let initTrapEnd: number | undefined;
+    if (trapped) [this.trapChannel, initTrapEnd] = native.socketpair();
+    const init = this.spawnInit(plan, initTrapEnd);
+    if (initTrapEnd !== undefined) native.closeFd(initTrapEnd);
     this.sync = new SyncChannel(init.stdio[3] as Duplex);
 
     const initPid = Number(await this.sync.expect("hello"));
@@ -126,6 +138,12 @@ export class ContainerSupervisor {
     this.sync.send(`ok ${encodeField(JSON.stringify(publicState(this.state)))}`);
     await this.sync.expect("ready");
     if (this.exit) throw new InitError(`container process exited during create (${describeExit(this.exit)})`);
+    if (this.trapChannel >= 0) {
+      // The listener arrives just before execve (after `tsor start`); the platform waits for it.
+      this.platform = createPlatform(platformName, { log: this.log });
+      this.platform.start({ pid, trapChannel: this.trapChannel }, defaultDispatch());
+      this.trapChannel = -1;
+    }
     this.state.status = "created";
     this.store.save(this.state);
     if (req.pidFile) writePidFile(req.pidFile, pid);
@@ -133,12 +151,13 @@ export class ContainerSupervisor {
 
   /**
    * tsor-init's fds (native/PLAN.md): 0-2 the container's stdio (ours, inherited from the CLI),
-   * 3 the sync socket, 4 the plan, 5.. the preserved fds (ours start after the status fd).
+   * 3 the sync socket, 4 the plan, 5.. the preserved fds (ours start after the status fd), then
+   * the trap channel if any.
    */
-  private spawnInit(plan: string): ChildProcess {
+  private spawnInit(plan: string, trapEnd: number | undefined): ChildProcess {
     const preserved = Array.from({ length: this.req.preserveFds }, (_, i) => STATUS_FD + 1 + i);
     const init = spawn(tsorInitPath(), [], {
-      stdio: ["inherit", "inherit", "inherit", "pipe", "pipe", ...preserved],
+      stdio: ["inherit", "inherit", "inherit", "pipe", "pipe", ...preserved, ...(trapEnd === undefined ? [] : [trapEnd])],
       env: {},
     });
     const planPipe = init.stdio[4] as Writable;
@@ -175,6 +194,9 @@ export class ContainerSupervisor {
       await this.exited();
     }
     this.sync?.close();
+    this.platform?.stop();
+    if (this.trapChannel >= 0) native.closeFd(this.trapChannel);
+    this.trapChannel = -1;
     try {
       await this.cgroup?.destroy({ kill: true });
     } catch (e) {

@@ -3,6 +3,8 @@ import type { Command } from "commander";
 import { globalOptions } from "../cli.js";
 import { createLogger } from "../log.js";
 import { Runtime } from "../container.js";
+import { PLATFORM_NAMES } from "../../sentry/platform/platform.js";
+import { NETWORK_MODES } from "../../sentry/launch.js";
 
 export function runtimeFor(cmd: Command): Runtime {
   const g = globalOptions(cmd);
@@ -23,7 +25,9 @@ export function addCreateFlags(cmd: Command): Command {
     .option("--pid-file <path>", "file to write the container process id to")
     .option("--no-pivot", "do not use pivot_root to jail the process inside the rootfs (chroot instead)")
     .option("--no-new-keyring", "do not create a new session keyring for the container")
-    .option("--preserve-fds <n>", "pass N additional file descriptors (3..3+N-1) to the container", parseCount, 0);
+    .option("--preserve-fds <n>", "pass N additional file descriptors (3..3+N-1) to the container", parseCount, 0)
+    .option("--platform <name>", `how socket syscalls reach the sentry (${PLATFORM_NAMES.join(", ")})`, "seccomp")
+    .option("--network <mode>", `tsor: the sentry owns TCP sockets; host-kernel: plain kernel sockets, no trap (${NETWORK_MODES.join(", ")})`, "tsor");
 }
 
 /** Commander turns `--no-pivot` into `pivot: false`; map the create flags to CreateOptions. */
@@ -34,6 +38,8 @@ export interface CreateFlags {
   pivot: boolean;
   newKeyring: boolean;
   preserveFds: number;
+  platform: string;
+  network: string;
 }
 
 export function createOptions(id: string, f: CreateFlags) {
@@ -45,5 +51,7 @@ export function createOptions(id: string, f: CreateFlags) {
     noPivot: f.pivot === false,
     noNewKeyring: f.newKeyring === false,
     preserveFds: f.preserveFds,
+    platform: f.platform,
+    network: f.network,
   };
 }

@@ -1,0 +1,61 @@
+// The platform's trap filter through the CLI (tsor only: `--platform` and `--network` are
+// tsor's, DESIGN.md "Processes"). The filter's behaviour call by call is tested in
+// test/unit/platform-seccomp.test.ts; here: it is on by default, off with --network
+// host-kernel, and the flags refuse what is not there.
+import { describe, test, after } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { Harness } from "./harness.js";
+
+const h = new Harness("trap");
+after(() => h.cleanup());
+const skip = h.rtm.isRunc && "--platform/--network are tsor's own flags";
+
+/** The app's Seccomp_filters count, from inside the container. */
+function filters(extra: string[]): number {
+  const b = h.bundle({ args: ["grep", "Seccomp_filters", "/proc/self/status"] });
+  const r = h.run(b, "f", extra);
+  assert.equal(r.code, 0, r.stderr);
+  const m = /^Seccomp_filters:\s+(\d+)$/m.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  return Number(m[1]);
+}
+
+describe("trap filter", { skip }, () => {
+  test("installed by default (seccomp platform), not with --network host-kernel", () => {
+    assert.equal(filters([]), 1);
+    assert.equal(filters(["--platform", "seccomp", "--network", "tsor"]), 1);
+    assert.equal(filters(["--network", "host-kernel"]), 0);
+  });
+
+  test("stacks with the config's profile, also without no_new_privs for a non-root app", () => {
+    // no_new_privs off: both filters load before the switch to uid 1000 (CAP_SYS_ADMIN needed).
+    const b = h.bundle({
+      args: ["sh", "-c", "grep Seccomp_filters /proc/self/status; id -u"],
+      mutate: (c) => {
+        c.process.noNewPrivileges = false;
+        c.process.user = { uid: 1000, gid: 1000 };
+        c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["sethostname"], action: "SCMP_ACT_ERRNO" }] };
+      },
+    });
+    const r = h.run(b, "stack");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Seccomp_filters:\s+2$/m);
+    assert.match(r.stdout, /^1000$/m);
+  });
+
+  test("--platform ptrace is refused for now, --platform/--network name what they accept", () => {
+    const b = h.bundle({ args: ["true"] });
+    for (const [flags, words] of [
+      [["--platform", "ptrace"], /--platform ptrace: not available yet/],
+      [["--platform", "kvm"], /--platform kvm: unknown platform \(one of seccomp, ptrace\)/],
+      [["--network", "none"], /--network none: unknown mode \(one of tsor, host-kernel\)/],
+    ] as const) {
+      const r = h.run(b, "bad", [...flags]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, words);
+    }
+    assert.deepEqual(h.listIds(), []);
+    assert.deepEqual(fs.readdirSync(h.root), []);
+  });
+});
