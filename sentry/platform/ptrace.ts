@@ -47,9 +47,10 @@ export interface PtracePlatformOptions {
   log?: Pick<Logger, "debug" | "warn" | "error">;
   /**
    * The container's first process ended. As its tracer the platform reaps it (a second waiter
-   * on the same pid would steal ptrace stops), so this is the supervisor's exit status.
+   * on the same pid would steal ptrace stops), so this is the supervisor's exit status (both
+   * null: it was reaped by someone else).
    */
-  onExit?: (status: WaitStatus) => void;
+  onExit?: (exit: { code: number | null; signal: number | null }) => void;
 }
 
 /** One held call's fate, shared by the handler's promise and the thread's loop. */
@@ -102,26 +103,30 @@ export class PtracePlatform implements Platform {
 
   private async run(t: TracedThread): Promise<void> {
     let next: WaitStatus | undefined;
-    try {
-      for (;;) {
+    for (;;) {
+      try {
         const st = next ?? (await t.nextStop());
         next = undefined;
-        try {
-          if (this.stopped) return t.detach(st);
-          await this.onStop(t, st);
-          // stop() came while this thread was busy: interrupt it again so that its loop detaches it.
-          if (this.stopped) t.release();
-        } catch (e) {
-          if (!(e instanceof Handoff)) throw e;
+        if (this.stopped) return t.detach(st);
+        await this.onStop(t, st);
+        // stop() came while this thread was busy: interrupt it again so that its loop detaches it.
+        if (this.stopped) t.release();
+      } catch (e) {
+        if (e instanceof TaskGone) return this.gone(t, e.status);
+        if (e instanceof Handoff) {
           next = e.stop;
-        } finally {
-          t.flushDeferred();
+        } else {
+          // Our bug: say so, and let the thread go on rather than leave it stopped for good.
+          this.opts.log?.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e), tid: t.tid }, "ptrace platform: stop handling failed");
+          try {
+            resume(t.tid);
+          } catch {
+            /* nothing more to do */
+          }
         }
+      } finally {
+        t.flushDeferred();
       }
-    } catch (e) {
-      if (e instanceof TaskGone) return this.gone(t, e.status);
-      this.opts.log?.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e), tid: t.tid }, "ptrace platform: thread loop failed");
-      this.tasks.delete(t.tid);
     }
   }
 
@@ -129,7 +134,7 @@ export class PtracePlatform implements Platform {
     this.tasks.delete(t.tid);
     t.abandonHeld();
     if (t.tid === this.targetPid) {
-      if (status) this.opts.onExit?.(status);
+      this.opts.onExit?.({ code: status?.code ?? null, signal: status?.signal ?? null });
       if (!this.stopped) this.resolveDone();
     }
     // A child whose fork event we never saw (its parent was killed in the event stop) is still ours.

@@ -6,7 +6,7 @@ import { writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { test } from 'node:test';
 
-import { loadNative, type WaitStatus } from '../../native/index.js';
+import { loadNative } from '../../native/index.js';
 import { PtracePlatform } from '../../sentry/platform/ptrace.js';
 import { SeccompPlatform } from '../../sentry/platform/seccomp.js';
 import { SyscallError, type Outcome, type SyscallHandler, type Task, type TrappedSyscall } from '../../sentry/platform/platform.js';
@@ -18,13 +18,15 @@ const { SIGUSR1, SIGUSR2, SIGWINCH } = constants.signals;
 const NR = { getppid: 110, getuid: 102, socket: 41, getsockname: 51, accept4: 288 };
 const SOCK_STREAM = 1;
 
+type Exit = { code: number | null; signal: number | null };
+
 interface Run {
   pid: number;
   /** Sends the fixture a byte on its fd 3 (the first one starts the scenario). */
   poke(): void;
   /** Its output lines (the pid line excluded), once it ended. */
   lines: Promise<string[]>;
-  exit: Promise<WaitStatus>;
+  exit: Promise<Exit>;
   platform: PtracePlatform;
 }
 
@@ -51,8 +53,8 @@ async function traced(mode: string, args: string[], dispatch: SyscallHandler, er
   n.closeFd(theirs);
   const got = output(child);
   const pid = await got.pid;
-  let onExit!: (st: WaitStatus) => void;
-  const exit = new Promise<WaitStatus>((resolve) => (onExit = resolve));
+  let onExit!: (exit: Exit) => void;
+  const exit = new Promise<Exit>((resolve) => (onExit = resolve));
   const error = (o: unknown, m?: string) => (errors ? void errors.push(String(m)) : console.error(m, o));
   const platform = new PtracePlatform({ onExit, log: { debug() {}, warn() {}, error } });
   platform.start({ pid }, dispatch);
