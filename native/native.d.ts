@@ -166,6 +166,22 @@ export interface NativeBinding {
   /** A close-on-exec socket created inside the network namespace at `netnsPath` (setns on a short-lived thread). */
   socketInNetns(netnsPath: string, domain: number, type: number, protocol: number): number;
 
+  // --- unix listening/connecting sockets (unix.cc): tsor-netd's API socket
+  /**
+   * socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC) bound to `path` and listening. type defaults
+   * to SOCK_SEQPACKET, backlog to 128. A path starting with '@' is an abstract name (no file; gone
+   * with the last fd: a lock that a crash releases). The caller removes a stale socket file first.
+   */
+  unixListen(path: string, type?: number, backlog?: number): number;
+  /** A close-on-exec socket connected to `path` ('@': abstract); ENOENT / ECONNREFUSED when nobody listens. */
+  unixConnect(path: string, type?: number): number;
+  /** One accept4 on its own thread (poll, then accept): a blocking close-on-exec fd. shutdownFd(sock) ends the wait with EINVAL. */
+  unixAccept(sock: number, cb: Callback<number>): void;
+  /** SO_PEERCRED: who is at the other end (as of connect / socketpair). */
+  peerCred(sock: number): { pid: number; uid: number; gid: number };
+  /** shutdown(SHUT_RDWR): wakes a pending recvFds (EOF) or unixAccept (EINVAL) on the socket; close it after they report. */
+  shutdownFd(sock: number): void;
+
   // --- seccomp user notification (seccomp.cc)
   /** seccomp(SECCOMP_GET_NOTIF_SIZES): the running kernel's struct sizes. */
   seccompNotifSizes(): { notif: number; resp: number; data: number };

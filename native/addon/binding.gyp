@@ -8,7 +8,8 @@
         "src/fdpass.cc",
         "src/seccomp.cc",
         "src/memory.cc",
-        "src/ptrace.cc"
+        "src/ptrace.cc",
+        "src/unix.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

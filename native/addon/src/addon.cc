@@ -145,6 +145,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSeccomp(env, exports);
   InitMemory(env, exports);
   InitPtrace(env, exports);
+  InitUnix(env, exports);
   return exports;
 }
 

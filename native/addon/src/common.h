@@ -92,6 +92,7 @@ void InitFdPass(Napi::Env env, Napi::Object exports);
 void InitSeccomp(Napi::Env env, Napi::Object exports);
 void InitMemory(Napi::Env env, Napi::Object exports);
 void InitPtrace(Napi::Env env, Napi::Object exports);
+void InitUnix(Napi::Env env, Napi::Object exports);
 void StopAllListeners(AddonState* state);
 
 }  // namespace tsor
