@@ -8,8 +8,15 @@ setup:
 
 build: build-ts build-native
 
+# tsc for the module tree (tests import it), then one esbuild bundle per process that starts
+# on every container create (the CLI and the sentry): fewer files to load, faster start-up.
+ESBUILD_FLAGS := --bundle --platform=node --format=esm --target=node20 --log-level=warning \
+	--banner:js="import { createRequire as __tsorRequire } from 'node:module'; const require = __tsorRequire(import.meta.url);"
+
 build-ts:
 	npx --no-install tsc -p tsconfig.json
+	npx --no-install esbuild dist/oci/main.js $(ESBUILD_FLAGS) --outfile=dist/bundle/tsor.mjs
+	npx --no-install esbuild dist/sentry/main.js $(ESBUILD_FLAGS) --outfile=dist/bundle/sentry.mjs
 
 build-native:
 	$(MAKE) -C native

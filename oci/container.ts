@@ -11,7 +11,7 @@ import { loadSpec } from "./spec/validate.js";
 import { createCgroupManager, type CgroupManager } from "./cgroups/index.js";
 import { runHooks } from "../gofer/hooks.js";
 import { controlRequest, type ExitStatus } from "../sentry/control.js";
-import { NETWORK_MODES, projectPath, STATUS_FD, type LaunchRequest, type LaunchResult, type NetworkMode } from "../sentry/launch.js";
+import { NETWORK_MODES, sentryEntry, STATUS_FD, type LaunchRequest, type LaunchResult, type NetworkMode } from "../sentry/launch.js";
 import { PLATFORM_NAMES, type PlatformName } from "../sentry/platform/platform.js";
 import type { Logger } from "./log.js";
 
@@ -98,7 +98,7 @@ export class Runtime {
    */
   private async spawnSentry(req: LaunchRequest): Promise<LaunchResult> {
     const preserved = Array.from({ length: req.preserveFds }, (_, i) => 3 + i);
-    const sentry = spawn(process.execPath, [projectPath("dist", "sentry", "main.js"), JSON.stringify(req)], {
+    const sentry = spawn(process.execPath, [sentryEntry(), JSON.stringify(req)], {
       detached: true,
       stdio: ["inherit", "inherit", "inherit", "pipe", ...preserved],
     });

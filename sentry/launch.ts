@@ -1,5 +1,6 @@
 // What the CLI hands a new sentry: everything `tsor create` was told, resolved. Passed as one
 // JSON argument so the sentry's command line in `ps` shows which container it serves.
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PlatformName } from "./platform/platform.js";
@@ -32,11 +33,31 @@ export type LaunchResult = { created: number } | { error: string };
 /** Fd on which the sentry writes its LaunchResult; preserved fds follow it. */
 export const STATUS_FD = 3;
 
-/** The checkout (or installed package) root: dist/sentry/launch.js -> ../.. */
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+/**
+ * The checkout (or installed package) root: the nearest directory above this module holding
+ * native/PLAN.md. Found by walking up, so it holds for dist/sentry/launch.js and for the
+ * single-file bundles in dist/bundle/ alike.
+ */
+export const PROJECT_ROOT = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findProjectRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, "native", "PLAN.md"))) return dir;
+    if (dir === path.dirname(dir)) throw new Error(`tsor: no project root (native/PLAN.md) above ${from}`);
+  }
+}
 
 export function projectPath(...parts: string[]): string {
   return path.join(PROJECT_ROOT, ...parts);
+}
+
+/**
+ * The sentry's entry point: the esbuild bundle when `make build` made one (one file loads in
+ * about half the time of the module tree: start-up is on every `create`), else the tsc output.
+ */
+export function sentryEntry(): string {
+  const bundle = projectPath("dist", "bundle", "sentry.mjs");
+  return fs.existsSync(bundle) ? bundle : projectPath("dist", "sentry", "main.js");
 }
 
 /** tsor-init, built by `make -C native` (TSOR_INIT overrides, for tests of a different build). */
