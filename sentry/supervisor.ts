@@ -19,7 +19,8 @@ import { native } from "../native/index.js";
 import { SyncChannel, InitError } from "./sync.js";
 import { serveControl, type ControlRequest, type ControlResponse, type ExitStatus } from "./control.js";
 import { STATUS_FD, tsorInitPath, type LaunchRequest, type LaunchResult } from "./launch.js";
-import { createPlatform, defaultDispatch, trapOptions, type Platform } from "./platform/index.js";
+import { containerDispatch, createPlatform, trapOptions, type Platform } from "./platform/index.js";
+import type { SocketStack } from "./vsock/stack.js";
 
 /** runtime-spec version we implement (state.json's ociVersion). */
 export const OCI_VERSION = "1.2.0";
@@ -36,6 +37,8 @@ export class ContainerSupervisor {
   /** Our end of the trap channel until the platform takes it (-1: none). */
   private trapChannel = -1;
   private platform: Platform | undefined;
+  /** The container's virtual sockets (listeners, vsockets), while its platform runs. */
+  private sockets: SocketStack | undefined;
 
   constructor(
     private readonly req: LaunchRequest,
@@ -62,6 +65,7 @@ export class ContainerSupervisor {
     const exit = await this.exited();
     this.log.info({ exit }, "container exited");
     this.platform?.stop();
+    this.sockets?.dispose();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     fs.rmSync(this.store.controlSocket(this.req.id), { force: true });
     return 0;
@@ -69,6 +73,7 @@ export class ContainerSupervisor {
 
   private async create(): Promise<void> {
     const { req } = this;
+    this.log.debug("sentry: loading spec");
     this.spec = loadSpec(req.bundle);
     const spec = this.spec;
     const rootfs = path.resolve(req.bundle, spec.root?.path ?? "rootfs");
@@ -117,12 +122,14 @@ export class ContainerSupervisor {
     });
     let initTrapEnd: number | undefined;
     if (trapped) [this.trapChannel, initTrapEnd] = native.socketpair();
+    this.log.debug("sentry: spawning tsor-init");
     const init = this.spawnInit(plan, initTrapEnd);
     if (initTrapEnd !== undefined) native.closeFd(initTrapEnd);
     this.sync = new SyncChannel(init.stdio[3] as Duplex);
 
     const initPid = Number(await this.sync.expect("hello"));
     this.cgroup.apply(initPid);
+    this.log.debug("sentry: hello");
     this.sync.send("cgroup");
     const pid = Number(await this.sync.expect("pid"));
     this.state.pid = pid;
@@ -136,12 +143,15 @@ export class ContainerSupervisor {
     await this.runHooks("prestart");
     await this.runHooks("createRuntime");
     this.sync.send(`ok ${encodeField(JSON.stringify(publicState(this.state)))}`);
+    this.log.debug("sentry: waiting for ready");
     await this.sync.expect("ready");
     if (this.exit) throw new InitError(`container process exited during create (${describeExit(this.exit)})`);
     if (this.trapChannel >= 0) {
       // The listener arrives just before execve (after `tsor start`); the platform waits for it.
       this.platform = createPlatform(platformName, { log: this.log });
-      this.platform.start({ pid, trapChannel: this.trapChannel }, defaultDispatch());
+      const { dispatch, stack } = containerDispatch(pid, this.log);
+      this.sockets = stack;
+      this.platform.start({ pid, trapChannel: this.trapChannel }, dispatch);
       this.trapChannel = -1;
     }
     this.state.status = "created";
@@ -195,6 +205,7 @@ export class ContainerSupervisor {
     }
     this.sync?.close();
     this.platform?.stop();
+    this.sockets?.dispose();
     if (this.trapChannel >= 0) native.closeFd(this.trapChannel);
     this.trapChannel = -1;
     try {

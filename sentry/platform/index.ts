@@ -5,6 +5,9 @@ import type { TrapOptions } from "../../gofer/plan.js";
 import { SOCKET_SYSCALLS, TRAPPED_SOCKET_CALLS } from "../syscalls/numbers.js";
 import { SeccompPlatform, type SeccompPlatformOptions } from "./seccomp.js";
 import type { Platform, PlatformName, SyscallHandler } from "./platform.js";
+import { createDispatcher } from "../syscalls/index.js";
+import { SocketStack } from "../vsock/stack.js";
+import type { StackLog } from "../vsock/stack.js";
 
 export type { Platform, PlatformName, PlatformTarget, SyscallHandler } from "./platform.js";
 export { PLATFORM_NAMES, SyscallError } from "./platform.js";
@@ -13,11 +16,13 @@ export { PLATFORM_NAMES, SyscallError } from "./platform.js";
 export const PassthroughDispatch: SyscallHandler = () => ({ kind: "continue" });
 
 /**
- * The dispatch the supervisor gives its platform. For now the pass-through; the syscall table
- * (sentry/syscalls/) replaces it here once its handlers exist.
+ * The dispatch the supervisor gives its platform: the syscall table over the container's own
+ * SocketStack, whose kernel side (shadow listeners, fallback connects) lives in the container's
+ * network namespace.
  */
-export function defaultDispatch(): SyscallHandler {
-  return PassthroughDispatch;
+export function containerDispatch(pid: number, log?: StackLog): { dispatch: SyscallHandler; stack: SocketStack } {
+  const stack = new SocketStack({ netnsPath: `/proc/${pid}/ns/net`, log });
+  return { dispatch: createDispatcher(stack, log), stack };
 }
 
 /** A new, unstarted platform. */
