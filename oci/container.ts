@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { UserError, type GlobalOptions } from "./cli.js";
 import { StateStore, processAlive, publicState, validateId, type ContainerState, type PublicState, type Status } from "./state.js";
 import { SIGNALS } from "./known.js";
@@ -14,6 +14,7 @@ import { controlRequest, type ExitStatus } from "../sentry/control.js";
 import { NETWORK_MODES, sentryEntry, STATUS_FD, type LaunchRequest, type LaunchResult, type NetworkMode } from "../sentry/launch.js";
 import { PLATFORM_NAMES, type PlatformName } from "../sentry/platform/platform.js";
 import type { Logger } from "./log.js";
+import { ContainerSupervisor } from "../sentry/supervisor.js";
 
 export interface CreateOptions {
   id: string;
@@ -44,8 +45,16 @@ export class Runtime {
 
   // ---- runtime-spec operations: create, start, state, kill, delete ----
 
-  /** implements `create` (runtime.md#create): validate, reserve the id, start a sentry. */
-  async create(opts: CreateOptions): Promise<number> {
+  /** The sentry of a foreground `run` in this process, until the container has exited. */
+  private inProcessSentry: Promise<number> | undefined;
+
+  /**
+   * implements `create` (runtime.md#create): validate, reserve the id, start a sentry. A
+   * foreground `run` passes `inProcess`: the CLI waits for the container anyway, so it is the
+   * sentry itself (as runc's `run` process is the container's parent) and no second Node
+   * process has to start.
+   */
+  async create(opts: CreateOptions, { inProcess = false } = {}): Promise<number> {
     validateId(opts.id);
     const bundle = path.resolve(opts.bundle);
     if (!fs.existsSync(bundle) || !fs.statSync(bundle).isDirectory()) throw new UserError(`bundle ${bundle}: no such directory`);
@@ -79,7 +88,7 @@ export class Runtime {
     };
     let result: LaunchResult;
     try {
-      result = await this.spawnSentry(req);
+      result = inProcess ? await this.sentryInProcess({ ...req, preservedFdBase: 3 }) : await this.spawnSentry(req);
     } catch (e) {
       this.store.remove(opts.id);
       throw e;
@@ -90,6 +99,21 @@ export class Runtime {
     }
     this.log.info({ id: opts.id, pid: result.created }, "created");
     return result.created;
+  }
+
+  private async sentryInProcess(req: LaunchRequest): Promise<LaunchResult> {
+    const status = new PassThrough();
+    let text = "";
+    status.setEncoding("utf8");
+    status.on("data", (c: string) => (text += c));
+    const reported = new Promise<void>((resolve) => status.once("finish", resolve));
+    this.inProcessSentry = new ContainerSupervisor(req, this.log).run(status);
+    await Promise.race([reported, this.inProcessSentry]);
+    try {
+      return JSON.parse(text.trim()) as LaunchResult;
+    } catch {
+      return { error: `sentry for ${req.id} sent a malformed report: ${text.trim()}` };
+    }
   }
 
   /**
@@ -206,6 +230,10 @@ export class Runtime {
   }
 
   private async waitForSentry(s: ContainerState): Promise<void> {
+    if (s.tsor.sentryPid === process.pid && this.inProcessSentry) {
+      await this.inProcessSentry;
+      return;
+    }
     const deadline = Date.now() + STOP_TIMEOUT_MS;
     while (processAlive(s.tsor.sentryPid, s.tsor.sentryStartTime)) {
       if (Date.now() > deadline) {

@@ -18,6 +18,11 @@ export interface LaunchRequest {
   noPivot: boolean;
   noNewKeyring: boolean;
   preserveFds: number;
+  /**
+   * Where the preserved fds start in the sentry's own fd table: after the status pipe (the
+   * default) for a spawned sentry; 3 for a sentry running inside a foreground `tsor run`.
+   */
+  preservedFdBase?: number;
   /** How trapped syscalls reach the sentry; default seccomp. */
   platform?: PlatformName;
   /** Default tsor. */

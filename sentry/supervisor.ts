@@ -165,7 +165,8 @@ export class ContainerSupervisor {
    * the trap channel if any.
    */
   private spawnInit(plan: string, trapEnd: number | undefined): ChildProcess {
-    const preserved = Array.from({ length: this.req.preserveFds }, (_, i) => STATUS_FD + 1 + i);
+    const base = this.req.preservedFdBase ?? STATUS_FD + 1;
+    const preserved = Array.from({ length: this.req.preserveFds }, (_, i) => base + i);
     const init = spawn(tsorInitPath(), [], {
       stdio: ["inherit", "inherit", "inherit", "pipe", "pipe", ...preserved, ...(trapEnd === undefined ? [] : [trapEnd])],
       env: {},

@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .option("-d, --detach", "detach from the container's process")
     .action(async (id: string, flags: CreateFlags & { detach?: boolean }, cmd: Command) => {
       const rt = runtimeFor(cmd);
-      const pid = await rt.create(createOptions(id, flags));
+      const pid = await rt.create(createOptions(id, flags), { inProcess: !flags.detach });
       const forward = (sig: NodeJS.Signals) => {
         try {
           process.kill(pid, sig);
