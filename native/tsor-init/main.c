@@ -63,6 +63,7 @@ int main(void)
 	pid_t parent = getppid();
 	reset_signals();
 	become_ns_root(&plan);                  /* C1 */
+	bring_up_loopback(&plan);
 
 	if (!plan.exec_mode) {
 		setup_hostname(&plan);              /* C3 */

@@ -17,7 +17,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -178,4 +181,20 @@ void become_ns_root(const struct plan *p)
 	if (!p->ns_present[NS_USER]) return;
 	if (setresgid(0, 0, 0) < 0) die("setresgid", "ns user");
 	if (setresuid(0, 0, 0) < 0) die("setresuid", "ns user");
+}
+
+/* C1, last: a network namespace the container made starts with `lo` down; runc configures
+ * its default "loopback" network there, so apps can use 127.0.0.1 at once. ioctl(2)
+ * SIOCSIFFLAGS on a throwaway datagram socket is the whole of what `ip link set lo up` does. */
+void bring_up_loopback(const struct plan *p)
+{
+	if (p->exec_mode || !p->ns_present[NS_NET] || p->ns_path[NS_NET][0]) return;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) die("socket", "loopback");
+	struct ifreq ifr = {0};
+	strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) die("ioctl", "loopback SIOCGIFFLAGS");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) die("ioctl", "loopback SIOCSIFFLAGS");
+	close(fd);
 }

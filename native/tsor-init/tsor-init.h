@@ -118,6 +118,7 @@ void send_fd(int sock, int fd, const char *text, const char *stage);
 
 void stage_parent(struct plan *p);                   /* namespaces.c; returns only in C */
 void become_ns_root(const struct plan *p);            /* namespaces.c */
+void bring_up_loopback(const struct plan *p);          /* namespaces.c */
 int console_connect(const struct plan *p);            /* terminal.c; -1 when none */
 void setup_hostname(const struct plan *p);            /* mounts.c */
 void setup_rootfs(const struct plan *p);              /* mounts.c: before pivot */

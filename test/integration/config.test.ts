@@ -198,6 +198,10 @@ describe("namespaces and sysctl", () => {
     assert.deepEqual(ifaces, ["lo"]);
   });
 
+  test("lo is up in a new network namespace (runc's default loopback network)", () => {
+    assert.match(sh("ip link show lo"), /<LOOPBACK,UP,LOWER_UP>/);
+  });
+
   test("linux.sysctl sets net.ipv4.ip_forward in the container's netns", () => {
     const mutate = (c: any) => (c.linux.sysctl = { "net.ipv4.ip_forward": "1" });
     assert.equal(sh("cat /proc/sys/net/ipv4/ip_forward", mutate), "1\n");
