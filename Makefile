@@ -22,14 +22,15 @@ build-native:
 	$(MAKE) -C native
 	cd native/addon && $(NODE_GYP) rebuild --silent
 
-# The whole suite (root: it makes namespaces, cgroups and containers).
+# The whole suite (root: it makes namespaces, cgroups and containers): unit + integration
+# against tsor, then the integration suite against Debian's runc.
 test: setup
 	bash scripts/test.sh
 
 test-unit: build
 	bash scripts/test.sh dist/test/unit
 
-# The integration suite against Debian's runc: a test that fails there is wrong, not runc.
+# Only the integration suite against Debian's runc (part of `make test` too).
 test-runc: setup
 	TSOR_RUNTIME=runc bash scripts/test.sh dist/test/integration
 
