@@ -27,6 +27,8 @@ export const SO_TYPE = 3;
 export const SO_ERROR = 4;
 export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
+/** Like SO_SNDBUF, past net.core.wmem_max (CAP_NET_ADMIN). */
+export const SO_SNDBUFFORCE = 32;
 export const SO_KEEPALIVE = 9;
 export const SO_LINGER = 13;
 export const SO_REUSEPORT = 15;
@@ -45,8 +47,14 @@ export const IPV6_V6ONLY = 26;
 /** include/net/tcp_states.h */
 export const TCP_ESTABLISHED = 1;
 export const TCP_SYN_SENT = 2;
+export const TCP_FIN_WAIT2 = 5;
 export const TCP_CLOSE = 7;
+export const TCP_CLOSE_WAIT = 8;
 export const TCP_LISTEN = 10;
+/** shutdown(2)'s `how` (include/linux/net.h). */
+export const SHUT_RD = 0;
+export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
 
 /** sizeof(struct sockaddr_storage): __sys_bind/__sys_connect reject longer addresses (move_addr_to_kernel). */
 export const MAX_ADDR_LEN = 128;

@@ -7,6 +7,7 @@ export const SOCKET_SYSCALLS = {
   socket: 41,
   connect: 42,
   accept: 43,
+  shutdown: 48,
   bind: 49,
   listen: 50,
   getsockname: 51,
@@ -26,6 +27,10 @@ export const TRAPPED_SOCKET_CALLS: readonly SocketSyscallName[] = [
   "socket",
   "connect",
   "accept",
+  // shutdown: a listener's SHUT_RD (wakes held accepts, stops listening), ENOTCONN on an
+  // unconnected socket, and a half-close the sentry must not take for the app's close (the
+  // socketpair's EOF). Apps call it rarely, so the trap costs little.
+  "shutdown",
   "bind",
   "listen",
   "getsockname",

@@ -26,6 +26,9 @@ import {
   SOCK_NONBLOCK,
   SOCK_STREAM,
   SOCK_TYPE_MASK,
+  SHUT_RD,
+  SHUT_RDWR,
+  SHUT_WR,
   SOMAXCONN,
   argInt,
 } from "./linux.js";
@@ -164,7 +167,7 @@ function deliver(stack: SocketStack, task: Task, listener: VirtualSocket, conn: 
       return INTERRUPTED;
     }
     native.setNonblock(conn.fd, (flags & SOCK_NONBLOCK) !== 0);
-    if (conn.kind === "local") stack.adopt(conn.fd, listener.family, conn.local, conn.peer, conn.opts);
+    if (conn.kind === "local") stack.adopt(conn.fd, listener.family, conn.local, conn.peer, conn.opts, conn.client);
   } catch (e) {
     closeQuietly(conn.fd);
     throw e;
@@ -213,3 +216,36 @@ export const sysAccept: SocketHandler = (stack, task, args) => accept(stack, tas
 
 /** implements accept4(2). */
 export const sysAccept4: SocketHandler = (stack, task, args) => accept(stack, task, args, argInt(args[3]));
+
+/**
+ * implements shutdown(2) (net/ipv4/af_inet.c inet_shutdown): EINVAL for a bad `how`; ENOTCONN on
+ * an unconnected socket (TCP_CLOSE); on a listener SHUT_WR does nothing and SHUT_RD stops
+ * listening (tcp_disconnect: held accepts return EINVAL). A connection's shutdown runs on the
+ * socketpair itself (CONTINUE: the peer reads EOF, our writes fail EPIPE); the sentry records the
+ * FIN for TCP_INFO and getpeername. An unconnected socket's socketpair is left alone: its EOF on
+ * the sentry's end would read as the app's close.
+ */
+export const sysShutdown: SocketHandler = (stack, task, args) =>
+  onVsocket(stack, task, args, async ({ vs, dup }) => {
+    const how = argInt(args[1]);
+    if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return fail(E.EINVAL);
+    switch (vs.state) {
+      case "unbound":
+      case "bound":
+        return fail(E.ENOTCONN);
+      case "listening": {
+        if (how === SHUT_WR) return ret(0);
+        const bytes = stack.stopListening(vs);
+        for (let i = 0; i < bytes; i++) await consumeReadinessByte(dup);
+        return ret(0);
+      }
+      default:
+        // Both FINs seen: the connection is closed (TIME_WAIT / LAST_ACK done at once on loopback).
+        if (vs.sentFin && vs.rcvdFin) return fail(E.ENOTCONN);
+        if (how !== SHUT_RD) {
+          vs.sentFin = true;
+          if (vs.peerVs) vs.peerVs.rcvdFin = true;
+        }
+        return CONTINUE;
+    }
+  });

@@ -1,5 +1,6 @@
 // The socket name family: getsockname, getpeername on virtual TCP sockets.
 import { AF_INET } from "../vsock/address.js";
+import { connectionTcpState } from "../vsock/vsocket.js";
 import { CONTINUE, INTERRUPTED, fail, vsocketOf, ret, type SocketHandler } from "./common.js";
 import { E } from "./linux.js";
 import { readLen, writeSockaddr } from "./sockaddr.js";
@@ -34,5 +35,6 @@ export const sysGetpeername: SocketHandler = (stack, task, args) => {
   const vs = vsocketOf(stack, task, args[0]);
   if (!vs) return CONTINUE;
   if ((vs.state !== "connected" && vs.state !== "connecting") || !vs.peer) return fail(E.ENOTCONN);
+  if (connectionTcpState(vs) === "CLOSE") return fail(E.ENOTCONN);
   return answer(task, args, vs.peer);
 };

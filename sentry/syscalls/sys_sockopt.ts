@@ -6,7 +6,7 @@
 // stored as given and answered back as stored; without a kernel side, getting one that was never
 // set is ENOPROTOOPT.
 import { SyscallError, type Task } from "../platform/platform.js";
-import type { VirtualSocket } from "../vsock/vsocket.js";
+import { connectionTcpState, type VirtualSocket } from "../vsock/vsocket.js";
 import { CONTINUE, INTERRUPTED, vsocketOf, ret, type SocketHandler } from "./common.js";
 import {
   AF_INET6,
@@ -38,7 +38,9 @@ import {
   SYSCTL_RMEM_MAX,
   SYSCTL_WMEM_MAX,
   TCP_CLOSE,
+  TCP_CLOSE_WAIT,
   TCP_ESTABLISHED,
+  TCP_FIN_WAIT2,
   TCP_INFO,
   TCP_INFO_LEN,
   TCP_INFO_MSS,
@@ -115,8 +117,10 @@ function bufOpt(name: number, max: number, floor: number, dflt: number): OptSpec
   };
 }
 
+const CONNECTION_STATES = { ESTABLISHED: TCP_ESTABLISHED, FIN_WAIT2: TCP_FIN_WAIT2, CLOSE_WAIT: TCP_CLOSE_WAIT, CLOSE: TCP_CLOSE };
+
 function tcpState(vs: VirtualSocket): number {
-  if (vs.state === "connected" || vs.state === "connecting") return TCP_ESTABLISHED;
+  if (vs.state === "connected" || vs.state === "connecting") return CONNECTION_STATES[connectionTcpState(vs)];
   return vs.state === "listening" ? TCP_LISTEN : TCP_CLOSE;
 }
 
@@ -125,7 +129,7 @@ function tcpInfo(vs: VirtualSocket): Buffer {
   const b = Buffer.alloc(TCP_INFO_LEN);
   const state = tcpState(vs);
   b.writeUInt8(state, 0); // tcpi_state
-  if (state === TCP_ESTABLISHED) {
+  if (state !== TCP_LISTEN && (vs.state === "connected" || vs.state === "connecting")) {
     b.writeUInt32LE(TCP_INFO_MSS, 16); // tcpi_snd_mss
     b.writeUInt32LE(TCP_INFO_MSS, 20); // tcpi_rcv_mss
     b.writeUInt32LE(TCP_INFO_PMTU, 60); // tcpi_pmtu
@@ -210,13 +214,18 @@ interface Level {
   lenRule: LenRule;
 }
 
-/** The option tables a vsocket of this family answers; other levels are ENOPROTOOPT (tcp -> ip/ipv6 getsockopt). */
+/**
+ * The option tables a vsocket of this family answers, or null for a level TCP does not know.
+ * Length rules: sk_getsockopt rejects a negative optlen, and so do do_tcp_getsockopt and
+ * do_ip_getsockopt since the "fix incorrect parameter validation" commits (Linux 6.6); IPv6
+ * still compares it unsigned.
+ */
 function levelOf(vs: VirtualSocket, level: number): Level | null {
   switch (level) {
     case SOL_SOCKET:
       return { opts: SOCKET_OPTS, lenRule: "signed" };
     case IPPROTO_TCP:
-      return { opts: TCP_OPTS, lenRule: "unsigned" };
+      return { opts: TCP_OPTS, lenRule: "signed" };
     case IPPROTO_IPV6:
       return vs.family === AF_INET6 ? { opts: IPV6_OPTS, lenRule: "unsigned" } : null;
     case IPPROTO_IP:
@@ -224,6 +233,15 @@ function levelOf(vs: VirtualSocket, level: number): Level | null {
     default:
       return null;
   }
+}
+
+/**
+ * getsockopt's errno for a level levelOf does not know: tcp_getsockopt hands other levels to the
+ * address family, whose do_ip_getsockopt answers EOPNOTSUPP (AF_INET), while ipv6_getsockopt
+ * answers ENOPROTOOPT (AF_INET6). setsockopt is ENOPROTOOPT for both.
+ */
+function unknownLevelGetErrno(vs: VirtualSocket): number {
+  return vs.family === AF_INET6 ? E.ENOPROTOOPT : E.EOPNOTSUPP;
 }
 
 /** The bytes and length getsockopt answers for `len` bytes of room, per the level's clamping. */
@@ -252,13 +270,14 @@ export const sysGetsockopt: SocketHandler = (stack, task, args) => {
   const level = argInt(args[1]);
   const name = argInt(args[2]);
   const lvl = levelOf(vs, level);
-  if (!lvl) return { kind: "errno", errno: E.ENOPROTOOPT };
+  if (!lvl) return { kind: "errno", errno: unknownLevelGetErrno(vs) };
   const len = readLen(task, args[4]);
   if (!task.stillPending()) return INTERRUPTED;
+  // The level checks the length before it looks at the option.
+  if (lvl.lenRule === "signed" && len < 0) return { kind: "errno", errno: E.EINVAL };
   const spec = lvl.opts.get(name);
   let data: Buffer;
   if (spec?.get) {
-    if (lvl.lenRule === "signed" && len < 0) return { kind: "errno", errno: E.EINVAL };
     data = spec.get(vs);
   } else {
     const stored = vs.opts.get(level, name);

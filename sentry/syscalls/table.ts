@@ -2,7 +2,7 @@
 // handler. Derived from the one list of trapped calls (numbers.ts); `tsor syscalls` can print it.
 import type { SocketHandler } from "./common.js";
 import { SOCKET_SYSCALLS, type SocketSyscallName } from "./numbers.js";
-import { sysAccept, sysAccept4, sysBind, sysConnect, sysListen, sysSocket } from "./sys_socket.js";
+import { sysAccept, sysAccept4, sysBind, sysConnect, sysListen, sysShutdown, sysSocket } from "./sys_socket.js";
 import { sysGetpeername, sysGetsockname } from "./sys_sockname.js";
 import { sysGetsockopt, sysSetsockopt } from "./sys_sockopt.js";
 
@@ -33,6 +33,7 @@ const ENTRIES: readonly SyscallEntry[] = [
     sysConnect,
     "local listeners only within this container's stack; AF_UNSPEC does not disconnect a connected socket; a full backlog does not delay a non-blocking connect",
   ),
+  partial("shutdown", sysShutdown, "a connection's state follows the shutdowns the sentry sees, not the peer's close"),
   supported("getsockname", sysGetsockname),
   supported("getpeername", sysGetpeername),
   partial("getsockopt", sysGetsockopt, "emulated options listed in sys_sockopt.ts; others as set, else the kernel default (int-sized); TCP_INFO minimal"),

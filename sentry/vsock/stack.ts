@@ -6,13 +6,16 @@ import { constants as osConstants } from "node:os";
 
 import { native } from "../../native/index.js";
 import { SyscallError, type Task } from "../platform/platform.js";
+import { IPPROTO_IPV6, IPV6_V6ONLY, SOL_SOCKET, SO_SNDBUF, SO_SNDBUFFORCE } from "../syscalls/linux.js";
 import {
   AF_INET,
+  AF_INET6,
   IPV4_LOOPBACK,
   IPV6_LOOPBACK,
   addrText,
   isAny,
   isLoopback,
+  isV4Mapped,
   v4Mapped,
   v4Of,
   type InetAddr,
@@ -42,6 +45,24 @@ export interface SocketStackOptions {
   /** The pod's own addresses besides loopback (connect() to them reaches this stack's listeners). */
   localAddresses?: readonly Buffer[];
   log?: StackLog;
+}
+
+/**
+ * How many bytes a connection buffers before its writer blocks. An AF_UNIX stream end stops its
+ * writer once its sk_sndbuf worth of data waits unread (the reader's buffer plays no part): 208 KiB
+ * by default. Loopback TCP buffers about 3.9 MB (tcp_wmem's 4 MB max, rmem autotuning), and apps
+ * rely on it (a 1 MB sendfile before the peer reads: test/syscalls/sendfile_socket.c), so each
+ * end gets sk_sndbuf 4 MB (SO_SNDBUFFORCE doubles the value; wmem_max caps plain SO_SNDBUF).
+ */
+const CONNECTION_SNDBUF = 2 * 1024 * 1024;
+
+function sizeSendBuffer(fd: number): void {
+  try {
+    native.setsockoptInt(fd, SOL_SOCKET, SO_SNDBUFFORCE, CONNECTION_SNDBUF);
+  } catch {
+    // Without CAP_NET_ADMIN: as much as net.core.wmem_max allows.
+    native.setsockoptInt(fd, SOL_SOCKET, SO_SNDBUF, CONNECTION_SNDBUF);
+  }
 }
 
 /** `ip` (4 or 16 bytes) as an address of a socket of `family` (IPv4 on AF_INET6 becomes v4-mapped). */
@@ -80,6 +101,9 @@ export class SocketStack {
   create(family: InetFamily, nonblock: boolean): { appEnd: number; vs: VirtualSocket } {
     const [a1, a2] = native.socketpair();
     try {
+      // Each end may become a connection's sending side (A1 the client's, A2 the accepted one).
+      sizeSendBuffer(a1);
+      sizeSendBuffer(a2);
       if (nonblock) native.setNonblock(a1, true);
       const vs = new VirtualSocket(native.fstatIno(a1).ino, family, null);
       vs.end = new SentryEnd(a2, () => this.hangup(vs));
@@ -93,14 +117,38 @@ export class SocketStack {
   }
 
   /** Records the server side of a connection accepted from a local client: `fd` is what the app gets. */
-  adopt(fd: number, family: InetFamily, local: InetAddr, peer: InetAddr, opts: SockOpts): VirtualSocket {
+  adopt(fd: number, family: InetFamily, local: InetAddr, peer: InetAddr, opts: SockOpts, client?: VirtualSocket): VirtualSocket {
     const vs = new VirtualSocket(native.fstatIno(fd).ino, family, null);
     vs.opts.copyFrom(opts);
     vs.local = local;
     vs.peer = peer;
     vs.state = "connected";
+    if (client) {
+      vs.peerVs = client;
+      client.peerVs = vs;
+      vs.rcvdFin = client.sentFin;
+    }
     this.sockets.set(vs.ino, vs);
     return vs;
+  }
+
+  /**
+   * shutdown(2) of a listener with SHUT_RD or SHUT_RDWR (inet_shutdown -> tcp_disconnect ->
+   * inet_csk_listen_stop): held accepts wake (EINVAL), pending connections are dropped, the socket
+   * is closed but keeps its address (getsockname answers it; connects are refused). Returns how
+   * many readiness bytes the caller must take back from the app's end.
+   */
+  stopListening(vs: VirtualSocket): number {
+    if (vs.queue) for (const c of vs.queue.close()) closeQuietly(c.fd);
+    vs.queue = null;
+    if (vs.binding) vs.binding.listening = false;
+    // The kernel shadow cannot stop listening: it goes (kernel clients are refused, as on Linux).
+    vs.shadow?.close();
+    vs.shadow = null;
+    vs.state = "bound";
+    const n = vs.signalled;
+    vs.signalled = 0;
+    return n;
   }
 
   /**
@@ -183,6 +231,8 @@ export class SocketStack {
     this.registry.add(vs.binding);
     vs.local = { ...addr, port };
     vs.state = "bound";
+    // __inet6_bind: a specific address that is not v4-mapped turns IPV6_V6ONLY on by itself.
+    if (vs.family === AF_INET6 && !isAny(addr.ip) && !isV4Mapped(addr.ip)) vs.opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, 1);
   }
 
   private unbind(vs: VirtualSocket): void {
@@ -293,6 +343,7 @@ export class SocketStack {
       local: inFamily(listener.family, destIp, dest.port),
       peer: inFamily(listener.family, src, srcPort),
       opts: listener.opts,
+      client: vs,
     });
     return nonblock ? EINPROGRESS : 0;
   }

@@ -16,6 +16,12 @@ import { IPPROTO_IPV6, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, SOL_SOCKET } fro
 
 export type VSocketState = "unbound" | "bound" | "listening" | "connecting" | "connected";
 
+/** TCP states a connected vsocket reports (include/net/tcp_states.h), from the FINs the sentry saw. */
+export function connectionTcpState(vs: { sentFin: boolean; rcvdFin: boolean }): "ESTABLISHED" | "FIN_WAIT2" | "CLOSE_WAIT" | "CLOSE" {
+  if (vs.sentFin) return vs.rcvdFin ? "CLOSE" : "FIN_WAIT2";
+  return vs.rcvdFin ? "CLOSE_WAIT" : "ESTABLISHED";
+}
+
 /** How the bytes of a connected vsocket travel. */
 export type DataPath = "socketpair";
 
@@ -110,7 +116,7 @@ export class SockOpts {
 /** A connection waiting in a listener's queue, as the server will see it. */
 export type PendingConn =
   /** From a vsocket of this stack: `fd` is the client's A2; addresses from the server's side. */
-  | { kind: "local"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts }
+  | { kind: "local"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; client: VirtualSocket }
   /** Accepted by the shadow kernel listener (a client outside TSoR): installed as is. */
   | { kind: "kernel"; fd: number; peer: InetAddr | null };
 
@@ -213,6 +219,12 @@ export class VirtualSocket {
   /** Readiness bytes written to the app's end and not yet consumed by an accept. */
   signalled = 0;
   readonly dataPath: DataPath = "socketpair";
+  /** A connection's own shutdown(SHUT_WR) (its FIN sent; the peer acks at once, as on loopback). */
+  sentFin = false;
+  /** The peer's shutdown(SHUT_WR) (its FIN received). A peer's close is not trapped, so not seen here. */
+  rcvdFin = false;
+  /** The other end of a connection between two vsockets of this stack. */
+  peerVs: VirtualSocket | null = null;
 
   constructor(
     /** The inode of the app's end (A1): the vsocket's identity. */

@@ -45,24 +45,18 @@ function nativeRun(prog: string): ProgResult {
  * when the sentry learns the behaviour: the list only shrinks.
  */
 const KNOWN_DIVERGENCES: Record<string, string> = {
-  accept_shutdown_wakes: "shutdown(2) is not trapped: a listener's SHUT_RD does not wake a held accept",
   bind_reuseaddr_after_close: "closed listeners' ports are not kept in TIME_WAIT, so SO_REUSEADDR rules differ after close",
   connect_bound_client: "a connection's local port is not held in the bind table after connect",
   connect_ealready: "a non-blocking connect to a local listener completes at once (no SYN_SENT, no EALREADY)",
-  data_half_close: "shutdown(2) acts on the AF_UNIX socketpair: a second SHUT_WR is not ENOTCONN",
-  einval_lengths: "getsockopt with a negative optlen is not refused with EINVAL",
+  data_half_close: "the peer's close is not trapped and an AF_UNIX end cannot be polled without consuming: a second SHUT_WR after the peer closed is not ENOTCONN",
   epoll_listener: "a virtual listener's readiness is the socketpair's (writable), not a TCP listener's",
-  getpeername_after_peer_close: "peer close does not move the virtual socket to a closed state",
+  getpeername_after_peer_close: "the peer's close (or reset) is not trapped, so a connection does not reach CLOSE when only the peer closed",
   io_unconnected: "read/send on an unconnected virtual socket block or succeed instead of ENOTCONN/EPIPE",
   ioctl_fionread: "FIONREAD on a virtual listener is the socketpair's answer, not EINVAL",
   poll_listener: "a virtual listener polls writable like the socketpair it is",
   poll_unconnected: "an unconnected virtual socket does not poll POLLOUT|POLLHUP",
   select_listener: "a virtual listener selects writable like the socketpair it is",
-  sendfile_socket: "sendfile into an unconnected virtual socket blocks instead of failing",
   sockopt_rcvtimeo: "a held accept ignores SO_RCVTIMEO",
-  sockopt_tcp_info: "TCP_INFO is minimal (state only)",
-  sockopt_unknown: "unknown socket options are stored instead of checked against the kernel",
-  sockopt_v6only: "IPV6_V6ONLY after bind and on AF_INET sockets is not refused as Linux does",
   write_after_peer_close: "no TCP reset emulation: the first write after the peer closed fails at once",
 };
 

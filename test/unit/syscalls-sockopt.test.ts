@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { E } from "../../sentry/syscalls/linux.js";
-import { AF_INET, AF_INET6, NR, errno, harness, ok, sin } from "./syscalls-fixtures.js";
+import { AF_INET, AF_INET6, NR, errno, harness, ok, sin, sin6 } from "./syscalls-fixtures.js";
 
 function opts(h: ReturnType<typeof harness>) {
   const get = async (fd: number, level: number, name: number, len = 4): Promise<{ out: unknown; val: Buffer; len: number }> => {
@@ -94,7 +94,8 @@ test("lengths and faults: truncation, negative optlen, EFAULT, short setsockopt"
   assert.deepEqual(r.out, ok());
   assert.equal(r.len, 2, "int truncated to 2 bytes");
   assert.deepEqual((await o.get(s, 1, 3, -1)).out, errno(E.EINVAL), "SOL_SOCKET: negative optlen");
-  assert.deepEqual((await o.get(s, 6, 1, -1)).out, ok(), "TCP: optlen compared unsigned");
+  assert.deepEqual((await o.get(s, 6, 1, -1)).out, errno(E.EINVAL), "TCP: negative optlen (Linux >= 6.6)");
+  assert.deepEqual((await o.get(s, 6, 9999, -1)).out, errno(E.EINVAL), "TCP: the length is checked before the option");
   assert.deepEqual(await h.call(NR.getsockopt, s, 1, 3, h.task.alloc(4), 0x10n), errno(E.EFAULT));
   assert.deepEqual(await h.call(NR.getsockopt, s, 1, 3, 0x10n, h.task.putInt(4)), errno(E.EFAULT));
   assert.deepEqual(await h.call(NR.setsockopt, s, 1, 2, h.task.putInt(1), 3), errno(E.EINVAL));
@@ -108,7 +109,7 @@ test("IPV6_V6ONLY: only on AF_INET6, EINVAL after bind; unknown options stored o
   const o = opts(h);
   const s4 = await h.socket(AF_INET);
   assert.deepEqual(await o.setInt(s4, 41, 26, 1), errno(E.ENOPROTOOPT));
-  assert.deepEqual((await o.get(s4, 41, 26)).out, errno(E.ENOPROTOOPT));
+  assert.deepEqual((await o.get(s4, 41, 26)).out, errno(E.EOPNOTSUPP), "do_ip_getsockopt: not SOL_IP");
   const s6 = await h.socket(AF_INET6);
   assert.equal(await o.getInt(s6, 41, 26), 0);
   assert.deepEqual(await o.setInt(s6, 41, 26, 5), ok());
@@ -122,6 +123,12 @@ test("IPV6_V6ONLY: only on AF_INET6, EINVAL after bind; unknown options stored o
   assert.deepEqual(await o.setInt(s4, 0, 1 /* IP_TOS */, 0x10), ok());
   assert.equal(await o.getInt(s4, 0, 1), 0x10);
   assert.deepEqual(await o.setInt(s4, 999, 1, 1), errno(E.ENOPROTOOPT));
+  assert.deepEqual((await o.get(s4, 999, 1)).out, errno(E.EOPNOTSUPP), "AF_INET: ip_getsockopt");
+  assert.deepEqual((await o.get(s6, 999, 1)).out, errno(E.ENOPROTOOPT), "AF_INET6: ipv6_getsockopt");
+  // __inet6_bind: a specific IPv6 address turns IPV6_V6ONLY on.
+  const b6 = await h.socket(AF_INET6);
+  await h.bind(b6, sin6(Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), 9490));
+  assert.equal(await o.getInt(b6, 41, 26), 1);
   h.cleanup();
 });
 
