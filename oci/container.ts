@@ -302,7 +302,6 @@ function checkPlatform(name: string): PlatformName {
   if (!(PLATFORM_NAMES as readonly string[]).includes(name)) {
     throw new UserError(`--platform ${name}: unknown platform (one of ${PLATFORM_NAMES.join(", ")})`);
   }
-  if (name === "ptrace") throw new UserError("--platform ptrace: not available yet");
   return name as PlatformName;
 }
 

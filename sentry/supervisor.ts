@@ -19,7 +19,7 @@ import { native } from "../native/index.js";
 import { SyncChannel, InitError } from "./sync.js";
 import { serveControl, type ControlRequest, type ControlResponse, type ExitStatus } from "./control.js";
 import { STATUS_FD, tsorInitPath, type LaunchRequest, type LaunchResult } from "./launch.js";
-import { containerDispatch, createPlatform, trapOptions, type Platform } from "./platform/index.js";
+import { containerDispatch, createPlatform, trapOptions, type Platform, type PlatformName } from "./platform/index.js";
 import type { SocketStack } from "./vsock/stack.js";
 
 /** runtime-spec version we implement (state.json's ociVersion). */
@@ -121,7 +121,8 @@ export class ContainerSupervisor {
       trap: trapped ? trapOptions(platformName, INIT_FIRST_PRESERVED_FD + req.preserveFds) : undefined,
     });
     let initTrapEnd: number | undefined;
-    if (trapped) [this.trapChannel, initTrapEnd] = native.socketpair();
+    // ptrace needs no channel: it seizes the process instead.
+    if (trapped && platformName === "seccomp") [this.trapChannel, initTrapEnd] = native.socketpair();
     this.log.debug("sentry: spawning tsor-init");
     const init = this.spawnInit(plan, initTrapEnd);
     if (initTrapEnd !== undefined) native.closeFd(initTrapEnd);
@@ -135,8 +136,20 @@ export class ContainerSupervisor {
     this.state.pid = pid;
     this.state.tsor.pidStartTime = processStartTime(pid);
     this.state.tsor.namespaces = this.namespacePaths(pid);
-    // Reap the container process: it is our child (CLONE_PARENT), unknown to libuv.
-    native.waitPid(pid, (st) => this.onExit({ code: st.code, signal: st.signal }));
+    // Reap the container process: it is our child (CLONE_PARENT), unknown to libuv. Under ptrace
+    // its tracer reaps it (a second waiter would take its ptrace stops) and reports the exit; it
+    // seizes it now, long before the trace filter is installed just before execve.
+    const reap = (st: ExitStatus) => this.onExit({ code: st.code, signal: st.signal });
+    if (trapped && platformName === "ptrace") {
+      try {
+        this.startPlatform(platformName, pid, undefined, reap);
+      } catch (e) {
+        native.waitPid(pid, reap);
+        throw e;
+      }
+    } else {
+      native.waitPid(pid, reap);
+    }
     this.store.save(this.state);
 
     await this.sync.expect("createRuntime");
@@ -148,15 +161,19 @@ export class ContainerSupervisor {
     if (this.exit) throw new InitError(`container process exited during create (${describeExit(this.exit)})`);
     if (this.trapChannel >= 0) {
       // The listener arrives just before execve (after `tsor start`); the platform waits for it.
-      this.platform = createPlatform(platformName, { log: this.log });
-      const { dispatch, stack } = containerDispatch(pid, this.log);
-      this.sockets = stack;
-      this.platform.start({ pid, trapChannel: this.trapChannel }, dispatch);
+      this.startPlatform(platformName, pid, this.trapChannel);
       this.trapChannel = -1;
     }
     this.state.status = "created";
     this.store.save(this.state);
     if (req.pidFile) writePidFile(req.pidFile, pid);
+  }
+
+  private startPlatform(name: PlatformName, pid: number, trapChannel: number | undefined, onExit?: (e: ExitStatus) => void): void {
+    this.platform = createPlatform(name, { log: this.log, onExit });
+    const { dispatch, stack } = containerDispatch(pid, this.log);
+    this.sockets = stack;
+    this.platform.start({ pid, trapChannel }, dispatch);
   }
 
   /**

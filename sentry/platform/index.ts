@@ -4,6 +4,7 @@
 import type { TrapOptions } from "../../gofer/plan.js";
 import { SOCKET_SYSCALLS, TRAPPED_SOCKET_CALLS } from "../syscalls/numbers.js";
 import { SeccompPlatform, type SeccompPlatformOptions } from "./seccomp.js";
+import { PtracePlatform, type PtracePlatformOptions } from "./ptrace.js";
 import type { Platform, PlatformName, SyscallHandler } from "./platform.js";
 import { createDispatcher } from "../syscalls/index.js";
 import { SocketStack } from "../vsock/stack.js";
@@ -25,13 +26,16 @@ export function containerDispatch(pid: number, log?: StackLog): { dispatch: Sysc
   return { dispatch: createDispatcher(stack, log), stack };
 }
 
-/** A new, unstarted platform. */
-export function createPlatform(name: PlatformName, opts: SeccompPlatformOptions = {}): Platform {
+/**
+ * A new, unstarted platform. ptrace must start (seize) before anyone else waits for the
+ * container's first process: as its tracer it reaps it and reports the exit to `opts.onExit`.
+ */
+export function createPlatform(name: PlatformName, opts: SeccompPlatformOptions & PtracePlatformOptions = {}): Platform {
   switch (name) {
     case "seccomp":
       return new SeccompPlatform(opts);
     case "ptrace":
-      throw new Error("platform ptrace: not available yet");
+      return new PtracePlatform(opts);
   }
 }
 

@@ -1,7 +1,7 @@
 // The platform's trap filter through the CLI (tsor only: `--platform` and `--network` are
 // tsor's, DESIGN.md "Processes"). The filter's behaviour call by call is tested in
-// test/unit/platform-seccomp.test.ts; here: it is on by default, off with --network
-// host-kernel, and the flags refuse what is not there.
+// test/unit/platform-seccomp.test.ts; here: it is on by default (also under
+// --platform ptrace), off with --network host-kernel, and the flags refuse what is not there.
 import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -25,6 +25,7 @@ describe("trap filter", { skip }, () => {
   test("installed by default (seccomp platform), not with --network host-kernel", () => {
     assert.equal(filters([]), 1);
     assert.equal(filters(["--platform", "seccomp", "--network", "tsor"]), 1);
+    assert.equal(filters(["--platform", "ptrace"]), 1);
     assert.equal(filters(["--network", "host-kernel"]), 0);
   });
 
@@ -44,10 +45,9 @@ describe("trap filter", { skip }, () => {
     assert.match(r.stdout, /^1000$/m);
   });
 
-  test("--platform ptrace is refused for now, --platform/--network name what they accept", () => {
+  test("--platform/--network name what they accept", () => {
     const b = h.bundle({ args: ["true"] });
     for (const [flags, words] of [
-      [["--platform", "ptrace"], /--platform ptrace: not available yet/],
       [["--platform", "kvm"], /--platform kvm: unknown platform \(one of seccomp, ptrace\)/],
       [["--network", "none"], /--network none: unknown mode \(one of tsor, host-kernel\)/],
     ] as const) {
