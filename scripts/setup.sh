@@ -11,6 +11,7 @@ APT_PACKAGES=(
   runc                                  # the reference runtime the suite and benchmarks compare with
   iproute2 procps                       # ip netns for tests, ps for `tsor ps`
   redis-server redis-tools wrk curl     # app tests (test/integration/apps-*.test.ts)
+  containernetworking-plugins           # CNI bridge/host-local/loopback in /usr/lib/cni: test pods (test/lib/pods.ts)
 )
 
 missing=()
