@@ -1,0 +1,88 @@
+// tsor netd: the node daemon (netstack/daemon.ts) in the foreground, and `tsor netd status`.
+// `tsor create/run` start one in the background when none runs (netstack/client.ts ensureNetd).
+import type { Command } from "commander";
+import { createLogger } from "../log.js";
+import { UserError, globalOptions } from "../cli.js";
+import { NetDaemon, closeInheritedFds } from "../../netstack/daemon.js";
+import { fetchStatus } from "../../netstack/client.js";
+import { netdPaths } from "../../netstack/paths.js";
+import { formatStatus } from "../../netstack/status.js";
+
+interface NetdFlags {
+  name?: string;
+  socket?: string;
+  stateDir?: string;
+  log?: string;
+  metricsAddress?: string;
+  exitWhenIdle?: string;
+}
+
+export function register(program: Command): void {
+  const netd = program
+    .command("netd")
+    .description("run tsor-netd, the node's network daemon, in the foreground")
+    .option("--name <name>", "instance name (several netds may run on one machine)", "default")
+    .option("--socket <path>", "API socket (default /run/tsor/netd/<name>.sock)")
+    .option("--state-dir <dir>", "state directory (default /run/tsor/netd/<name>)")
+    .option("--log <file>", "log file (default: the global --log, else none)")
+    .option("--metrics-address <host:port>", "serve Prometheus metrics at http://host:port/metrics")
+    .option("--exit-when-idle <seconds>", "exit after this long with no sentry connected (auto-started daemons)")
+    .action(async (f: NetdFlags, cmd: Command) => {
+      await runNetd(f, cmd);
+    });
+  netd
+    .command("status")
+    .description("print the pods, listeners and connection counts of a running netd")
+    .option("--name <name>", "instance name", "default")
+    .option("--socket <path>", "API socket (default /run/tsor/netd/<name>.sock)")
+    .option("--json", "print the raw status reply")
+    .action(async (f: { name: string; socket?: string; json?: boolean }) => {
+      process.stdout.write(await netdStatusText({ name: f.name, socket: f.socket, json: Boolean(f.json) }));
+    });
+}
+
+async function runNetd(f: NetdFlags, cmd: Command): Promise<void> {
+  const inherited = closeInheritedFds();
+  const g = globalOptions(cmd);
+  const paths = netdPaths({ name: f.name ?? "default", socket: f.socket, stateDir: f.stateDir });
+  const log = createLogger({ log: f.log ?? g.log, logFormat: g.logFormat, debug: g.debug }, { component: "netd", name: paths.name });
+  const idle = f.exitWhenIdle === undefined ? undefined : Number(f.exitWhenIdle);
+  if (idle !== undefined && !(idle >= 0)) throw new UserError(`invalid --exit-when-idle: ${f.exitWhenIdle}`);
+  let stopping: Promise<void> | undefined;
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  const stop = (why: string): void => {
+    if (stopping) return;
+    log.info({ why }, "netd: stopping");
+    stopping = daemon.stop().then(stopped);
+  };
+  const daemon: NetDaemon = new NetDaemon({
+    name: paths.name,
+    socket: paths.socket,
+    stateDir: paths.stateDir,
+    log,
+    metricsAddress: f.metricsAddress,
+    ...(idle !== undefined ? { idleExitMs: idle * 1000, onIdle: () => stop("idle") } : {}),
+  });
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => stop(sig));
+  try {
+    await daemon.start();
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  if (inherited.length) log.debug({ fds: inherited }, "netd: closed inherited fds");
+  const m = daemon.metricsAddress();
+  process.stderr.write(`tsor netd ${paths.name}: serving ${paths.socket}${m ? `, metrics http://${m}/metrics` : ""}\n`);
+  await done;
+}
+
+/** The status table (or JSON) of the netd at `socket` / `name`. */
+export async function netdStatusText(opts: { name?: string; socket?: string; json?: boolean }): Promise<string> {
+  const paths = netdPaths({ name: opts.name, socket: opts.socket });
+  try {
+    const s = await fetchStatus(paths.socket);
+    return opts.json ? JSON.stringify(s, null, 2) + "\n" : formatStatus(s);
+  } catch (e) {
+    throw new UserError(`netd ${paths.name}: ${(e as Error).message}`);
+  }
+}
