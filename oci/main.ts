@@ -16,6 +16,7 @@ import * as pause from "./commands/pause.js";
 import * as resume from "./commands/resume.js";
 import * as spec from "./commands/spec.js";
 import * as features from "./commands/features.js";
+import * as netd from "./commands/netd.js";
 
 export const VERSION = "0.1.0";
 
@@ -23,6 +24,8 @@ export const VERSION = "0.1.0";
 const SPEC_VERBS = [create, start, state, kill, del];
 /** runc's extras. */
 const RUNC_VERBS = [run, exec, list, ps, pause, resume, spec, features];
+/** tsor's own. */
+const TSOR_VERBS = [netd];
 
 export function buildProgram(): Command {
   const program = new Command("tsor")
@@ -38,7 +41,7 @@ export function buildProgram(): Command {
     // with runc: `tsor exec ID sh -c 'exit 7'` must hand `-c` to sh, not to exec.
     .enablePositionalOptions()
     .exitOverride();
-  for (const verb of [...SPEC_VERBS, ...RUNC_VERBS]) verb.register(program);
+  for (const verb of [...SPEC_VERBS, ...RUNC_VERBS, ...TSOR_VERBS]) verb.register(program);
   program.hook("preAction", () => {
     const given = program.opts<{ logFormat: string }>().logFormat;
     if (given !== "text" && given !== "json") throw new UserError(`invalid --log-format: ${given} (text or json)`);
