@@ -19,6 +19,7 @@ import { native } from "../native/index.js";
 import { SyncChannel, InitError } from "./sync.js";
 import { serveControl, type ControlRequest, type ControlResponse, type ExitStatus } from "./control.js";
 import { STATUS_FD, tsorInitPath, type LaunchRequest, type LaunchResult } from "./launch.js";
+import { ensureNetd, type NetdClient } from "../netstack/client.js";
 import { containerDispatch, createPlatform, trapOptions, type Platform, type PlatformName } from "./platform/index.js";
 import type { SocketStack } from "./vsock/stack.js";
 
@@ -37,6 +38,8 @@ export class ContainerSupervisor {
   /** Our end of the trap channel until the platform takes it (-1: none). */
   private trapChannel = -1;
   private platform: Platform | undefined;
+  /** The node's tsor-netd session (pod-to-pod connections); undefined: kernel path only. */
+  netd: NetdClient | undefined;
   /** The container's virtual sockets (listeners, vsockets), while its platform runs. */
   private sockets: SocketStack | undefined;
 
@@ -65,6 +68,7 @@ export class ContainerSupervisor {
     const exit = await this.exited();
     this.log.info({ exit }, "container exited");
     this.platform?.stop();
+    this.netd?.close();
     this.sockets?.dispose();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     fs.rmSync(this.store.controlSocket(this.req.id), { force: true });
@@ -167,6 +171,11 @@ export class ContainerSupervisor {
     this.state.status = "created";
     this.store.save(this.state);
     if (req.pidFile) writePidFile(req.pidFile, pid);
+    // The node daemon (started in the background if none runs); a container never fails for it.
+    if (trapped) {
+      const hello = { containerId: req.id, netns: this.namespacePaths(pid).network ?? `/proc/${pid}/ns/net`, pid };
+      this.netd = await ensureNetd({ hello, log: this.log }).catch((e: Error) => void this.log.warn({ err: e.message }, "netd: not used"));
+    }
   }
 
   private startPlatform(name: PlatformName, pid: number, trapChannel: number | undefined, onExit?: (e: ExitStatus) => void): void {
