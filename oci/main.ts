@@ -17,6 +17,7 @@ import * as resume from "./commands/resume.js";
 import * as spec from "./commands/spec.js";
 import * as features from "./commands/features.js";
 import * as netd from "./commands/netd.js";
+import * as syscalls from "./commands/syscalls.js";
 
 export const VERSION = "0.1.0";
 
@@ -25,7 +26,7 @@ const SPEC_VERBS = [create, start, state, kill, del];
 /** runc's extras. */
 const RUNC_VERBS = [run, exec, list, ps, pause, resume, spec, features];
 /** tsor's own. */
-const TSOR_VERBS = [netd];
+const TSOR_VERBS = [netd, syscalls];
 
 export function buildProgram(): Command {
   const program = new Command("tsor")

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Harness } from "./harness.js";
+import { Harness, runtime } from "./harness.js";
+import { SOCKET_SYSCALLS, TRAPPED_SOCKET_CALLS } from "../../sentry/syscalls/numbers.js";
 
 const h = new Harness("cli");
 after(() => h.cleanup());
@@ -142,5 +143,18 @@ describe("host read-only bundle", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "refused\n");
     assert.ok(!fs.existsSync("/usr/tsor-it-probe"));
+  });
+});
+
+describe("tsor syscalls", { skip: runtime().isRunc ? "a tsor verb" : false }, () => {
+  test("prints the sentry's syscall table from the table: every trapped call once, with its support level", () => {
+    const r = spawnSync(runtime().bin, ["syscalls", "--format", "json"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as { nr: number; name: string; support: string }[];
+    assert.deepEqual(rows.map((x) => x.name).sort(), [...TRAPPED_SOCKET_CALLS].sort());
+    for (const row of rows) {
+      assert.equal(row.nr, SOCKET_SYSCALLS[row.name as keyof typeof SOCKET_SYSCALLS]);
+      assert.ok(row.support === "supported" || row.support === "partial");
+    }
   });
 });
