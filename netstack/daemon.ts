@@ -3,7 +3,7 @@
 // A connect() to a listener of another pod on this node hands the client's socketpair end to the
 // listener's sentry: from then on the two apps share a direct kernel socketpair and netd is off the
 // data path (such connections survive a netd restart). A session's listeners vanish with it.
-import { chmodSync, closeSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { dirname } from "node:path";
 
@@ -60,6 +60,19 @@ export interface NetDaemonOptions {
   onIdle?: () => void;
   /** The pod addresses of a container's init pid when its hello names none (tests replace it). */
   podAddresses?: (pid: number) => string[];
+}
+
+/**
+ * The network namespace of `pid` as the kernel names it ("net:[4026531840]"): containers in one
+ * namespace are one pod, whatever path their hello gave (paths differ per pid).
+ */
+function netnsIdentity(pid: number | undefined): string | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return undefined;
+  }
 }
 
 /** O_CLOEXEC in /proc/self/fdinfo flags (octal). */
@@ -316,7 +329,7 @@ export class NetDaemon {
     if (podIps.length === 0 && req.pid !== undefined) podIps = (this.opts.podAddresses ?? podAddresses)(req.pid);
     s.containerId = req.containerId;
     s.podIps = [...new Set(podIps)];
-    s.netns = req.netns;
+    s.netns = netnsIdentity(req.pid) ?? req.netns;
     s.helloed = true;
     this.log.info({ container: s.containerId, podIps: s.podIps, peer: s.peer }, "netd: hello");
     this.reply(s, { id: req.id, ok: true, podIps: s.podIps });

@@ -7,6 +7,7 @@ import { NetDaemon, closeInheritedFds } from "../../netstack/daemon.js";
 import { fetchStatus } from "../../netstack/client.js";
 import { netdPaths } from "../../netstack/paths.js";
 import { formatStatus } from "../../netstack/status.js";
+import { YamlClusterState } from "../../netstack/cluster/yaml.js";
 
 interface NetdFlags {
   name?: string;
@@ -14,6 +15,7 @@ interface NetdFlags {
   stateDir?: string;
   log?: string;
   metricsAddress?: string;
+  cluster?: string;
   exitWhenIdle?: string;
 }
 
@@ -26,6 +28,7 @@ export function register(program: Command): void {
     .option("--state-dir <dir>", "state directory (default /run/tsor/netd/<name>)")
     .option("--log <file>", "log file (default: the global --log, else none)")
     .option("--metrics-address <host:port>", "serve Prometheus metrics at http://host:port/metrics")
+    .option("--cluster <file>", "static cluster state (YAML: pods, Services) for Service ClusterIPs and pod names")
     .option("--exit-when-idle <seconds>", "exit after this long with no sentry connected (auto-started daemons)")
     .action(async (f: NetdFlags, cmd: Command) => {
       await runNetd(f, cmd);
@@ -54,14 +57,25 @@ async function runNetd(f: NetdFlags, cmd: Command): Promise<void> {
   const stop = (why: string): void => {
     if (stopping) return;
     log.info({ why }, "netd: stopping");
-    stopping = daemon.stop().then(stopped);
+    stopping = daemon
+      .stop()
+      .then(() => cluster?.close())
+      .then(stopped);
   };
+  let cluster: YamlClusterState | undefined;
+  try {
+    if (f.cluster) cluster = new YamlClusterState(f.cluster);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  cluster?.on("error", (err) => log.warn({ err: err.message }, "netd: cluster state reload failed (the last good one stays)"));
   const daemon: NetDaemon = new NetDaemon({
     name: paths.name,
     socket: paths.socket,
     stateDir: paths.stateDir,
     log,
     metricsAddress: f.metricsAddress,
+    ...(cluster ? { cluster: { resolveService: (ip, port) => cluster.resolveService(ip, port), podOf: (ip) => cluster.podByIp(ip) } } : {}),
     ...(idle !== undefined ? { idleExitMs: idle * 1000, onIdle: () => stop("idle") } : {}),
   });
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => stop(sig));

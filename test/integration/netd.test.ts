@@ -4,7 +4,7 @@
 // established pairs working and clients register again with the next one; status and metrics.
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readSync, rmSync, writeSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, test } from "node:test";
@@ -28,10 +28,10 @@ interface Netd {
   metrics: string;
 }
 
-async function startNetd(): Promise<Netd> {
+async function startNetd(...extra: string[]): Promise<Netd> {
   const child = spawn(
     process.execPath,
-    [TSOR, "netd", "--name", `test-${process.pid}`, "--socket", socket, "--state-dir", join(dir, "state"), "--log", join(dir, "netd.log"), "--metrics-address", "127.0.0.1:0"],
+    [TSOR, "netd", "--name", `test-${process.pid}`, "--socket", socket, "--state-dir", join(dir, "state"), "--log", join(dir, "netd.log"), "--metrics-address", "127.0.0.1:0", ...extra],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   children.push(child);
@@ -255,6 +255,43 @@ test("netd: killed and restarted, established pairs keep working and clients reg
   assert.equal(pipeThrough(y1, conn2.fd, "after restart"), "after restart");
   assert.equal(pipeThrough(appA, conn.fd, "old pair too"), "old pair too");
   for (const fd of [appA, conn.fd, y1, y2, conn2.fd]) n.closeFd(fd);
+  a.close();
+  b.close();
+  await stopNetd(netd);
+});
+
+test("netd --cluster: a Service ClusterIP reaches a ready endpoint's listener; status names the pod", { skip }, async () => {
+  const file = join(dir, "cluster.yaml");
+  writeFileSync(
+    file,
+    [
+      "pods:",
+      "  - {name: web-0, ip: 10.99.0.2, tsor: true}",
+      "services:",
+      "  - name: web",
+      "    clusterIP: 10.96.0.10",
+      "    ports: [{port: 80, targetPort: 8080}]",
+      "    endpoints: [{ip: 10.99.0.2}]",
+      "",
+    ].join("\n"),
+  );
+  const netd = await startNetd("--cluster", file);
+  const a = client("pod-a", ["10.99.0.1"]);
+  const b = client("pod-b", ["10.99.0.2"]);
+  await a.open();
+  await b.open();
+  await b.listen("0.0.0.0", 8080);
+  const [appA, sentryA] = n.socketpair();
+  const incoming = nextIncoming(b);
+  const reply = await a.connect({ ip: "10.96.0.10", port: 80 }, { ip: "10.99.0.1", port: 40000 }, sentryA);
+  n.closeFd(sentryA);
+  assert.deepEqual(reply.dst, { ip: "10.99.0.2", port: 8080 });
+  const conn = await incoming;
+  assert.deepEqual(conn.dst, { ip: "10.99.0.2", port: 8080 });
+  assert.equal(pipeThrough(appA, conn.fd, "via service"), "via service");
+  const st = tsor("netd", "status", "--socket", socket);
+  assert.match(st.stdout, /^pod-b\s+10\.99\.0\.2\s+default\/web-0\s+1\s+0\s+1$/m);
+  for (const fd of [appA, conn.fd]) n.closeFd(fd);
   a.close();
   b.close();
   await stopNetd(netd);
