@@ -69,6 +69,25 @@ function once(c: NetdClient, event: "up" | "down"): Promise<void> {
   return new Promise((resolve) => c.once(event, () => resolve()));
 }
 
+/** Pods A (10.99.0.1) and B (10.99.0.2) with open sessions; B listens on 0.0.0.0:8080. */
+async function twoPods(): Promise<{ a: NetdClient; b: NetdClient }> {
+  const a = client("pod-a", ["10.99.0.1"]);
+  const b = client("pod-b", ["10.99.0.2"]);
+  await a.open();
+  await b.open();
+  await b.listen("0.0.0.0", 8080);
+  return { a, b };
+}
+
+/** A connects to `dst` with a fresh socketpair's sentry end; B's incoming connection and A's app end. */
+async function handOver(a: NetdClient, b: NetdClient, dst: { ip: string; port: number }) {
+  const [appA, sentryA] = n.socketpair();
+  const incoming = nextIncoming(b);
+  const reply = await a.connect(dst, { ip: "10.99.0.1", port: 40000 }, sentryA);
+  n.closeFd(sentryA);
+  return { appA, reply, conn: await incoming };
+}
+
 /** Writes `text` on one end and reads it on the other (both blocking AF_UNIX stream ends). */
 function pipeThrough(from: number, to: number, text: string): string {
   writeSync(from, text);
@@ -219,16 +238,8 @@ test("netd: a peer that is not root is refused", { skip }, async () => {
 
 test("netd: killed and restarted, established pairs keep working and clients register again", { skip }, async () => {
   let netd = await startNetd();
-  const a = client("pod-a", ["10.99.0.1"]);
-  const b = client("pod-b", ["10.99.0.2"]);
-  await a.open();
-  await b.open();
-  await b.listen("0.0.0.0", 8080);
-  const [appA, sentryA] = n.socketpair();
-  const incoming = nextIncoming(b);
-  await a.connect({ ip: "10.99.0.2", port: 8080 }, { ip: "10.99.0.1", port: 40000 }, sentryA);
-  n.closeFd(sentryA);
-  const conn = await incoming;
+  const { a, b } = await twoPods();
+  const { appA, conn } = await handOver(a, b, { ip: "10.99.0.2", port: 8080 });
 
   const downA = once(a, "down");
   const downB = once(b, "down");
@@ -276,17 +287,9 @@ test("netd --cluster: a Service ClusterIP reaches a ready endpoint's listener; s
     ].join("\n"),
   );
   const netd = await startNetd("--cluster", file);
-  const a = client("pod-a", ["10.99.0.1"]);
-  const b = client("pod-b", ["10.99.0.2"]);
-  await a.open();
-  await b.open();
-  await b.listen("0.0.0.0", 8080);
-  const [appA, sentryA] = n.socketpair();
-  const incoming = nextIncoming(b);
-  const reply = await a.connect({ ip: "10.96.0.10", port: 80 }, { ip: "10.99.0.1", port: 40000 }, sentryA);
-  n.closeFd(sentryA);
+  const { a, b } = await twoPods();
+  const { appA, reply, conn } = await handOver(a, b, { ip: "10.96.0.10", port: 80 });
   assert.deepEqual(reply.dst, { ip: "10.99.0.2", port: 8080 });
-  const conn = await incoming;
   assert.deepEqual(conn.dst, { ip: "10.99.0.2", port: 8080 });
   assert.equal(pipeThrough(appA, conn.fd, "via service"), "via service");
   const st = tsor("netd", "status", "--socket", socket);
