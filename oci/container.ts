@@ -16,14 +16,9 @@ import { PLATFORM_NAMES, type PlatformName } from "../sentry/platform/platform.j
 import type { Logger } from "./log.js";
 import { ContainerSupervisor } from "../sentry/supervisor.js";
 
-export interface CreateOptions {
-  id: string;
-  bundle: string;
-  consoleSocket?: string;
-  pidFile?: string;
-  noPivot: boolean;
-  noNewKeyring: boolean;
-  preserveFds: number;
+/** What `create` is told: the launch request's container fields, flags not yet checked. */
+export interface CreateOptions
+  extends Pick<LaunchRequest, "id" | "bundle" | "consoleSocket" | "pidFile" | "noPivot" | "noNewKeyring" | "preserveFds"> {
   /** `--platform` (default seccomp). */
   platform?: string;
   /** `--network` (default tsor). */
