@@ -12,7 +12,7 @@ import { tsorInitPath } from "../../sentry/launch.js";
 import { createPlatform, PassthroughDispatch, trapOptions } from "../../sentry/platform/index.js";
 import { SOCKET_SYSCALLS, TRAPPED_SOCKET_CALLS } from "../../sentry/syscalls/numbers.js";
 
-const SOCKET_CONTROL_NRS = "42,43,49,50,51,52,54,55,288";
+const SOCKET_CONTROL_NRS = "42,43,48,49,50,51,52,54,55,288";
 
 const spec: Spec = {
   process: { args: ["/bin/true"], cwd: "/", terminal: false },
@@ -30,9 +30,9 @@ describe("trapOptions", () => {
       mode: "notify",
       fd: 5,
       socketNr: 41,
-      nrs: [42, 43, 49, 50, 51, 52, 54, 55, 288],
+      nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288],
     });
-    assert.deepEqual(trapOptions("ptrace", 5), { mode: "trace", socketNr: 41, nrs: [42, 43, 49, 50, 51, 52, 54, 55, 288] });
+    assert.deepEqual(trapOptions("ptrace", 5), { mode: "trace", socketNr: 41, nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288] });
     assert.deepEqual(new Set(TRAPPED_SOCKET_CALLS), new Set(Object.keys(SOCKET_SYSCALLS)));
   });
 
