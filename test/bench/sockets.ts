@@ -181,11 +181,14 @@ export function formatSockets(res: SocketResults): string {
     }
     lines.push(`${row.label.padEnd(24)}${num(nat).padStart(10)}${num(ts).padStart(10)}${ratio(ts).padStart(10)}${num(rc).padStart(10)}${ratio(rc).padStart(10)}   ${verdict}`);
   }
-  lines.push("", `client socket as seen in /proc/net: ${WHERE.map((w) => `${w} ${[...res.transports.get(w)!].join("/") || "-"}`).join(", ")}`);
+  lines.push("", `client socket (kernel's protocol name for the fd; else /proc/net/{tcp,tcp6,unix}): ${WHERE.map((w) => `${w} ${[...res.transports.get(w)!].join("/") || "-"}`).join(", ")}`);
   for (const [where, err] of res.failed) lines.push(`${where} FAILED (later ${where} runs skipped): ${err.trim()}`);
-  if (!res.failed.has("tsor") && !res.transports.get("tsor")!.has("unix")) {
-    lines.push("  note: under tsor the client socket was not an AF_UNIX socketpair, so these tsor numbers measure",
+  const tsorSeen = res.transports.get("tsor")!;
+  if (!res.failed.has("tsor") && tsorSeen.has("kernel-tcp")) {
+    lines.push("  note: under tsor the client socket was kernel TCP, so these tsor numbers measure",
       "  kernel TCP in a tsor container, not TSoR's virtual sockets");
+  } else if (!res.failed.has("tsor") && tsorSeen.has("unknown")) {
+    lines.push("  note: under tsor the client socket's kind could not be told (neither TCP nor AF_UNIX found)");
   }
   return lines.join("\n");
 }
