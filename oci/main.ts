@@ -18,6 +18,8 @@ import * as spec from "./commands/spec.js";
 import * as features from "./commands/features.js";
 import * as netd from "./commands/netd.js";
 import * as syscalls from "./commands/syscalls.js";
+import * as install from "./commands/install.js";
+import * as uninstall from "./commands/uninstall.js";
 
 export const VERSION = "0.1.0";
 
@@ -26,7 +28,7 @@ const SPEC_VERBS = [create, start, state, kill, del];
 /** runc's extras. */
 const RUNC_VERBS = [run, exec, list, ps, pause, resume, spec, features];
 /** tsor's own. */
-const TSOR_VERBS = [netd, syscalls];
+const TSOR_VERBS = [netd, syscalls, install, uninstall];
 
 export function buildProgram(): Command {
   const program = new Command("tsor")
