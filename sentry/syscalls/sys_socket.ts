@@ -87,10 +87,11 @@ export const sysBind: SocketHandler = (stack, task, args) =>
  * net/ipv4/af_inet.c inet_listen).
  */
 export const sysListen: SocketHandler = (stack, task, args) =>
-  onVsocket(stack, task, args, ({ vs }) => {
+  onVsocket(stack, task, args, async ({ vs }) => {
     let backlog = argInt(args[1]);
     if (backlog >>> 0 > SOMAXCONN) backlog = SOMAXCONN;
     stack.listen(vs, backlog);
+    await stack.registerListener(vs);
     return ret(0);
   });
 
@@ -128,6 +129,9 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
     const r = await stack.connectLocal(task, vs, dest, nonblock);
     if (r === E.EINPROGRESS) return fail(E.EINPROGRESS);
     if (r !== null) return ret(r);
+    const remote = await stack.connectRemote(task, vs, dest, nonblock);
+    if (remote === E.EINPROGRESS) return fail(E.EINPROGRESS);
+    if (remote !== null) return ret(remote);
     const real = stack.fallback(vs, nonblock);
     return { kind: "replaceFdThenContinue", fd: real, targetFd: fd, cloexec: isCloexec(task, fd) };
   });
@@ -168,6 +172,7 @@ function deliver(stack: SocketStack, task: Task, listener: VirtualSocket, conn: 
     }
     native.setNonblock(conn.fd, (flags & SOCK_NONBLOCK) !== 0);
     if (conn.kind === "local") stack.adopt(conn.fd, listener.family, conn.local, conn.peer, conn.opts, conn.client);
+    else if (conn.kind === "remote") stack.adopt(conn.fd, listener.family, conn.local, conn.peer, conn.opts);
   } catch (e) {
     closeQuietly(conn.fd);
     throw e;

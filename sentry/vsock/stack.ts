@@ -5,6 +5,7 @@
 import { constants as osConstants } from "node:os";
 
 import { native } from "../../native/index.js";
+import type { IncomingConnection, NetdClient } from "../../netstack/client.js";
 import { SyscallError, type Task } from "../platform/platform.js";
 import { IPPROTO_IPV6, IPV6_V6ONLY, SOL_SOCKET, SO_SNDBUF, SO_SNDBUFFORCE } from "../syscalls/linux.js";
 import {
@@ -13,9 +14,11 @@ import {
   IPV4_LOOPBACK,
   IPV6_LOOPBACK,
   addrText,
+  ipText,
   isAny,
   isLoopback,
   isV4Mapped,
+  parseIp,
   v4Mapped,
   v4Of,
   type InetAddr,
@@ -44,8 +47,16 @@ export interface SocketStackOptions {
   kernel?: KernelNet | null;
   /** The pod's own addresses besides loopback (connect() to them reaches this stack's listeners). */
   localAddresses?: readonly Buffer[];
+  /** The node's tsor-netd session (pod-to-pod connections); may also come later (attachNetd). */
+  netd?: NetdClient;
   log?: StackLog;
 }
+
+/**
+ * The slice of NetdClient the stack uses (tests fake it): listener registration, the hand-over of
+ * a client's sentry end, fallback reports, the pod's IPs and the incoming connections.
+ */
+export type StackNetd = Pick<NetdClient, "available" | "podIps" | "listen" | "unlisten" | "connect" | "reportFallback" | "on" | "off">;
 
 /**
  * How many bytes a connection buffers before its writer blocks. An AF_UNIX stream end stops its
@@ -77,12 +88,157 @@ export class SocketStack {
   readonly ports = new PortAllocator();
   readonly log: StackLog;
   private readonly sockets = new Map<bigint, VirtualSocket>();
-  private readonly localAddrs: Buffer[];
+  private localAddrs: Buffer[];
+  private readonly ownAddrs: Buffer[];
+  /** The pod's IPs from netd's hello reply. */
+  private podAddrs: Buffer[] = [];
+  private netd: StackNetd | null = null;
+  private readonly onIncoming = (c: IncomingConnection): void => this.netdIncoming(c);
+  private readonly onUp = (): void => this.learnPodIps();
 
   constructor(opts: SocketStackOptions = {}) {
     this.kernel = opts.kernel !== undefined ? opts.kernel : opts.netnsPath ? new NetnsKernel(opts.netnsPath) : null;
-    this.localAddrs = (opts.localAddresses ?? []).map((ip) => Buffer.from(v4Of(ip) ?? ip));
+    this.ownAddrs = (opts.localAddresses ?? []).map((ip) => Buffer.from(v4Of(ip) ?? ip));
+    this.localAddrs = [...this.ownAddrs];
     this.log = opts.log ?? silent;
+    if (opts.netd) this.attachNetd(opts.netd);
+  }
+
+  /**
+   * Uses `netd` from now on: its incoming connections go to this stack's listeners, listeners
+   * that already exist are registered, the pod's IPs (netd's hello reply) count as local.
+   */
+  attachNetd(netd: StackNetd): void {
+    if (this.netd) this.detachNetd();
+    this.netd = netd;
+    netd.on("incoming", this.onIncoming);
+    netd.on("up", this.onUp);
+    this.learnPodIps();
+    for (const vs of this.sockets.values()) if (vs.state === "listening") void this.registerListener(vs);
+  }
+
+  detachNetd(): void {
+    this.netd?.off("incoming", this.onIncoming);
+    this.netd?.off("up", this.onUp);
+    this.netd = null;
+  }
+
+  /** The pod's IPs as netd reported them, added to the addresses that reach this stack's listeners. */
+  private learnPodIps(): void {
+    const ips = (this.netd?.podIps ?? []).map((t) => parseIp(t)).filter((b): b is Buffer => b !== null);
+    this.podAddrs = ips.map((ip) => Buffer.from(v4Of(ip) ?? ip));
+    this.localAddrs = [...this.ownAddrs];
+    for (const key of this.podAddrs) if (!this.localAddrs.some((a) => a.equals(key))) this.localAddrs.push(key);
+  }
+
+  /** The address netd knows a listener by: wildcard or pod IP (text); null for loopback (stays in the pod). */
+  private netdAddress(vs: VirtualSocket): { ip: string; port: number } | null {
+    const b = vs.binding;
+    if (!b) return null;
+    if (isLoopback(b.ip)) return null;
+    if (isAny(b.ip)) return { ip: b.family === AF_INET ? "0.0.0.0" : "::", port: b.port };
+    return { ip: ipText(v4Of(b.ip) ?? b.ip), port: b.port };
+  }
+
+  /**
+   * listen(2) succeeded: tell netd, so that other pods' connects reach this listener as a
+   * hand-over. Never fails the app's listen (netd down: registered when it is back).
+   */
+  async registerListener(vs: VirtualSocket): Promise<void> {
+    const netd = this.netd;
+    if (!netd || vs.netdListen) return;
+    const where = this.netdAddress(vs);
+    if (!where) return;
+    vs.netdListen = where;
+    try {
+      await netd.listen(where.ip, where.port, { reuseport: vs.reusePort });
+    } catch (e) {
+      this.log.warn({ ip: where.ip, port: where.port, err: (e as Error).message }, "vsock: listener not registered with netd");
+      if (vs.netdListen === where) vs.netdListen = null;
+    }
+  }
+
+  private unregisterListener(vs: VirtualSocket): void {
+    const where = vs.netdListen;
+    vs.netdListen = null;
+    if (where && this.netd) void this.netd.unlisten(where.ip, where.port).catch(() => {});
+  }
+
+  /** A connection netd handed over for one of our listeners: queued as the next accept's result. */
+  private netdIncoming(c: IncomingConnection): void {
+    const dstIp = parseIp(c.dst.ip);
+    const peerIp = parseIp(c.peer.ip);
+    const listenerIp = parseIp(c.listener.ip);
+    let listener: VirtualSocket | undefined;
+    if (dstIp) listener = this.registry.lookup(dstIp, c.dst.port)?.owner;
+    if ((!listener || !listener.queue) && listenerIp) listener = this.registry.lookup(listenerIp, c.listener.port)?.owner;
+    if (!listener?.queue || !dstIp || !peerIp) {
+      this.log.debug({ listener: c.listener, dst: c.dst }, "vsock: netd connection for no listener, closed");
+      closeQuietly(c.fd);
+      return;
+    }
+    this.incoming(listener, {
+      kind: "remote",
+      fd: c.fd,
+      local: inFamily(listener.family, v4Of(dstIp) ?? dstIp, c.dst.port),
+      peer: inFamily(listener.family, v4Of(peerIp) ?? peerIp, c.peer.port),
+      opts: listener.opts,
+    });
+  }
+
+  /**
+   * connect(2) to a listener of another TSoR pod on this node, through netd: the client's sentry
+   * end is handed to the listener's sentry, and the two apps share the socketpair. Returns 0 /
+   * EINPROGRESS when connected, null for the kernel path (no netd, netd down, not a TSoR pod here);
+   * throws ECONNREFUSED when the destination is a TSoR pod with nothing listening there.
+   */
+  async connectRemote(task: Task, vs: VirtualSocket, dest: InetAddr, nonblock: boolean): Promise<number | null> {
+    const netd = this.netd;
+    if (!netd || isLoopback(dest.ip) || this.isLocal(dest.ip)) return null;
+    if (!netd.available) {
+      netd.reportFallback("netd_unavailable");
+      return null;
+    }
+    if (!vs.end) throw new SyscallError(EINVAL, "vsocket has no end to connect");
+    const dest4 = v4Of(dest.ip);
+    const destIp = dest4 ?? dest.ip;
+    let src: Buffer | undefined;
+    if (vs.local && !isAny(vs.local.ip)) src = v4Of(vs.local.ip) ?? vs.local.ip;
+    else src = [...this.podAddrs, ...this.ownAddrs].find((a) => a.length === destIp.length);
+    if (!src) return null; // no pod address of the destination's family: the kernel knows the route
+    const srcPort = vs.local?.port || this.ports.allocate((p) => this.registry.portFree(p) && p !== dest.port) || 0;
+    if (srcPort === 0) throw new SyscallError(EADDRNOTAVAIL, "no ephemeral port left");
+
+    // The end is sent as is (the kernel duplicates it in flight); ours is watched again on failure.
+    const fd = vs.end.release();
+    vs.end = null;
+    const restore = (): void => {
+      vs.end = new SentryEnd(fd, () => this.hangup(vs));
+    };
+    let pending: Promise<unknown>;
+    try {
+      pending = netd.connect({ ip: ipText(destIp), port: dest.port }, { ip: ipText(src), port: srcPort }, fd);
+    } catch (e) {
+      restore();
+      throw e;
+    }
+    try {
+      await pending;
+    } catch (e) {
+      restore();
+      const code = (e as { code?: string }).code;
+      if (code === "ECONNREFUSED") throw new SyscallError(ECONNREFUSED, `${addrText(dest)}: refused (netd)`);
+      if ((e as Error).name === "NetdUnavailable") netd.reportFallback("netd_unavailable");
+      else if (code !== "ENOTLOCAL" && code !== "EAGAIN") this.log.warn({ dest: addrText(dest), err: (e as Error).message }, "vsock: netd connect failed");
+      return null;
+    }
+    closeQuietly(fd);
+    if (!task.stillPending()) this.log.debug({ dest: addrText(dest) }, "vsock: connect interrupted after the hand-over");
+    this.unbind(vs);
+    vs.local = inFamily(vs.family, src, srcPort);
+    vs.peer = { ...inFamily(vs.family, destIp, dest.port), flowinfo: dest.flowinfo, scopeId: dest.scopeId };
+    vs.state = nonblock ? "connecting" : "connected";
+    return nonblock ? EINPROGRESS : 0;
   }
 
   /** How many vsockets the stack knows. */
@@ -142,6 +298,7 @@ export class SocketStack {
     if (vs.queue) for (const c of vs.queue.close()) closeQuietly(c.fd);
     vs.queue = null;
     if (vs.binding) vs.binding.listening = false;
+    this.unregisterListener(vs);
     // The kernel shadow cannot stop listening: it goes (kernel clients are refused, as on Linux).
     vs.shadow?.close();
     vs.shadow = null;
@@ -181,6 +338,7 @@ export class SocketStack {
 
   /** Forgets every vsocket (the container is gone). */
   dispose(): void {
+    this.detachNetd();
     for (const vs of [...this.sockets.values()]) this.forget(vs);
     this.kernel?.close();
   }
@@ -236,6 +394,7 @@ export class SocketStack {
   }
 
   private unbind(vs: VirtualSocket): void {
+    this.unregisterListener(vs);
     if (vs.binding) this.registry.remove(vs.binding);
     vs.binding = null;
     vs.shadow?.close();

@@ -117,6 +117,8 @@ export class SockOpts {
 export type PendingConn =
   /** From a vsocket of this stack: `fd` is the client's A2; addresses from the server's side. */
   | { kind: "local"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; client: VirtualSocket }
+  /** Handed over by tsor-netd from another pod's sentry: `fd` is that client's A2; addresses from the server's side. */
+  | { kind: "remote"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts }
   /** Accepted by the shadow kernel listener (a client outside TSoR): installed as is. */
   | { kind: "kernel"; fd: number; peer: InetAddr | null };
 
@@ -209,6 +211,8 @@ export class VirtualSocket {
   binding: Binding<VirtualSocket> | null = null;
   /** The kernel socket holding the same address in the netns, while bound/listening. */
   shadow: ShadowSocket | null = null;
+  /** The (address, port) this listener is registered under with tsor-netd, if it is. */
+  netdListen: { ip: string; port: number } | null = null;
   /** The accept queue while listening. */
   queue: ListenQueue | null = null;
   /**
