@@ -23,6 +23,8 @@ export interface CreateOptions
   platform?: string;
   /** `--network` (default tsor). */
   network?: string;
+  /** `--netd-socket`. */
+  netdSocket?: string;
 }
 
 /** How long `delete --force` waits for a killed container's sentry to finish. */
@@ -77,6 +79,7 @@ export class Runtime {
       preserveFds: opts.preserveFds,
       platform,
       network,
+      ...(opts.netdSocket ? { netdSocket: path.resolve(opts.netdSocket) } : {}),
       log: this.global.log ? path.resolve(this.global.log) : undefined,
       logFormat: this.global.logFormat,
       debug: this.global.debug,

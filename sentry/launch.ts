@@ -27,6 +27,8 @@ export interface LaunchRequest {
   platform?: PlatformName;
   /** Default tsor. */
   network?: NetworkMode;
+  /** tsor-netd's API socket (`--netd-socket`); default TSOR_NETD_SOCKET, else the node's. */
+  netdSocket?: string;
   log?: string;
   logFormat: "text" | "json";
   debug: boolean;

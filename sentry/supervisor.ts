@@ -19,7 +19,8 @@ import { native } from "../native/index.js";
 import { SyncChannel, InitError } from "./sync.js";
 import { serveControl, type ControlRequest, type ControlResponse, type ExitStatus } from "./control.js";
 import { STATUS_FD, tsorInitPath, type LaunchRequest, type LaunchResult } from "./launch.js";
-import { ensureNetd, type NetdClient } from "../netstack/client.js";
+import { NetdClient, ensureNetd } from "../netstack/client.js";
+import { netdPaths } from "../netstack/paths.js";
 import { containerDispatch, createPlatform, trapOptions, type Platform, type PlatformName } from "./platform/index.js";
 import type { SocketStack } from "./vsock/stack.js";
 
@@ -68,8 +69,8 @@ export class ContainerSupervisor {
     const exit = await this.exited();
     this.log.info({ exit }, "container exited");
     this.platform?.stop();
-    this.netd?.close();
     this.sockets?.dispose();
+    this.netd?.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     fs.rmSync(this.store.controlSocket(this.req.id), { force: true });
     return 0;
@@ -174,7 +175,22 @@ export class ContainerSupervisor {
     // The node daemon (started in the background if none runs); a container never fails for it.
     if (trapped) {
       const hello = { containerId: req.id, netns: this.namespacePaths(pid).network ?? `/proc/${pid}/ns/net`, pid };
-      this.netd = await ensureNetd({ hello, log: this.log }).catch((e: Error) => void this.log.warn({ err: e.message }, "netd: not used"));
+      const where = req.netdSocket ? { socket: req.netdSocket } : {};
+      // TSOR_NETD_SPAWN=0: never start a netd (tests that run their own).
+      const spawnNetd = process.env.TSOR_NETD_SPAWN !== "0";
+      this.netd = await ensureNetd({ hello, log: this.log, spawn: spawnNetd, ...where }).catch(
+        (e: Error) => void this.log.warn({ err: e.message }, "netd: not used"),
+      );
+      if (!this.netd) {
+        // None now: keep trying in the background; until then every connect takes the kernel path.
+        try {
+          this.netd = new NetdClient({ socket: netdPaths(where).socket, hello, log: this.log, reconnectMaxMs: 2000 });
+          this.netd.open(true).catch(() => {});
+        } catch (e) {
+          this.log.warn({ err: (e as Error).message }, "netd: not used");
+        }
+      }
+      if (this.netd) this.sockets?.attachNetd(this.netd);
     }
   }
 

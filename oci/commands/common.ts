@@ -27,7 +27,8 @@ export function addCreateFlags(cmd: Command): Command {
     .option("--no-new-keyring", "do not create a new session keyring for the container")
     .option("--preserve-fds <n>", "pass N additional file descriptors (3..3+N-1) to the container", parseCount, 0)
     .option("--platform <name>", `how socket syscalls reach the sentry (${PLATFORM_NAMES.join(", ")})`, "seccomp")
-    .option("--network <mode>", `tsor: the sentry owns TCP sockets; host-kernel: plain kernel sockets, no trap (${NETWORK_MODES.join(", ")})`, "tsor");
+    .option("--network <mode>", `tsor: the sentry owns TCP sockets; host-kernel: plain kernel sockets, no trap (${NETWORK_MODES.join(", ")})`, "tsor")
+    .option("--netd-socket <path>", "tsor-netd's API socket (default: TSOR_NETD_SOCKET, else /run/tsor/netd/default.sock)");
 }
 
 /** Commander turns `--no-pivot` into `pivot: false`; map the create flags to CreateOptions. */
@@ -40,6 +41,7 @@ export interface CreateFlags {
   preserveFds: number;
   platform: string;
   network: string;
+  netdSocket?: string;
 }
 
 export function createOptions(id: string, f: CreateFlags) {
@@ -53,5 +55,6 @@ export function createOptions(id: string, f: CreateFlags) {
     preserveFds: f.preserveFds,
     platform: f.platform,
     network: f.network,
+    netdSocket: f.netdSocket,
   };
 }

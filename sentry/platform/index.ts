@@ -8,7 +8,7 @@ import { PtracePlatform, type PtracePlatformOptions } from "./ptrace.js";
 import type { Platform, PlatformName, SyscallHandler } from "./platform.js";
 import { createDispatcher } from "../syscalls/index.js";
 import { SocketStack } from "../vsock/stack.js";
-import type { StackLog } from "../vsock/stack.js";
+import type { StackLog, StackNetd } from "../vsock/stack.js";
 
 export type { Platform, PlatformName, PlatformTarget, SyscallHandler } from "./platform.js";
 export { PLATFORM_NAMES, SyscallError } from "./platform.js";
@@ -19,10 +19,11 @@ export const PassthroughDispatch: SyscallHandler = () => ({ kind: "continue" });
 /**
  * The dispatch the supervisor gives its platform: the syscall table over the container's own
  * SocketStack, whose kernel side (shadow listeners, fallback connects) lives in the container's
- * network namespace.
+ * network namespace; with the node's tsor-netd session (or one attached later), pod-to-pod.
  */
-export function containerDispatch(pid: number, log?: StackLog): { dispatch: SyscallHandler; stack: SocketStack } {
+export function containerDispatch(pid: number, log?: StackLog, netd?: StackNetd): { dispatch: SyscallHandler; stack: SocketStack } {
   const stack = new SocketStack({ netnsPath: `/proc/${pid}/ns/net`, log });
+  if (netd) stack.attachNetd(netd);
   return { dispatch: createDispatcher(stack, log), stack };
 }
 
