@@ -460,3 +460,22 @@ test("unifiedDiff: hunks with three lines of context, like diff -u", () => {
   assert.equal(unifiedDiff({ file: "/f", before: null, after: "x\n" }), "--- /dev/null\n+++ /f\n@@ -0,0 +1 @@\n+x\n");
   assert.equal(unifiedDiff({ file: "/f", before: "x\n", after: "x\n" }), "");
 });
+
+test("the tsor install / uninstall verbs: flags reach the library (--runtime-arg takes a dashed value)", async (t) => {
+  const env = setup(t);
+  const { buildProgram } = await import("../../oci/main.js");
+  const { consoleOutput } = await import("../../oci/commands/install.js");
+  const saved = { ...consoleOutput };
+  consoleOutput.info = (l) => env.lines.push(l);
+  consoleOutput.warn = (l) => env.lines.push(l);
+  t.after(() => Object.assign(consoleOutput, saved));
+  const common = ["--docker-config", env.daemonJson, "--containerd-config", env.configToml, "--state-file", env.stateFile];
+  await buildProgram().parseAsync(["install", "--docker", "--containerd", ...common, "--runtime-path", TSOR, "--runtime-arg", "--debug"], { from: "user" });
+  assert.deepEqual(JSON.parse(read(env.daemonJson)).runtimes.tsor, { path: TSOR, runtimeArgs: ["--debug"] });
+  assert.deepEqual(handlerOf(read(env.configToml), 2), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: TSOR } });
+  await buildProgram().parseAsync(["uninstall", "--docker", "--state-file", env.stateFile], { from: "user" });
+  assert.ok(!fs.existsSync(env.daemonJson));
+  assert.ok(fs.existsSync(env.configToml), "--docker alone leaves containerd's");
+  await buildProgram().parseAsync(["uninstall", "--state-file", env.stateFile], { from: "user" });
+  assert.ok(!fs.existsSync(env.configToml));
+});
