@@ -48,7 +48,7 @@ export interface SocketStackOptions {
   /** The pod's own addresses besides loopback (connect() to them reaches this stack's listeners). */
   localAddresses?: readonly Buffer[];
   /** The node's tsor-netd session (pod-to-pod connections); may also come later (attachNetd). */
-  netd?: NetdClient;
+  netd?: StackNetd;
   log?: StackLog;
 }
 
