@@ -12,7 +12,7 @@ import { RUNC, TSOR, makeBusyboxBundle, repoRoot } from "../lib/bundle.js";
 import { allowNetAdmin, progCommand } from "../syscalls/runner.js";
 
 const BENCH_DIR = path.join(repoRoot(), "test", "bench");
-const SOCKBENCH = path.join(BENCH_DIR, "build", "sockbench");
+export const SOCKBENCH = path.join(BENCH_DIR, "build", "sockbench");
 
 export type Mode = "connrate" | "pingpong" | "bulk";
 export type Where = "native" | "tsor" | "runc";
