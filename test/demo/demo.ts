@@ -1,64 +1,33 @@
-// `make demo`: a busybox container under tsor, step by step through the runc-style verbs, then
-// the same start-up measured against runc. (Issue 5 turns this into the pod-to-pod demo.)
-import { spawnSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { TSOR, makeBusyboxBundle } from "../lib/bundle.js";
+// `make demo`: issue 5's pod-to-pod demo. Two pods on one node made as a kubelet makes them (netns +
+// CNI bridge/host-local on a bridge of the demo's own), redis-server and a sockbench server in pod A,
+// redis-benchmark and sockbench clients in pod B: first both containers under runc (kernel TCP over
+// veth + bridge), then both under tsor. A side-by-side table with tsor/runc ratios and the path that
+// was really measured, then the container start-up comparison against runc. Everything it made
+// (containers, netns, veth, bridge, leases, temp dirs) is removed at the end, also on Ctrl-C.
 import { formatStartup, measureStartup } from "../bench/startup.js";
+import { POD_RUNTIMES, PodNet, TARGETS, TARGETS_NOTE, formatPodNet, type PodNetSample, type PodNetSizes } from "../bench/podnet.js";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsor-demo-"));
-const root = path.join(tmp, "root");
-const id = "tsor-demo";
+const SIZES: PodNetSizes = { requests: 50_000, clients: [1, 10, 50], pingpong: 20_000, bulkMiB: 1024 };
+const STARTUP_RUNS = 5;
 
-/**
- * Run a verb and show its output. `create` hands our stdout to the container (as runc does), so
- * its output is not captured: a pipe would stay open as long as the container lives.
- */
-function tsor(args: string[], show = true): string {
-  if (show) console.log(`$ tsor ${args.join(" ")}`);
-  const capture = args[0] !== "create";
-  const r = spawnSync(TSOR, ["--root", root, ...args], { encoding: "utf8", stdio: ["ignore", capture ? "pipe" : "inherit", capture ? "pipe" : "inherit"] });
-  const out = (r.stdout ?? "") + (r.stderr ?? "");
-  if (show && out.trim()) console.log(out.trimEnd().replace(/^/gm, "  "));
-  if (r.status !== 0 && args[0] !== "run") throw new Error(`tsor ${args[0]} failed (${r.status})`);
-  return out;
-}
-
-function cleanup(): void {
-  spawnSync(TSOR, ["--root", root, "delete", "--force", id], { stdio: "ignore" });
-  fs.rmSync(tmp, { recursive: true, force: true });
-}
-process.on("SIGINT", () => {
-  cleanup();
-  process.exit(130);
-});
-
+console.log("== TSoR demo: pod to pod on one node, runc+bridge vs tsor ==");
+const t0 = Date.now();
+const net = await PodNet.open({ prefix: "tsor-demo", bridge: "tsor-demo0", subnet: "10.88.90.0/24" }, SIZES);
 try {
-  const script = [
-    "echo \"hello from $(hostname): pid $$, uid $(id -u)\"",
-    "echo \"network interfaces: $(ls /sys/class/net | tr '\\n' ' ')\"",
-    "echo \"mounts: $(cut -d' ' -f2 /proc/mounts | tr '\\n' ' ')\"",
-    "sleep 1",
-  ].join("; ");
-  const bundle = makeBusyboxBundle(path.join(tmp, "bundle"), ["sh", "-c", script], (c) => {
-    c.hostname = "tsor-demo";
-  });
-  console.log("== a busybox container under tsor ==");
-  tsor(["create", "--bundle", bundle, id]);
-  tsor(["state", id]);
-  tsor(["start", id]);
-  tsor(["ps", id]);
-  tsor(["list"]);
-  spawnSync("sleep", ["1.5"]);
-  tsor(["state", id]);
-  tsor(["delete", id]);
-  console.log("\n== one-shot run with an exit code ==");
-  // A foreground run returns once the container has exited, so its output can be captured.
-  const run = spawnSync(TSOR, ["--root", root, "run", "--bundle", makeBusyboxBundle(path.join(tmp, "b2"), ["sh", "-c", "echo bye; exit 7"]), `${id}-2`], { encoding: "utf8" });
-  console.log(`$ tsor run ${id}-2   ->  stdout ${JSON.stringify(run.stdout)}, exit code ${run.status}`);
-  console.log("\n== start-up time, measured now against Debian's runc ==");
-  console.log(formatStartup(measureStartup(7), 7));
+  console.log(net.describe().join("\n"));
+  const samples: PodNetSample[] = [];
+  for (const rt of POD_RUNTIMES) {
+    const t = Date.now();
+    process.stdout.write(`\nmeasuring under ${rt} ... `);
+    const s = await net.measure(rt);
+    samples.push(s);
+    console.log(`done in ${((Date.now() - t) / 1000).toFixed(1)} s (redis GET c=1 ${s.redis.get("GET c=1")?.toFixed(0)} req/s, RTT ${s.rttUs.toFixed(2)} µs, bulk ${s.bulkMiBps.toFixed(0)} MiB/s)`);
+  }
+  console.log(`\n${formatPodNet(samples, SIZES, TARGETS)}\n${TARGETS_NOTE}`);
+  console.log("  one run each: `make bench` repeats it with larger sizes and prints medians");
 } finally {
-  cleanup();
+  await net.close();
 }
+console.log(`\n== container start-up, measured now against Debian's runc ==`);
+console.log(formatStartup(measureStartup(STARTUP_RUNS), STARTUP_RUNS));
+console.log(`\ndemo done in ${((Date.now() - t0) / 1000).toFixed(0)} s; pods, containers and temp dirs removed`);
