@@ -351,7 +351,7 @@ function pathMeasured(samples: PodNetSample[]): string {
   const sock = Math.max(...samples.map((s) => s.kernelTcp.sockbench));
   const transports = [...new Set(samples.flatMap((s) => [...s.sockTransports]))].join("/");
   const netd = samples.every((s) => s.netd) ? `; netd hand-overs: ${samples.reduce((n, s) => n + s.netd!.local, 0)} socketpair, ${samples.reduce((n, s) => n + s.netd!.kernel, 0)} kernel` : "";
-  const seen = `kernel TCP connections in the pods' /proc/net/tcp: redis ${redis}, sockbench ${sock}; sockbench client socket: ${transports}${netd}`;
+  const seen = `kernel TCP connections in the pods' /proc/net/tcp (most in one run): redis ${redis}, sockbench ${sock}; sockbench client socket: ${transports}${netd}`;
   const netdKernel = samples.reduce((n, s) => n + (s.netd?.kernel ?? 0), 0);
   if (redis === 0 && sock === 0 && !transports.includes("kernel-tcp") && netdKernel === 0) return `${seen} -> no kernel TCP between the pods (socketpair)`;
   if (redis > 0 && sock > 0) return `${seen} -> kernel TCP over veth + bridge`;
