@@ -43,7 +43,7 @@ export const STATUS_FD = 3;
 /**
  * The checkout (or installed package) root: the nearest directory above this module holding
  * native/PLAN.md. Found by walking up, so it holds for dist/sentry/launch.js and for the
- * single-file bundles in dist/bundle/ alike.
+ * esbuild bundles in dist/bundle/ alike.
  */
 export const PROJECT_ROOT = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -63,7 +63,7 @@ export function projectPath(...parts: string[]): string {
  * about half the time of the module tree: start-up is on every `create`), else the tsc output.
  */
 export function sentryEntry(): string {
-  const bundle = projectPath("dist", "bundle", "sentry.mjs");
+  const bundle = projectPath("dist", "bundle", "sentry", "main.js");
   return fs.existsSync(bundle) ? bundle : projectPath("dist", "sentry", "main.js");
 }
 

@@ -3,11 +3,11 @@
 import type { Command } from "commander";
 import { createLogger } from "../log.js";
 import { UserError, globalOptions } from "../cli.js";
-import { NetDaemon, closeInheritedFds } from "../../netstack/daemon.js";
+import type { NetDaemon } from "../../netstack/daemon.js";
 import { fetchStatus } from "../../netstack/client.js";
 import { netdPaths } from "../../netstack/paths.js";
 import { formatStatus } from "../../netstack/status.js";
-import { YamlClusterState } from "../../netstack/cluster/yaml.js";
+import type { ClusterState } from "../../netstack/cluster/types.js";
 
 interface NetdFlags {
   name?: string;
@@ -16,6 +16,8 @@ interface NetdFlags {
   log?: string;
   metricsAddress?: string;
   cluster?: string;
+  kubeconfig?: string;
+  kubernetes?: boolean;
   exitWhenIdle?: string;
 }
 
@@ -29,6 +31,8 @@ export function register(program: Command): void {
     .option("--log <file>", "log file (default: the global --log, else none)")
     .option("--metrics-address <host:port>", "serve Prometheus metrics at http://host:port/metrics")
     .option("--cluster <file>", "static cluster state (YAML: pods, Services) for Service ClusterIPs and pod names")
+    .option("--kubernetes", "cluster state from the Kubernetes API (in-cluster config or $KUBECONFIG): watch Pods, Nodes, Services, EndpointSlices")
+    .option("--kubeconfig <file>", "as --kubernetes, with this kubeconfig")
     .option("--exit-when-idle <seconds>", "exit after this long with no sentry connected (auto-started daemons)")
     .action(async (f: NetdFlags, cmd: Command) => {
       await runNetd(f, cmd);
@@ -45,6 +49,10 @@ export function register(program: Command): void {
 }
 
 async function runNetd(f: NetdFlags, cmd: Command): Promise<void> {
+  // Loaded here, not at the top: the daemon (prom-client) and the YAML source are the bulk of
+  // the CLI and every other verb starts faster without them (the bundle splits them out).
+  const { NetDaemon, closeInheritedFds } = await import("../../netstack/daemon.js");
+  const { YamlClusterState } = await import("../../netstack/cluster/yaml.js");
   const inherited = closeInheritedFds();
   const g = globalOptions(cmd);
   const paths = netdPaths({ name: f.name ?? "default", socket: f.socket, stateDir: f.stateDir });
@@ -62,11 +70,24 @@ async function runNetd(f: NetdFlags, cmd: Command): Promise<void> {
       .then(() => cluster?.close())
       .then(stopped);
   };
-  let cluster: YamlClusterState | undefined;
+  if (f.cluster && (f.kubernetes || f.kubeconfig)) throw new UserError("--cluster and --kubernetes/--kubeconfig: choose one cluster state source");
+  let cluster: ClusterState | undefined;
   try {
     if (f.cluster) cluster = new YamlClusterState(f.cluster);
   } catch (e) {
     throw new UserError((e as Error).message);
+  }
+  if (f.kubernetes || f.kubeconfig) {
+    // The API may be unreachable for a while (the source keeps re-listing with backoff): serve
+    // at once, and resolve Services as soon as the first full list has arrived.
+    void openKubernetesState(f.kubeconfig).then(
+      (state) => {
+        cluster = state;
+        state.on("error", (err) => log.warn({ err: err.message }, "netd: Kubernetes watch failed (re-listing; the last state stays)"));
+        log.info({ services: state.services().length, pods: state.pods().length }, "netd: Kubernetes cluster state listed");
+      },
+      (e: Error) => log.error({ err: e.message }, "netd: cannot use the Kubernetes API"),
+    );
   }
   cluster?.on("error", (err) => log.warn({ err: err.message }, "netd: cluster state reload failed (the last good one stays)"));
   const daemon: NetDaemon = new NetDaemon({
@@ -75,7 +96,9 @@ async function runNetd(f: NetdFlags, cmd: Command): Promise<void> {
     stateDir: paths.stateDir,
     log,
     metricsAddress: f.metricsAddress,
-    ...(cluster ? { cluster: { resolveService: (ip, port) => cluster.resolveService(ip, port), podOf: (ip) => cluster.podByIp(ip) } } : {}),
+    ...(f.cluster || f.kubernetes || f.kubeconfig
+      ? { cluster: { resolveService: (ip, port) => cluster?.resolveService(ip, port), podOf: (ip) => cluster?.podByIp(ip) } }
+      : {}),
     ...(idle !== undefined ? { idleExitMs: idle * 1000, onIdle: () => stop("idle") } : {}),
   });
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => stop(sig));
@@ -99,4 +122,14 @@ export async function netdStatusText(opts: { name?: string; socket?: string; jso
   } catch (e) {
     throw new UserError(`netd ${paths.name}: ${(e as Error).message}`);
   }
+}
+
+/** The Kubernetes source, loaded only when asked for: @kubernetes/client-node is large. */
+async function openKubernetesState(kubeconfig: string | undefined): Promise<ClusterState> {
+  const kube = await import("../../netstack/cluster/kube.js");
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const kc = new KubeConfig();
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else kc.loadFromDefault();
+  return kube.KubeClusterState.start({ kubeConfig: kc });
 }
