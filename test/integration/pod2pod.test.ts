@@ -181,6 +181,22 @@ describe("pod-to-pod through tsor-netd", { skip }, () => {
     }
   });
 
+  test("the server's getpeername shows the client pod's IP and an ephemeral port (httpd's REMOTE_ADDR)", async () => {
+    // busybox httpd puts getpeername(2) of the accepted connection into a CGI's environment.
+    const cgi = "#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR $REMOTE_PORT\\n";
+    const server = runIn(pods.srv!, `mkdir -p /www/cgi-bin && printf '${cgi}' > /www/cgi-bin/peer && chmod 755 /www/cgi-bin/peer && httpd -f -p 9400 -h /www`, "peer");
+    try {
+      const out = await runOk(pods.cli!, retry(`wget -q -O - http://${pods.srv!.ip}:9400/cgi-bin/peer`), "peercli");
+      const [addr, port] = out.trim().split(" ");
+      // httpd listens on a dual-stack [::] socket, so Linux reports an IPv4 peer v4-mapped.
+      assert.equal(addr, `[::ffff:${pods.cli!.ip}]`, `the peer is the client pod, v4-mapped: ${out}`);
+      assert.ok(Number(port) >= 32768 && Number(port) <= 60999, `an ephemeral port (ip_local_port_range): ${out}`);
+      assert.deepEqual(tcpRows(pods.cli!, 9400), [], "and it was the fast path: no kernel TCP socket in the client pod");
+    } finally {
+      await stop(server);
+    }
+  });
+
   test("a Service ClusterIP spreads 6 connects over its 3 endpoint pods round robin", async () => {
     const eps = ["ep1", "ep2", "ep3"].map((n) => runIn(pods[n]!, `nc -ll -p 8080 -e echo ${n}`, n));
     try {

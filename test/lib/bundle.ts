@@ -38,7 +38,7 @@ export const BUSYBOX_APPLETS = [
   "sh", "echo", "cat", "ls", "sleep", "id", "hostname", "mount", "ps", "true", "false", "env",
   "pwd", "touch", "mkdir", "wc", "kill", "grep", "readlink", "stat", "head", "tty", "test",
   "rm", "ln", "sed", "tr", "cut", "ip", "sysctl", "printf", "stty", "umount", "nc", "wget",
-  "httpd", "dd", "md5sum", "seq", "date", "uname",
+  "httpd", "dd", "md5sum", "seq", "date", "uname", "chmod",
 ];
 
 export function makeBusyboxRootfs(rootfs: string): void {
