@@ -153,6 +153,8 @@ export interface NativeBinding {
   fstatIno(fd: number): { dev: bigint; ino: bigint };
   /** Sets or clears O_NONBLOCK (per open file description). */
   setNonblock(fd: number, on: boolean): void;
+  /** fcntl(F_GETFL): the open file's status flags (O_NONBLOCK is per open file description). */
+  getFileFlags(fd: number): number;
 
   // --- unix sockets and fd passing (fdpass.cc)
   /** socketpair(AF_UNIX, type | SOCK_CLOEXEC); type defaults to SOCK_STREAM. */
@@ -161,6 +163,10 @@ export interface NativeBinding {
   sendFds(sock: number, data: Uint8Array, fds: number[]): number;
   /** One recvmsg on its own thread (waits with poll on a non-blocking socket); keeps the loop alive. */
   recvFds(sock: number, maxData: number, maxFds: number, cb: Callback<RecvResult>): void;
+  /** One recv(MSG_DONTWAIT) now, on this thread: the bytes (empty at EOF), or null if none wait (EAGAIN). */
+  recvNow(sock: number, maxData: number): Buffer | null;
+  /** One send(MSG_DONTWAIT | MSG_NOSIGNAL) now, on this thread: bytes sent, or -1 if the buffer is full (EAGAIN). */
+  sendNow(sock: number, data: Uint8Array): number;
   getsockoptInt(fd: number, level: number, name: number): number;
   setsockoptInt(fd: number, level: number, name: number, value: number): void;
   /** A close-on-exec socket created inside the network namespace at `netnsPath` (setns on a short-lived thread). */

@@ -72,7 +72,7 @@ export function vsocketOf(stack: SocketStack, task: Task, fdArg: bigint): Virtua
 
 /** O_NONBLOCK of the open file behind our duplicate (shared with the app's fd: fcntl is not trapped). */
 export function isNonblocking(dup: number): boolean {
-  return ((fdinfoFlags("self", dup) ?? 0) & O_NONBLOCK) !== 0;
+  return (native.getFileFlags(dup) & O_NONBLOCK) !== 0;
 }
 
 /** FD_CLOEXEC of the task's fd (fdinfo shows it as O_CLOEXEC); false if unreadable. */

@@ -136,8 +136,17 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
     return { kind: "replaceFdThenContinue", fd: real, targetFd: fd, cloexec: isCloexec(task, fd) };
   });
 
-/** Reads (consumes) one readiness byte from the app's end of a listener. */
-function consumeReadinessByte(dup: number): Promise<void> {
+/**
+ * Reads (consumes) one readiness byte from the app's end of a listener. The sentry wrote it
+ * synchronously (SentryEnd.signal), so it is normally there already: taken at once, on this
+ * thread; only if it is not (still queued in the sentry's socket) does a thread wait for it.
+ */
+function consumeReadinessByte(dup: number): Promise<void> | void {
+  try {
+    if (native.recvNow(dup, 1) !== null) return;
+  } catch {
+    return; // as the threaded read: an error ends the wait
+  }
   return new Promise((resolve) => native.recvFds(dup, 1, 0, () => resolve()));
 }
 
@@ -194,7 +203,10 @@ function accept(stack: SocketStack, task: Task, args: readonly bigint[], flags: 
     if (vs.state !== "listening" || !vs.queue) return fail(E.EINVAL);
     const taken = stack.takePending(vs);
     if (taken) {
-      if (taken.consumeByte) await consumeReadinessByte(dup);
+      if (taken.consumeByte) {
+        const reading = consumeReadinessByte(dup);
+        if (reading) await reading;
+      }
       ref.done();
       return deliver(stack, task, vs, taken.conn, args, flags);
     }
@@ -241,7 +253,10 @@ export const sysShutdown: SocketHandler = (stack, task, args) =>
       case "listening": {
         if (how === SHUT_WR) return ret(0);
         const bytes = stack.stopListening(vs);
-        for (let i = 0; i < bytes; i++) await consumeReadinessByte(dup);
+        for (let i = 0; i < bytes; i++) {
+          const reading = consumeReadinessByte(dup);
+          if (reading) await reading;
+        }
         return ret(0);
       }
       default:

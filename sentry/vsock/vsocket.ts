@@ -62,9 +62,20 @@ export class SentryEnd {
     return this.sock !== null;
   }
 
-  /** One more pending connection: one readiness byte for the app's end. */
+  /**
+   * One more pending connection: one readiness byte for the app's end, written at once (no
+   * libuv write request); only a full buffer leaves it to the stream to write later.
+   */
   signal(): void {
-    this.sock?.write(READINESS_BYTE);
+    const sock = this.sock;
+    if (!sock) return;
+    let sent: number;
+    try {
+      sent = sock.writableLength === 0 ? native.sendNow(this.fd, READINESS_BYTE) : -1;
+    } catch {
+      return; // the app's end is gone (EPIPE): the stream sees the hangup
+    }
+    if (sent !== 1) sock.write(READINESS_BYTE);
   }
 
   /** Stops watching and hands the end over: a duplicate of the fd, owned by the caller. */

@@ -169,3 +169,27 @@ test('socketInNetns: the socket lives in the given network namespace', async (t)
   assertNativeError(() => n.socketInNetns('/proc/self/ns/net', 12345, c.SOCK_STREAM, 0), 'socket', 'EAFNOSUPPORT');
   assert.throws(() => n.socketInNetns('a\0b', c.AF_INET, c.SOCK_STREAM, 0), TypeError);
 });
+
+test('sendNow/recvNow: never block, whatever O_NONBLOCK; EAGAIN is -1 / null, EOF an empty buffer', () => {
+  const [a, b] = n.socketpair();
+  assert.equal(n.recvNow(b, 1), null); // blocking socket, nothing there: no wait
+  assert.equal(n.sendNow(a, Buffer.from('xy')), 2);
+  assert.equal(n.recvNow(b, 1)?.toString(), 'x');
+  assert.equal(n.recvNow(b, 16)?.toString(), 'y');
+  assert.equal(n.recvNow(b, 16), null);
+  // A full send buffer answers -1 instead of blocking.
+  const big = Buffer.alloc(1 << 16);
+  let sent = 0;
+  for (let r = n.sendNow(a, big); r !== -1; r = n.sendNow(a, big)) sent += r;
+  assert.ok(sent > 0);
+  n.closeFd(a);
+  let got = 0;
+  for (let r = n.recvNow(b, 1 << 16); r !== null && r.length > 0; r = n.recvNow(b, 1 << 16)) got += r.length;
+  assert.equal(got, sent);
+  assert.equal(n.recvNow(b, 1)?.length, 0); // EOF
+  // Peer gone: EPIPE as an error, no SIGPIPE.
+  assert.throws(() => n.sendNow(b, Buffer.from('z')), (e) => e instanceof NativeError && e.syscall === 'send' && e.code === 'EPIPE');
+  n.closeFd(b);
+  assert.throws(() => n.recvNow(b, 1), (e) => e instanceof NativeError && e.syscall === 'recv');
+  assert.throws(() => n.sendNow(b, Buffer.from('z')), (e) => e instanceof NativeError && e.syscall === 'send');
+});

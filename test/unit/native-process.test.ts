@@ -157,3 +157,15 @@ test('setNonblock sets and clears O_NONBLOCK', () => {
   n.closeFd(b);
   assertNativeError(() => n.setNonblock(a, true), 'fcntl(F_GETFL)', 'EBADF');
 });
+
+test('getFileFlags: F_GETFL follows setNonblock; EBADF as a NativeError', () => {
+  const [a, b] = n.socketpair();
+  const O_NONBLOCK = 0o4000;
+  assert.equal(n.getFileFlags(a) & O_NONBLOCK, 0);
+  n.setNonblock(a, true);
+  assert.equal(n.getFileFlags(a) & O_NONBLOCK, O_NONBLOCK);
+  assert.equal(n.getFileFlags(b) & O_NONBLOCK, 0);
+  n.closeFd(a);
+  n.closeFd(b);
+  assert.throws(() => n.getFileFlags(a), (e) => e instanceof NativeError && e.syscall === 'fcntl(F_GETFL)');
+});

@@ -231,12 +231,48 @@ Napi::Value SocketInNetns(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
+// recvNow(sock, maxData): one recv(MSG_DONTWAIT) on the calling thread, for data known to be
+// there (a readiness byte the sentry wrote itself): a Buffer (empty at EOF), or null if nothing
+// waits (EAGAIN). Never blocks, whatever the socket's O_NONBLOCK.
+Napi::Value RecvNow(const Napi::CallbackInfo& info) {
+  int sock = ArgFd(info, 0, "recvNow", "sock");
+  size_t maxData = static_cast<size_t>(ArgInt(info, 1, "recvNow", "maxData", 1, kMaxRecvData));
+  std::vector<char> buf(maxData);
+  ssize_t n;
+  do {
+    n = recv(sock, buf.data(), buf.size(), MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return info.Env().Null();
+    ThrowErrno(info.Env(), "recv", errno);
+  }
+  return Napi::Buffer<char>::Copy(info.Env(), buf.data(), static_cast<size_t>(n));
+}
+
+// sendNow(sock, data): one send(MSG_DONTWAIT | MSG_NOSIGNAL) on the calling thread: the bytes
+// sent (possibly fewer than asked), or -1 if the socket's buffer is full (EAGAIN). Never blocks.
+Napi::Value SendNow(const Napi::CallbackInfo& info) {
+  int sock = ArgFd(info, 0, "sendNow", "sock");
+  Napi::Uint8Array data = ArgBytes(info, 1, "sendNow", "data");
+  ssize_t n;
+  do {
+    n = send(sock, data.Data(), data.ByteLength(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(info.Env(), -1);
+    ThrowErrno(info.Env(), "send", errno);
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
 }  // namespace
 
 void InitFdPass(Napi::Env env, Napi::Object exports) {
   exports.Set("socketpair", Napi::Function::New(env, Socketpair, "socketpair"));
   exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
   exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
+  exports.Set("recvNow", Napi::Function::New(env, RecvNow, "recvNow"));
+  exports.Set("sendNow", Napi::Function::New(env, SendNow, "sendNow"));
   exports.Set("getsockoptInt", Napi::Function::New(env, GetsockoptInt, "getsockoptInt"));
   exports.Set("setsockoptInt", Napi::Function::New(env, SetsockoptInt, "setsockoptInt"));
   exports.Set("socketInNetns", Napi::Function::New(env, SocketInNetns, "socketInNetns"));

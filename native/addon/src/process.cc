@@ -193,6 +193,14 @@ void SetNonblock(const Napi::CallbackInfo& info) {
   }
 }
 
+// getFileFlags(fd): fcntl(F_GETFL), the open file's status flags (O_NONBLOCK, O_RDWR, ...).
+Napi::Value GetFileFlags(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "getFileFlags");
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) ThrowErrno(info.Env(), "fcntl(F_GETFL)", errno);
+  return Napi::Number::New(info.Env(), flags);
+}
+
 }  // namespace
 
 void InitProcess(Napi::Env env, Napi::Object exports) {
@@ -207,6 +215,7 @@ void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("getPdeathsig", Napi::Function::New(env, GetPdeathsig, "getPdeathsig"));
   exports.Set("fstatIno", Napi::Function::New(env, FstatIno, "fstatIno"));
   exports.Set("setNonblock", Napi::Function::New(env, SetNonblock, "setNonblock"));
+  exports.Set("getFileFlags", Napi::Function::New(env, GetFileFlags, "getFileFlags"));
 }
 
 }  // namespace tsor
