@@ -40,6 +40,12 @@ export interface PrivateState {
   hooks: HookSet;
   /** A copy of config.json taken at create: exec starts from its process, as runc's does. */
   configPath: string;
+  /**
+   * `--platform` and `--network` as given at create (absent in states from before they were
+   * recorded: exec then asks for no trap). exec traps its process only under tsor + seccomp.
+   */
+  platform?: string;
+  network?: string;
 }
 
 /** One OCI hook (config.md#posix-platform-hooks). */

@@ -21,8 +21,9 @@ import { serveControl, type ControlRequest, type ControlResponse, type ExitStatu
 import { STATUS_FD, tsorInitPath, type LaunchRequest, type LaunchResult } from "./launch.js";
 import { NetdClient, ensureNetd } from "../netstack/client.js";
 import { netdPaths } from "../netstack/paths.js";
-import { containerDispatch, createPlatform, trapOptions, type Platform, type PlatformName } from "./platform/index.js";
+import { containerDispatch, createPlatform, trapOptions, type Platform, type PlatformName, type SyscallHandler } from "./platform/index.js";
 import type { SocketStack } from "./vsock/stack.js";
+import { TrapServer, TRAP_SOCKET_NAME } from "./trapserver.js";
 
 /** runtime-spec version we implement (state.json's ociVersion). */
 export const OCI_VERSION = "1.2.0";
@@ -43,6 +44,10 @@ export class ContainerSupervisor {
   netd: NetdClient | undefined;
   /** The container's virtual sockets (listeners, vsockets), while its platform runs. */
   private sockets: SocketStack | undefined;
+  /** The container's dispatch (over `sockets`), shared with the trap server's platforms. */
+  private dispatch: SyscallHandler | undefined;
+  /** `<state dir>/trap.sock`: traps `tsor exec`'d processes (seccomp platform only). */
+  private trapServer: TrapServer | undefined;
 
   constructor(
     private readonly req: LaunchRequest,
@@ -69,6 +74,7 @@ export class ContainerSupervisor {
     const exit = await this.exited();
     this.log.info({ exit }, "container exited");
     this.platform?.stop();
+    this.trapServer?.stop();
     this.sockets?.dispose();
     this.netd?.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -108,6 +114,8 @@ export class ContainerSupervisor {
         namespaces: {},
         hooks: spec.hooks ?? {},
         configPath,
+        platform: req.platform ?? "seccomp",
+        network: req.network ?? "tsor",
       },
     };
     this.store.save(this.state);
@@ -168,6 +176,9 @@ export class ContainerSupervisor {
       // The listener arrives just before execve (after `tsor start`); the platform waits for it.
       this.startPlatform(platformName, pid, this.trapChannel);
       this.trapChannel = -1;
+      // `tsor exec` connects here for its process's trap channel (same dispatch, same sockets).
+      this.trapServer = new TrapServer(path.join(stateDir, TRAP_SOCKET_NAME), this.dispatch!, this.log);
+      this.trapServer.start();
     }
     this.state.status = "created";
     this.store.save(this.state);
@@ -198,6 +209,7 @@ export class ContainerSupervisor {
     this.platform = createPlatform(name, { log: this.log, onExit });
     const { dispatch, stack } = containerDispatch(pid, this.log);
     this.sockets = stack;
+    this.dispatch = dispatch;
     this.platform.start({ pid, trapChannel }, dispatch);
   }
 
@@ -248,6 +260,7 @@ export class ContainerSupervisor {
     }
     this.sync?.close();
     this.platform?.stop();
+    this.trapServer?.stop();
     this.sockets?.dispose();
     if (this.trapChannel >= 0) native.closeFd(this.trapChannel);
     this.trapChannel = -1;
