@@ -1,8 +1,13 @@
 // implements `exec`: a new process inside a running container. tsor-init in exec mode joins the
 // container's namespaces and cgroups and runs the process; it stays the process's parent,
 // relays its exit status and forwards signals (native/PLAN.md, "mode exec").
+// In a `--network tsor --platform seccomp` container the process is trapped like the first one:
+// its trap channel is a connection to the sentry's trap server (sentry/trapserver.ts), which
+// serves it with the container's own dispatch and SocketStack. Under `--platform ptrace` exec'd
+// processes are not trapped yet (kernel sockets); under `--network host-kernel` never.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import type { Duplex, Writable } from "node:stream";
 import { UserError } from "./cli.js";
 import { exitCode, type Runtime } from "./container.js";
@@ -10,12 +15,17 @@ import { publicState } from "./state.js";
 import { parseSpec } from "./spec/validate.js";
 import type { RuntimeSpec } from "./spec/schema.js";
 import { createCgroupManager } from "./cgroups/index.js";
-import { buildPlan } from "../gofer/plan.js";
+import { buildPlan, INIT_FIRST_PRESERVED_FD } from "../gofer/plan.js";
 import { encodeField } from "../gofer/encode.js";
 import { SyncChannel } from "../sentry/sync.js";
 import { tsorInitPath } from "../sentry/launch.js";
 import { writePidFile } from "../sentry/supervisor.js";
 import type { ExitStatus } from "../sentry/control.js";
+import { trapOptions } from "../sentry/platform/index.js";
+import { TRAP_SOCKET_NAME } from "../sentry/trapserver.js";
+import { SOCK_STREAM } from "../sentry/syscalls/linux.js";
+import { native } from "../native/index.js";
+import type { ContainerState } from "./state.js";
 
 export interface ExecOptions {
   id: string;
@@ -78,20 +88,29 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<n
   const base = parseSpec(JSON.parse(fs.readFileSync(s.tsor.configPath, "utf8")));
   const spec = execSpec(base, opts);
   if (spec.process?.terminal && !opts.consoleSocket) throw new UserError("exec --tty needs --console-socket");
-  const plan = buildPlan(spec, {
-    mode: "exec",
-    rootfs: s.rootfs,
-    noPivot: false,
-    consoleSocket: opts.consoleSocket,
-    preserveFds: opts.preserveFds,
-    joinNamespaces: s.tsor.namespaces,
-  });
-  const preserved = Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
-  const init = spawn(tsorInitPath(), [], {
-    stdio: ["inherit", "inherit", "inherit", "pipe", "pipe", ...preserved],
-    detached: opts.detach,
-    env: {},
-  });
+  // The trap channel sits right after the preserved fds in tsor-init, as at create.
+  const trapFd = connectTrapServer(s);
+  let init, plan: string;
+  try {
+    plan = buildPlan(spec, {
+      mode: "exec",
+      rootfs: s.rootfs,
+      noPivot: false,
+      consoleSocket: opts.consoleSocket,
+      preserveFds: opts.preserveFds,
+      joinNamespaces: s.tsor.namespaces,
+      trap: trapFd === undefined ? undefined : trapOptions("seccomp", INIT_FIRST_PRESERVED_FD + opts.preserveFds),
+    });
+    const preserved = Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
+    init = spawn(tsorInitPath(), [], {
+      stdio: ["inherit", "inherit", "inherit", "pipe", "pipe", ...preserved, ...(trapFd === undefined ? [] : [trapFd])],
+      detached: opts.detach,
+      env: {},
+    });
+  } finally {
+    // tsor-init has its own copy (or none: the sentry's platform sees EOF and ends).
+    if (trapFd !== undefined) native.closeFd(trapFd);
+  }
   const planPipe = init.stdio[4] as Writable;
   planPipe.on("error", () => {});
   planPipe.end(plan);
@@ -120,6 +139,23 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<n
   } finally {
     for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
     sync.close();
+  }
+}
+
+/**
+ * A connection to the sentry's trap server when the container traps its processes (`--network
+ * tsor`, `--platform seccomp`); undefined when it does not. No sentry to serve the trap: the
+ * exec fails (an untrapped process would silently miss the container's virtual sockets).
+ */
+function connectTrapServer(s: ContainerState): number | undefined {
+  if (s.tsor.network !== "tsor" || s.tsor.platform !== "seccomp") return undefined;
+  const sock = path.join(path.dirname(s.tsor.configPath), TRAP_SOCKET_NAME);
+  try {
+    return native.unixConnect(sock, SOCK_STREAM);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" || code === "ECONNREFUSED" ? "the sentry is not serving it" : (e as Error).message;
+    throw new UserError(`exec ${s.id}: cannot reach the sentry's trap socket ${sock} (${why}); the process would run untrapped`);
   }
 }
 

@@ -23,7 +23,7 @@ function partial(name: SocketSyscallName, handler: SocketHandler, note: string):
 }
 
 const ENTRIES: readonly SyscallEntry[] = [
-  supported("socket", sysSocket),
+  partial("socket", sysSocket, "under --platform ptrace, processes started by `tsor exec` are not trapped (their TCP sockets are kernel sockets)"),
   partial("bind", sysBind, "EACCES for privileged ports and EADDRNOTAVAIL are the shadow kernel socket's (the sentry's privileges)"),
   supported("listen", sysListen),
   partial("accept", sysAccept, "SO_RCVTIMEO is not honoured; a listener closed under a held accept answers EBADF (Linux keeps waiting)"),
