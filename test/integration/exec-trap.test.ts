@@ -1,0 +1,110 @@
+// `tsor exec` under the container's trap (issue 4): an exec'd process is trapped exactly like
+// the container's first process and served by the same sentry and SocketStack, so its connect()
+// to a virtual listener in the container gets a socketpair, never the shadow kernel listener.
+// tsor only (`--network`/`--platform` and the trap are tsor's).
+import { describe, test, after } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Harness, waitFor } from "./harness.js";
+import { appBundle } from "../apps/apps.js";
+
+const h = new Harness("exectrap");
+after(() => h.cleanup());
+const skip = h.rtm.isRunc && "the trap and --network are tsor's own";
+
+const PAGE = "<html><body>hello from the trapped httpd</body></html>\n";
+/** httpd on 127.0.0.1:8080 (a virtual listener when trapped); /ready once it answers. */
+const SCRIPT = `
+httpd -f -p 127.0.0.1:8080 -h /www &
+wait_for "httpd to answer" wget -q -O /dev/null http://127.0.0.1:8080/index.html
+touch /ready
+wait
+`;
+
+async function httpdContainer(createFlags: string[] = [], mutate?: (c: Record<string, any>) => void): Promise<{ id: string; pid: number }> {
+  const b = appBundle(h, SCRIPT, { busybox: true, files: { "www/index.html": PAGE }, mutate });
+  const id = h.createStart(b, "httpd", createFlags);
+  await waitFor("httpd in the container", () => (fs.existsSync(path.join(b.rootfs, "ready")) ? true : undefined));
+  const s = h.state(id);
+  assert.ok(s && s.status === "running", `state ${JSON.stringify(s)}`);
+  return { id, pid: s.pid };
+}
+
+/** /proc/net/tcp rows (after the header) as [local, remote, state] in hex, as the kernel prints them. */
+function tcpRows(text: string): { local: string; remote: string; st: string }[] {
+  return text
+    .split("\n")
+    .filter((l) => /^\s*\d+:/.test(l))
+    .map((l) => {
+      const f = l.trim().split(/\s+/);
+      return { local: f[1]!, remote: f[2]!, st: f[3]! };
+    });
+}
+
+const PORT_HEX = ":1F90"; // 8080
+
+function filtersOf(out: string): number {
+  const m = /^Seccomp_filters:\s+(\d+)$/m.exec(out);
+  assert.ok(m, out);
+  return Number(m[1]);
+}
+
+describe("exec under the trap", { skip }, () => {
+  test("an exec'd client of a virtual listener gets a socketpair (no kernel TCP connection)", async () => {
+    const { id } = await httpdContainer();
+    const r = h.rt(["exec", id, "sh", "-c", "wget -q -O - http://127.0.0.1:8080/ && echo ---TCP--- && cat /proc/net/tcp"]);
+    assert.equal(r.code, 0, r.stderr);
+    const [page, tcp] = r.stdout.split("---TCP---\n");
+    assert.equal(page, PAGE);
+    const rows = tcpRows(tcp ?? "");
+    // The shadow kernel listener (LISTEN, 0A) is there; a kernel connection to it would leave
+    // an ESTABLISHED (01) or TIME_WAIT/FIN_WAIT/CLOSE_WAIT row on port 8080 behind the fetch.
+    assert.ok(rows.some((x) => x.local.endsWith(PORT_HEX) && x.st === "0A"), `no shadow listener:\n${tcp}`);
+    const kernelConns = rows.filter((x) => x.st !== "0A" && (x.local.endsWith(PORT_HEX) || x.remote.endsWith(PORT_HEX)));
+    assert.deepEqual(kernelConns, [], `the exec'd wget used kernel TCP:\n${tcp}`);
+    assert.ok(!rows.some((x) => x.st === "01"), `an ESTABLISHED kernel socket:\n${tcp}`);
+  });
+
+  test("the exec'd process carries the trap filter (and the config's profile)", async () => {
+    const { id } = await httpdContainer();
+    assert.equal(filtersOf(h.ok(["exec", id, "grep", "Seccomp_filters", "/proc/self/status"])), 1);
+    const withProfile = await httpdContainer([], (c) => {
+      c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["sethostname"], action: "SCMP_ACT_ERRNO" }] };
+    });
+    assert.equal(filtersOf(h.ok(["exec", withProfile.id, "grep", "Seccomp_filters", "/proc/self/status"])), 2);
+  });
+
+  test("exec into a --network host-kernel container stays untrapped and works", async () => {
+    const { id } = await httpdContainer(["--network", "host-kernel"]);
+    const r = h.rt(["exec", id, "sh", "-c", "grep Seccomp_filters /proc/self/status && wget -q -O - http://127.0.0.1:8080/"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(filtersOf(r.stdout), 0);
+    assert.ok(r.stdout.endsWith(PAGE), r.stdout);
+  });
+
+  test("exec fails clearly once the sentry is gone", async () => {
+    const { id } = await httpdContainer();
+    const sentryPid = JSON.parse(fs.readFileSync(path.join(h.root, id, "state.json"), "utf8")).tsor.sentryPid as number;
+    process.kill(sentryPid, "SIGKILL");
+    await waitFor("the sentry to die", () => {
+      try {
+        process.kill(sentryPid, 0);
+        return undefined;
+      } catch {
+        return true;
+      }
+    });
+    const r = h.rt(["exec", id, "true"], { timeoutMs: 15_000 });
+    assert.notEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /stopped|sentry/);
+  });
+
+  test("exec fails clearly when the sentry's trap socket is missing", async () => {
+    const { id } = await httpdContainer();
+    fs.rmSync(path.join(h.root, id, "trap.sock"), { force: true });
+    const r = h.rt(["exec", id, "true"], { timeoutMs: 15_000 });
+    assert.notEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /trap/);
+  });
+});
