@@ -107,6 +107,12 @@ export declare class SeccompListener {
    * keeps itself and (unless unref()'d) the event loop alive. Throws if already running.
    */
   start(onNotif: (notif: SeccompNotif) => void, onEnd?: (err: NativeError | null) => void): void;
+  /**
+   * As start(), without the thread: the event loop watches the listener fd and each notification
+   * is received and delivered on the JS thread as it arrives (one thread hand-over fewer per call).
+   * Falls back to start() for a fd the loop cannot watch.
+   */
+  startOnLoop(onNotif: (notif: SeccompNotif) => void, onEnd?: (err: NativeError | null) => void): void;
   /** Stops and joins the thread; no callback runs after it returns (undelivered notifications are dropped). */
   stop(): void;
   /** SECCOMP_IOCTL_NOTIF_SEND: `error` is a positive errno (0: success, returning `val`); flags: SECCOMP_USER_NOTIF_FLAG_CONTINUE (val, error 0). */

@@ -73,7 +73,8 @@ export class SeccompPlatform implements Platform {
       this.listenerFd = fd;
       const listener = new native.SeccompListener(fd);
       this.listener = listener;
-      listener.start(
+      // On the event loop, not a thread: each trapped call reaches its handler one wake-up sooner.
+      listener.startOnLoop(
         (notif) => this.onNotif(listener, notif, dispatch),
         (endErr) => {
           if (endErr) this.opts.log?.error({ err: endErr.message }, "seccomp platform: listener failed");

@@ -58,16 +58,17 @@ test('seccompNotifSizes reports the kernel structs', () => {
   assert.ok(s.notif >= 80 && s.resp >= 24 && s.data >= 64, JSON.stringify(s));
 });
 
-test('SeccompListener: value, errno, CONTINUE, ADDFD with SEND and with SETFD', async () => {
+for (const how of ['start', 'startOnLoop'] as const) {
+test(`SeccompListener (${how}): value, errno, CONTINUE, ADDFD with SEND and with SETFD`, async () => {
   const child = await startChild('answer');
   const listener: SeccompListener = new n.SeccompListener(child.listenerFd);
   assert.equal(listener.fd, child.listenerFd);
   assert.equal(listener.running, false);
 
   // start/stop/start: no notification exists before "go", so none is lost.
-  listener.start(() => assert.fail('stopped listener delivered'));
+  listener[how](() => assert.fail('stopped listener delivered'));
   assert.equal(listener.running, true);
-  assert.throws(() => listener.start(() => {}), /already started/);
+  assert.throws(() => listener[how](() => {}), /already started/);
   listener.stop();
   listener.stop(); // idempotent
   assert.equal(listener.running, false);
@@ -77,7 +78,7 @@ test('SeccompListener: value, errno, CONTINUE, ADDFD with SEND and with SETFD', 
   const answered: bigint[] = [];
   let socketCalls = 0;
   const ended = new Promise<NativeError | null>((resolve) => {
-    listener.start((notif) => {
+    listener[how]((notif) => {
       seen.push(notif);
       assert.equal(notif.pid, child.proc.pid);
       assert.equal(notif.arch, child.nr.arch);
@@ -136,11 +137,11 @@ test('SeccompListener: value, errno, CONTINUE, ADDFD with SEND and with SETFD', 
   for (const fd of [mine, appEnd, child.sock]) n.closeFd(fd);
 });
 
-test('SeccompListener: the task dies before the answer: ENOENT, idValid false, onEnd(null)', async () => {
+test(`SeccompListener (${how}): the task dies before the answer: ENOENT, idValid false, onEnd(null)`, async () => {
   const child = await startChild('block');
   const listener = new n.SeccompListener(child.listenerFd);
   const ended = manual<NativeError | null>();
-  const got = new Promise<SeccompNotif>((resolve) => listener.start(resolve, ended.resolve));
+  const got = new Promise<SeccompNotif>((resolve) => listener[how](resolve, ended.resolve));
   n.sendFds(child.sock, Buffer.from('g'), []);
   const notif = await got;
   assert.equal(notif.nr, child.nr.getppid);
@@ -156,6 +157,7 @@ test('SeccompListener: the task dies before the answer: ENOENT, idValid false, o
   n.closeFd(child.listenerFd);
   n.closeFd(child.sock);
 });
+}
 
 function manual<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
@@ -163,10 +165,11 @@ function manual<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   return { promise, resolve };
 }
 
-test('SeccompListener: a fd that is not a listener ends with the ioctl error; argument checks', async () => {
+for (const how of ['start', 'startOnLoop'] as const) {
+test(`SeccompListener (${how}): a fd that is not a listener ends with the ioctl error; argument checks`, async () => {
   const fd = openSync('/dev/null', 'r');
   const listener = new n.SeccompListener(fd);
-  const err = await new Promise<NativeError | null>((resolve) => listener.start(() => assert.fail('notif'), resolve));
+  const err = await new Promise<NativeError | null>((resolve) => listener[how](() => assert.fail('notif'), resolve));
   assert.ok(err instanceof NativeError);
   assert.equal(err.syscall, 'ioctl(SECCOMP_IOCTL_NOTIF_RECV)');
   assert.equal(err.code, 'ENOTTY');
@@ -179,6 +182,7 @@ test('SeccompListener: a fd that is not a listener ends with the ioctl error; ar
   assert.throws(() => listener.respond(1n, 2n ** 63n, 0, 0), TypeError);
   assert.throws(() => listener.addFd(1n, 0, 0, { send: 'yes' as never }), TypeError);
   assert.throws(() => new n.SeccompListener(-1), TypeError);
-  assert.throws(() => listener.start(undefined as never), TypeError);
+  assert.throws(() => listener[how](undefined as never), TypeError);
   closeSync(fd);
 });
+}

@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <algorithm>
 #include <cstring>
@@ -109,6 +110,7 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
     return DefineClass(env, "SeccompListener",
                        {
                            InstanceMethod<&SeccompListener::Start>("start"),
+                           InstanceMethod<&SeccompListener::StartOnLoop>("startOnLoop"),
                            InstanceMethod<&SeccompListener::Stop>("stop"),
                            InstanceMethod<&SeccompListener::Respond>("respond"),
                            InstanceMethod<&SeccompListener::AddFd>("addFd"),
@@ -132,8 +134,15 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
   }
 
   ~SeccompListener() override {
+    // Not destroyed with the environment maybe gone: the async context stays (one per listener).
+    (void)asyncContext_.release();
     if (!running_) return;
     StopThread();
+    if (onLoop_) {
+      std::lock_guard<std::mutex> lock(guard_->mutex);
+      if (guard_->alive) state_->listeners.erase(this);
+      return;
+    }
     channel_->owner = nullptr;
     std::lock_guard<std::mutex> lock(guard_->mutex);
     if (guard_->alive) {  // at teardown the environment frees the tsfn and the listener set itself
@@ -142,8 +151,13 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
     }
   }
 
-  // Wakes the thread and joins it. No JS: also used at environment teardown.
+  // Wakes the thread and joins it (or stops watching the fd on the loop). No JS: also used at
+  // environment teardown.
   void StopThread() {
+    if (poll_ != nullptr) {
+      ClosePoll();
+      return;
+    }
     if (!thread_.joinable()) return;
     uint64_t one = 1;
     ssize_t ignored = write(wakeFd_, &one, sizeof(one));
@@ -178,15 +192,134 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
     thread_ = std::thread(&SeccompListener::Loop, this, channel_);
   }
 
+  // startOnLoop(onNotif, onEnd?): start() without the thread: the event loop itself watches the
+  // listener fd (uv_poll) and each notification is received (NOTIF_RECV, after a zero-timeout
+  // poll says one waits: never blocks) and delivered on the JS thread as it arrives. One thread
+  // wake-up and hand-over fewer per trapped call. A fd the loop cannot watch (not pollable) falls
+  // back to start().
+  void StartOnLoop(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Function onNotif = ArgFunction(info, 0, "SeccompListener.startOnLoop", "onNotif");
+    Napi::Function onEnd;
+    if (!info[1].IsUndefined()) onEnd = ArgFunction(info, 1, "SeccompListener.startOnLoop", "onEnd");
+    if (running_) throw Napi::Error::New(env, "SeccompListener.startOnLoop: already started");
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return Start(info);
+    uv_poll_t* handle = new uv_poll_t;
+    if (uv_poll_init(loop, handle, fd_) != 0) {
+      delete handle;
+      return Start(info);
+    }
+    handle->data = this;
+    int r = uv_poll_start(handle, UV_READABLE, &SeccompListener::OnPoll);
+    if (r != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      ThrowErrno(env, "uv_poll_start", -r);
+    }
+    if (!keepAlive_) uv_unref(reinterpret_cast<uv_handle_t*>(handle));
+    poll_ = handle;
+    onLoop_ = true;
+    env_ = env;
+    if (!asyncContext_) asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "tsor-seccomp");
+    onNotif_ = Napi::Persistent(onNotif);
+    onEnd_ = onEnd.IsEmpty() ? Napi::FunctionReference() : Napi::Persistent(onEnd);
+    running_ = true;
+    Ref();
+    state_->listeners.insert(this);
+  }
+
+  // Stops watching the fd on the loop; the handle is freed once libuv has closed it. No JS.
+  void ClosePoll() {
+    uv_poll_t* handle = poll_;
+    poll_ = nullptr;
+    uv_poll_stop(handle);
+    uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+  }
+
+  // Loop mode: the listener fd is readable (or hung up). Receives what waits (a bounded batch:
+  // other handles get their turn) and delivers each notification at once.
+  static void OnPoll(uv_poll_t* handle, int status, int) {
+    SeccompListener* self = static_cast<SeccompListener*>(handle->data);
+    if (self == nullptr || self->poll_ != handle) return;
+    Napi::Env env = self->env_;
+    Napi::HandleScope scope(env);
+    self->Ref();  // a handler's stop() must not let the object go while we are in it
+    if (status < 0) {
+      self->EndOnLoop(env, "poll", -status);
+    } else {
+      std::vector<uint8_t> buf(self->notifSize_);
+      for (int k = 0; k < 64 && self->poll_ == handle; k++) {
+        pollfd p{self->fd_, POLLIN, 0};
+        int pr = poll(&p, 1, 0);
+        if (pr < 0) {
+          if (errno == EINTR) continue;
+          self->EndOnLoop(env, "poll", errno);
+          break;
+        }
+        if (pr == 0) break;
+        if (p.revents & POLLNVAL) {
+          self->EndOnLoop(env, "poll", EBADF);
+          break;
+        }
+        if (p.revents & POLLIN) {
+          memset(buf.data(), 0, buf.size());
+          if (ioctl(self->fd_, SECCOMP_IOCTL_NOTIF_RECV, buf.data()) != 0) {
+            if (errno == ENOENT || errno == EINTR) continue;
+            self->EndOnLoop(env, "ioctl(SECCOMP_IOCTL_NOTIF_RECV)", errno);
+            break;
+          }
+          const seccomp_notif* kn = reinterpret_cast<const seccomp_notif*>(buf.data());
+          Notif n{kn->id, kn->pid, kn->flags, kn->data.nr, kn->data.arch, kn->data.instruction_pointer, {}};
+          memcpy(n.args, kn->data.args, sizeof(n.args));
+          Napi::HandleScope inner(env);
+          self->CallOnLoop(env, self->onNotif_, NotifToJs(env, n));
+          continue;
+        }
+        if (p.revents & (POLLHUP | POLLERR)) {  // no task uses the filter
+          self->EndOnLoop(env, nullptr, 0);
+          break;
+        }
+        break;
+      }
+    }
+    self->Unref();
+  }
+
+  // Calls fn(arg) as a callback from the loop (microtasks and ticks run after it); a throw is an
+  // uncaught exception, as one from the threaded delivery is.
+  void CallOnLoop(Napi::Env env, const Napi::FunctionReference& fn, Napi::Value arg) {
+    if (fn.IsEmpty()) return;
+    napi_value argv[1] = {arg};
+    napi_value result;
+    napi_status st = napi_make_callback(env, *asyncContext_, env.Global(), fn.Value(), 1, argv, &result);
+    if (st == napi_pending_exception) {
+      napi_value err;
+      if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
+    }
+  }
+
+  void EndOnLoop(Napi::Env env, const char* syscall, int err) {
+    Napi::FunctionReference onEnd = std::move(onEnd_);
+    Finish();
+    if (onEnd.IsEmpty()) return;
+    Napi::Value e = syscall != nullptr ? MakeNativeError(env, syscall, err) : env.Null();
+    CallOnLoop(env, onEnd, e);
+  }
+
   // stop(): no callbacks after it returns; notifications not yet delivered are dropped (their
   // tasks stay blocked until answered through another listener or killed).
   void Stop(const Napi::CallbackInfo&) { Finish(); }
 
   void Finish() {
     if (!running_) return;
-    StopThread();
-    channel_->owner = nullptr;
-    tsfn_.Release();
+    if (onLoop_) {
+      if (poll_ != nullptr) ClosePoll();
+      onLoop_ = false;
+    } else {
+      StopThread();
+      channel_->owner = nullptr;
+      tsfn_.Release();
+    }
     running_ = false;
     state_->listeners.erase(this);
     onNotif_.Reset();
@@ -355,12 +488,14 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
 
   void RefLoop(const Napi::CallbackInfo& info) {
     keepAlive_ = true;
-    if (running_) tsfn_.Ref(info.Env());
+    if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    else if (running_) tsfn_.Ref(info.Env());
   }
 
   void UnrefLoop(const Napi::CallbackInfo& info) {
     keepAlive_ = false;
-    if (running_) tsfn_.Unref(info.Env());
+    if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    else if (running_) tsfn_.Unref(info.Env());
   }
 
   Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
@@ -379,6 +514,11 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
   Napi::ThreadSafeFunction tsfn_;
   std::shared_ptr<Channel> channel_;
   Napi::FunctionReference onNotif_, onEnd_;
+  // Loop mode (startOnLoop): the fd's watcher, and what its callback needs.
+  uv_poll_t* poll_ = nullptr;
+  bool onLoop_ = false;
+  napi_env env_ = nullptr;
+  std::unique_ptr<Napi::AsyncContext> asyncContext_;
 };
 
 void StopAllListeners(AddonState* state) {
