@@ -96,6 +96,21 @@ export interface AddFdFlags {
  * Answers to a task that is gone (it died, or a signal interrupted the trapped call) throw a
  * NativeError with code ENOENT: see isNotificationGone().
  */
+/**
+ * The event loop watches a fd for readability (uv_poll; the fd is not owned, never closed here):
+ * what a net.Socket on the fd would do for an EOF watch, without a stream. start() calls
+ * `onReadable()` whenever the fd is readable or hung up (read it until EAGAIN, e.g. recvNow), or
+ * `onReadable(err)` once if watching fails (then it has stopped). Ref'd like a Node handle.
+ */
+export declare class ReadableWatcher {
+  constructor(fd: number);
+  start(onReadable: (err?: NativeError) => void): void;
+  /** No call after it returns. */
+  stop(): void;
+  ref(): void;
+  unref(): void;
+}
+
 export declare class SeccompListener {
   constructor(listenerFd: number);
   readonly fd: number;
@@ -198,6 +213,7 @@ export interface NativeBinding {
   /** seccomp(SECCOMP_GET_NOTIF_SIZES): the running kernel's struct sizes. */
   seccompNotifSizes(): { notif: number; resp: number; data: number };
   readonly SeccompListener: typeof SeccompListener;
+  readonly ReadableWatcher: typeof ReadableWatcher;
 
   // --- another process's memory (memory.cc)
   /** process_vm_readv: up to `len` bytes at `addr` (fewer if the range runs into an unmapped page); EFAULT, ESRCH. */

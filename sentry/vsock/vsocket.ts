@@ -4,14 +4,12 @@
 // socketpair itself (the kernel moves them; the sentry never sees them); `dataPath` names that, so
 // a second data path (shared-memory rings injected into the app, DESIGN.md "Later: an in-process
 // data path") can be added without code assuming the socketpair carries the bytes.
-import { Socket } from "node:net";
 
 import type { Task } from "../platform/platform.js";
 import { AF_INET6, isV4Mapped, type InetAddr, type InetFamily } from "./address.js";
-import { dupOwnFd } from "./kernel.js";
 import type { ShadowSocket } from "./kernel.js";
 import type { Binding } from "./registry.js";
-import { native } from "../../native/index.js";
+import { native, type ReadableWatcher } from "../../native/index.js";
 import { IPPROTO_IPV6, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, SOL_SOCKET } from "../syscalls/linux.js";
 
 export type VSocketState = "unbound" | "bound" | "listening" | "connecting" | "connected";
@@ -32,63 +30,99 @@ const READINESS_BYTE = Buffer.from([0x2a]);
  * The sentry's end (A2) of a vsocket's socketpair while the sentry holds it (not yet handed to a
  * peer). Watches it: EOF means the app closed its last copy of A1 (close is not trapped), and
  * writes one readiness byte per pending connection of a listener (the app's epoll/poll/select on
- * A1 then see it readable).
+ * A1 then see it readable). The watch is a bare event-loop poll on the fd (the addon's
+ * ReadableWatcher), not a net.Socket: no stream per socket() on the trap path.
  */
 export class SentryEnd {
-  private sock: Socket | null;
+  private watcher: ReadableWatcher | null;
+  /** Readiness bytes that found the buffer full, written on a retry. */
+  private unsent = 0;
+  private retry: NodeJS.Timeout | null = null;
 
   constructor(
     readonly fd: number,
-    onHangup: () => void,
+    private readonly onHangup: () => void,
   ) {
-    const sock = new Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
-    const hangup = (): void => {
-      if (this.sock !== sock) return;
-      this.sock = null;
-      sock.destroy();
-      onHangup();
-    };
-    sock.on("data", () => {
-      /* bytes the app wrote to an unconnected socket: dropped */
+    // O_NONBLOCK as a stream on the fd would have set it (the end keeps it when handed over).
+    native.setNonblock(fd, true);
+    const watcher = new native.ReadableWatcher(fd);
+    watcher.start((err) => {
+      if (this.watcher !== watcher) return;
+      if (err) return this.hangup();
+      // Bytes the app wrote to an unconnected socket are dropped; EOF or an error is the hangup.
+      for (;;) {
+        let got: Buffer | null;
+        try {
+          got = native.recvNow(fd, 65536);
+        } catch {
+          return this.hangup();
+        }
+        if (got === null) return;
+        if (got.length === 0) return this.hangup();
+      }
     });
-    sock.on("end", hangup);
-    sock.on("error", hangup);
-    sock.on("close", hangup);
-    sock.unref();
-    this.sock = sock;
+    watcher.unref();
+    this.watcher = watcher;
   }
 
   get open(): boolean {
-    return this.sock !== null;
+    return this.watcher !== null;
   }
 
-  /**
-   * One more pending connection: one readiness byte for the app's end, written at once (no
-   * libuv write request); only a full buffer leaves it to the stream to write later.
-   */
-  signal(): void {
-    const sock = this.sock;
-    if (!sock) return;
-    let sent: number;
-    try {
-      sent = sock.writableLength === 0 ? native.sendNow(this.fd, READINESS_BYTE) : -1;
-    } catch {
-      return; // the app's end is gone (EPIPE): the stream sees the hangup
-    }
-    if (sent !== 1) sock.write(READINESS_BYTE);
-  }
-
-  /** Stops watching and hands the end over: a duplicate of the fd, owned by the caller. */
-  release(): number {
-    const fd = dupOwnFd(this.fd);
+  private hangup(): void {
+    if (!this.watcher) return;
     this.close();
-    return fd;
+    this.onHangup();
+  }
+
+  /** One more pending connection: one readiness byte for the app's end, written at once. */
+  signal(): void {
+    if (!this.watcher) return;
+    this.unsent++;
+    this.flush();
+  }
+
+  private flush(): void {
+    while (this.unsent > 0 && this.watcher) {
+      let sent: number;
+      try {
+        sent = native.sendNow(this.fd, READINESS_BYTE);
+      } catch {
+        this.unsent = 0;
+        return; // the app's end is gone (EPIPE): the watch sees the hangup
+      }
+      if (sent !== 1) {
+        // The buffer is full (the app wrote into its listener and never reads): try again soon.
+        this.retry ??= setTimeout(() => {
+          this.retry = null;
+          this.flush();
+        }, 1).unref();
+        return;
+      }
+      this.unsent--;
+    }
+  }
+
+  /** Stops watching and hands the end over: the fd, owned by the caller from now on. */
+  release(): number {
+    if (!this.stop()) throw new Error("SentryEnd.release: the end is already closed");
+    return this.fd;
   }
 
   close(): void {
-    const sock = this.sock;
-    this.sock = null;
-    sock?.destroy();
+    if (this.stop()) closeQuietly(this.fd);
+  }
+
+  /** Ends the watch; true if it was running (the fd is still ours). */
+  private stop(): boolean {
+    const watcher = this.watcher;
+    if (!watcher) return false;
+    this.watcher = null;
+    watcher.stop();
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    this.unsent = 0;
+    return true;
   }
 }
 

@@ -193,3 +193,34 @@ test('sendNow/recvNow: never block, whatever O_NONBLOCK; EAGAIN is -1 / null, EO
   assert.throws(() => n.recvNow(b, 1), (e) => e instanceof NativeError && e.syscall === 'recv');
   assert.throws(() => n.sendNow(b, Buffer.from('z')), (e) => e instanceof NativeError && e.syscall === 'send');
 });
+
+test('ReadableWatcher: calls on data and on EOF, not after stop; argument checks', async () => {
+  const [a, b] = n.socketpair();
+  const w = new n.ReadableWatcher(b);
+  const events: string[] = [];
+  let wake: () => void = () => {};
+  w.start((err) => {
+    assert.equal(err, undefined);
+    for (let r = n.recvNow(b, 64); r !== null; r = r.length === 0 ? null : n.recvNow(b, 64)) {
+      events.push(r.length === 0 ? 'eof' : r.toString());
+      if (r.length === 0) w.stop();
+    }
+    wake();
+  });
+  w.unref();
+  w.ref(); // the test awaits it
+  assert.throws(() => w.start(() => {}), /already started/);
+  const next = () => new Promise<void>((resolve) => (wake = resolve));
+  let got = next();
+  n.sendNow(a, Buffer.from('hi'));
+  await got;
+  assert.deepEqual(events, ['hi']);
+  got = next();
+  n.closeFd(a);
+  await got;
+  assert.deepEqual(events, ['hi', 'eof']);
+  w.stop(); // idempotent
+  n.closeFd(b);
+  assert.throws(() => new n.ReadableWatcher(-1), TypeError);
+  assert.throws(() => w.start(undefined as never), TypeError);
+});

@@ -149,6 +149,43 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   return exports;
 }
 
+uv_poll_t* StartLoopPoll(Napi::Env env, int fd, void* data, uv_poll_cb cb, bool keepAlive, int* err) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    *err = UV_EINVAL;
+    return nullptr;
+  }
+  uv_poll_t* handle = new uv_poll_t;
+  int r = uv_poll_init(loop, handle, fd);
+  if (r != 0) {
+    delete handle;
+    *err = r;
+    return nullptr;
+  }
+  handle->data = data;
+  r = uv_poll_start(handle, UV_READABLE, cb);
+  if (r != 0) {
+    CloseLoopPoll(handle);
+    *err = r;
+    return nullptr;
+  }
+  if (!keepAlive) uv_unref(reinterpret_cast<uv_handle_t*>(handle));
+  return handle;
+}
+
+void CloseLoopPoll(uv_poll_t* handle) {
+  uv_poll_stop(handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+}
+
+void CallFromLoop(Napi::Env env, napi_async_context context, napi_value fn, size_t argc, const napi_value* argv) {
+  napi_value result;
+  if (napi_make_callback(env, context, env.Global(), fn, argc, argv, &result) == napi_pending_exception) {
+    napi_value err;
+    if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
+  }
+}
+
 }  // namespace tsor
 
 static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <uv.h>
 #include <mutex>
 #include <set>
 #include <string>
@@ -94,6 +95,16 @@ void InitMemory(Napi::Env env, Napi::Object exports);
 void InitPtrace(Napi::Env env, Napi::Object exports);
 void InitUnix(Napi::Env env, Napi::Object exports);
 void StopAllListeners(AddonState* state);
+
+// Event-loop watches of a fd (uv_poll), for the JS thread's own readiness waits.
+// StartLoopPoll: a started, readable watch of `fd` calling cb with handle->data = data, unref'd
+// unless keepAlive; nullptr and *err (a negative uv error) if the loop cannot watch the fd.
+uv_poll_t* StartLoopPoll(Napi::Env env, int fd, void* data, uv_poll_cb cb, bool keepAlive, int* err);
+// Stops a watch; the handle is freed once libuv has closed it. No JS.
+void CloseLoopPoll(uv_poll_t* handle);
+// Calls fn(argv...) from a loop callback (microtasks and ticks run after it); a throw becomes an
+// uncaught exception, as one thrown in a thread-safe function's callback does.
+void CallFromLoop(Napi::Env env, napi_async_context context, napi_value fn, size_t argc, const napi_value* argv);
 
 }  // namespace tsor
 

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <cstring>
 #include <thread>
@@ -265,6 +266,98 @@ Napi::Value SendNow(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
+// new ReadableWatcher(fd): the event loop watches `fd` (uv_poll, not owned: never closed here);
+// start(onReadable) calls onReadable() on the JS thread whenever the fd is readable or hung up
+// (the callback reads it, e.g. with recvNow, until EAGAIN), or onReadable(err) once if watching
+// fails. stop() ends it (no call after it returns). ref()/unref() as for Node's handles.
+// What a net.Socket on the fd would do for an EOF watch, without a stream per fd.
+class ReadableWatcher : public Napi::ObjectWrap<ReadableWatcher> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ReadableWatcher",
+                       {
+                           InstanceMethod<&ReadableWatcher::Start>("start"),
+                           InstanceMethod<&ReadableWatcher::Stop>("stop"),
+                           InstanceMethod<&ReadableWatcher::RefLoop>("ref"),
+                           InstanceMethod<&ReadableWatcher::UnrefLoop>("unref"),
+                       });
+  }
+
+  explicit ReadableWatcher(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<ReadableWatcher>(info), fd_(ArgFd(info, 0, "ReadableWatcher", "fd")) {}
+
+  ~ReadableWatcher() override {
+    (void)asyncContext_.release();  // the environment may be going: no N-API call here
+    if (poll_ != nullptr) ClosePoll();
+  }
+
+ private:
+  void Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Function cb = ArgFunction(info, 0, "ReadableWatcher.start", "onReadable");
+    if (poll_ != nullptr) throw Napi::Error::New(env, "ReadableWatcher.start: already started");
+    int err = 0;
+    uv_poll_t* handle = StartLoopPoll(env, fd_, this, &ReadableWatcher::OnPoll, keepAlive_, &err);
+    if (handle == nullptr) ThrowErrno(env, "uv_poll_start", -err);
+    poll_ = handle;
+    env_ = env;
+    if (!asyncContext_) asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "tsor-readable");
+    onReadable_ = Napi::Persistent(cb);
+    Ref();
+  }
+
+  void Stop(const Napi::CallbackInfo&) { Finish(); }
+
+  void Finish() {
+    if (poll_ == nullptr) return;
+    ClosePoll();
+    Unref();
+  }
+
+  void ClosePoll() {
+    uv_poll_t* handle = poll_;
+    poll_ = nullptr;
+    CloseLoopPoll(handle);
+  }
+
+  static void OnPoll(uv_poll_t* handle, int status, int) {
+    ReadableWatcher* self = static_cast<ReadableWatcher*>(handle->data);
+    if (self == nullptr || self->poll_ != handle) return;
+    Napi::Env env = self->env_;
+    Napi::HandleScope scope(env);
+    self->Ref();
+    Napi::FunctionReference cb;
+    napi_value argv[1];
+    size_t argc = 0;
+    if (status < 0) {
+      argv[0] = MakeNativeError(env, "poll", -status);
+      argc = 1;
+      cb = std::move(self->onReadable_);
+      self->Finish();
+    }
+    Napi::Function fn = status < 0 ? cb.Value() : self->onReadable_.Value();
+    CallFromLoop(env, *self->asyncContext_, fn, argc, argv);
+    self->Unref();
+  }
+
+  void RefLoop(const Napi::CallbackInfo&) {
+    keepAlive_ = true;
+    if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+  }
+
+  void UnrefLoop(const Napi::CallbackInfo&) {
+    keepAlive_ = false;
+    if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  }
+
+  int fd_;
+  uv_poll_t* poll_ = nullptr;
+  bool keepAlive_ = true;
+  napi_env env_ = nullptr;
+  std::unique_ptr<Napi::AsyncContext> asyncContext_;
+  Napi::FunctionReference onReadable_;
+};
+
 }  // namespace
 
 void InitFdPass(Napi::Env env, Napi::Object exports) {
@@ -273,6 +366,7 @@ void InitFdPass(Napi::Env env, Napi::Object exports) {
   exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
   exports.Set("recvNow", Napi::Function::New(env, RecvNow, "recvNow"));
   exports.Set("sendNow", Napi::Function::New(env, SendNow, "sendNow"));
+  exports.Set("ReadableWatcher", ReadableWatcher::Define(env));
   exports.Set("getsockoptInt", Napi::Function::New(env, GetsockoptInt, "getsockoptInt"));
   exports.Set("setsockoptInt", Napi::Function::New(env, SetsockoptInt, "setsockoptInt"));
   exports.Set("socketInNetns", Napi::Function::New(env, SocketInNetns, "socketInNetns"));

@@ -203,20 +203,9 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
     Napi::Function onEnd;
     if (!info[1].IsUndefined()) onEnd = ArgFunction(info, 1, "SeccompListener.startOnLoop", "onEnd");
     if (running_) throw Napi::Error::New(env, "SeccompListener.startOnLoop: already started");
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return Start(info);
-    uv_poll_t* handle = new uv_poll_t;
-    if (uv_poll_init(loop, handle, fd_) != 0) {
-      delete handle;
-      return Start(info);
-    }
-    handle->data = this;
-    int r = uv_poll_start(handle, UV_READABLE, &SeccompListener::OnPoll);
-    if (r != 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      ThrowErrno(env, "uv_poll_start", -r);
-    }
-    if (!keepAlive_) uv_unref(reinterpret_cast<uv_handle_t*>(handle));
+    int err = 0;
+    uv_poll_t* handle = StartLoopPoll(env, fd_, this, &SeccompListener::OnPoll, keepAlive_, &err);
+    if (handle == nullptr) return Start(info);
     poll_ = handle;
     onLoop_ = true;
     env_ = env;
@@ -228,12 +217,10 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
     state_->listeners.insert(this);
   }
 
-  // Stops watching the fd on the loop; the handle is freed once libuv has closed it. No JS.
   void ClosePoll() {
     uv_poll_t* handle = poll_;
     poll_ = nullptr;
-    uv_poll_stop(handle);
-    uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    CloseLoopPoll(handle);
   }
 
   // Loop mode: the listener fd is readable (or hung up). Receives what waits (a bounded batch:
@@ -285,17 +272,10 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
     self->Unref();
   }
 
-  // Calls fn(arg) as a callback from the loop (microtasks and ticks run after it); a throw is an
-  // uncaught exception, as one from the threaded delivery is.
   void CallOnLoop(Napi::Env env, const Napi::FunctionReference& fn, Napi::Value arg) {
     if (fn.IsEmpty()) return;
     napi_value argv[1] = {arg};
-    napi_value result;
-    napi_status st = napi_make_callback(env, *asyncContext_, env.Global(), fn.Value(), 1, argv, &result);
-    if (st == napi_pending_exception) {
-      napi_value err;
-      if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
-    }
+    CallFromLoop(env, *asyncContext_, fn.Value(), 1, argv);
   }
 
   void EndOnLoop(Napi::Env env, const char* syscall, int err) {
