@@ -136,6 +136,11 @@ export declare class SeccompListener {
   addFd(id: bigint, srcFd: number, newFd: number, flags?: AddFdFlags): number;
   /** SECCOMP_IOCTL_NOTIF_ID_VALID: the notification is still pending (re-check after reading task memory). */
   idValid(id: bigint): boolean;
+  /**
+   * SECCOMP_IOCTL_NOTIF_SET_FLAGS(SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) (Linux 6.6): the task and
+   * the sentry wake each other on the current CPU. False where the kernel lacks it.
+   */
+  setSyncWakeUp(): boolean;
   /** Keep the event loop alive while running (the default). */
   ref(): void;
   unref(): void;

@@ -20,6 +20,15 @@
 
 #include "common.h"
 
+// Linux 6.6 (older headers lack them): wake-ups between the task and the supervisor on the
+// current CPU (the two hand the CPU to each other instead of waking one another across CPUs).
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
 namespace tsor {
 
 namespace {
@@ -115,6 +124,7 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
                            InstanceMethod<&SeccompListener::Respond>("respond"),
                            InstanceMethod<&SeccompListener::AddFd>("addFd"),
                            InstanceMethod<&SeccompListener::IdValid>("idValid"),
+                           InstanceMethod<&SeccompListener::SetSyncWakeUp>("setSyncWakeUp"),
                            InstanceMethod<&SeccompListener::RefLoop>("ref"),
                            InstanceMethod<&SeccompListener::UnrefLoop>("unref"),
                            InstanceAccessor<&SeccompListener::GetFd>("fd"),
@@ -464,6 +474,17 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
     if (ioctl(fd_, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0) return Napi::Boolean::New(info.Env(), true);
     if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
     ThrowErrno(info.Env(), "ioctl(SECCOMP_IOCTL_NOTIF_ID_VALID)", errno);
+  }
+
+  // setSyncWakeUp(): SECCOMP_IOCTL_NOTIF_SET_FLAGS(SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP), Linux 6.6:
+  // the task and the sentry wake each other on the current CPU. Returns false where the kernel
+  // does not know it (EINVAL, ENOTTY); other errors throw.
+  Napi::Value SetSyncWakeUp(const Napi::CallbackInfo& info) {
+    if (ioctl(fd_, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0) {
+      return Napi::Boolean::New(info.Env(), true);
+    }
+    if (errno == EINVAL || errno == ENOTTY) return Napi::Boolean::New(info.Env(), false);
+    ThrowErrno(info.Env(), "ioctl(SECCOMP_IOCTL_NOTIF_SET_FLAGS)", errno);
   }
 
   void RefLoop(const Napi::CallbackInfo& info) {
