@@ -58,7 +58,14 @@ export class ContainerSupervisor {
 
   /** Create the container; report the outcome on `status`; then supervise until it exits. */
   async run(status: Writable): Promise<number> {
-    const report = (r: LaunchResult) => new Promise<void>((resolve) => status.end(JSON.stringify(r) + "\n", () => resolve()));
+    // The CLI may be gone (killed mid-create): a failed write must not leave us waiting for a
+    // 'finish' that never comes, so an error or close settles the report too.
+    const report = (r: LaunchResult) =>
+      new Promise<void>((resolve) => {
+        status.once("error", () => resolve());
+        status.once("close", () => resolve());
+        status.end(JSON.stringify(r) + "\n", () => resolve());
+      });
     try {
       await this.create();
     } catch (e) {
