@@ -466,6 +466,8 @@ export class SocketStack {
    * A blocking connect to a full queue waits for room, as a client whose SYN is dropped retries.
    */
   async connectLocal(task: Task, vs: VirtualSocket, dest: InetAddr, nonblock: boolean): Promise<number | null> {
+    // A listener the app has just closed is forgotten here, synchronously (see SentryEnd.pollNow).
+    this.listenerFor(dest)?.end?.pollNow();
     let listener = this.listenerFor(dest);
     if (!listener) return null;
     while (!nonblock && listener.queue!.full) {

@@ -49,20 +49,33 @@ export class SentryEnd {
     watcher.start((err) => {
       if (this.watcher !== watcher) return;
       if (err) return this.hangup();
-      // Bytes the app wrote to an unconnected socket are dropped; EOF or an error is the hangup.
-      for (;;) {
-        let got: Buffer | null;
-        try {
-          got = native.recvNow(fd, 65536);
-        } catch {
-          return this.hangup();
-        }
-        if (got === null) return;
-        if (got.length === 0) return this.hangup();
-      }
+      this.drain();
     });
     watcher.unref();
     this.watcher = watcher;
+  }
+
+  /**
+   * Look at the end now instead of when the event loop's watch next runs: close(2) is not
+   * trapped, so an app that closed its listener a moment ago may not have been noticed yet, and
+   * a connect must then be refused as Linux refuses it.
+   */
+  pollNow(): void {
+    if (this.watcher) this.drain();
+  }
+
+  /** Bytes the app wrote to an unconnected socket are dropped; EOF or an error is the hangup. */
+  private drain(): void {
+    for (;;) {
+      let got: Buffer | null;
+      try {
+        got = native.recvNow(this.fd, 65536);
+      } catch {
+        return this.hangup();
+      }
+      if (got === null) return;
+      if (got.length === 0) return this.hangup();
+    }
   }
 
   get open(): boolean {

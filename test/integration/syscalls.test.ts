@@ -53,8 +53,6 @@ const KNOWN_DIVERGENCES: Record<string, string> = {
   getpeername_after_peer_close: "the peer's close (or reset) is not trapped, so a connection does not reach CLOSE when only the peer closed",
   io_unconnected: "read/send on an unconnected virtual socket block or succeed instead of ENOTCONN/EPIPE",
   ioctl_fionread: "FIONREAD on a virtual listener is the socketpair's answer, not EINVAL",
-  listen_close_refused:
-    "racy: close(2) is not trapped, so a connect right after the app closes its listener can reach it before the sentry sees the EOF (passes most runs)",
   poll_listener: "a virtual listener polls writable like the socketpair it is",
   poll_unconnected: "an unconnected virtual socket does not poll POLLOUT|POLLHUP",
   select_listener: "a virtual listener selects writable like the socketpair it is",
