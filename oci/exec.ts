@@ -23,6 +23,7 @@ import { writePidFile } from "../sentry/supervisor.js";
 import type { ExitStatus } from "../sentry/control.js";
 import { trapOptions } from "../sentry/platform/index.js";
 import { TRAP_SOCKET_NAME } from "../sentry/trapserver.js";
+import { withSocketPath } from "../sentry/sockpath.js";
 import { SOCK_STREAM } from "../sentry/syscalls/linux.js";
 import { native } from "../native/index.js";
 import type { ContainerState } from "./state.js";
@@ -151,7 +152,7 @@ function connectTrapServer(s: ContainerState): number | undefined {
   if (s.tsor.network !== "tsor" || s.tsor.platform !== "seccomp") return undefined;
   const sock = path.join(path.dirname(s.tsor.configPath), TRAP_SOCKET_NAME);
   try {
-    return native.unixConnect(sock, SOCK_STREAM);
+    return withSocketPath(sock, (usable) => native.unixConnect(usable, SOCK_STREAM));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" || code === "ECONNREFUSED" ? "the sentry is not serving it" : (e as Error).message;

@@ -1,6 +1,7 @@
 // The sentry's control socket (<root>/<id>/sentry.sock): how one-shot CLI verbs talk to the
 // long-lived sentry. One JSON object per line each way; one request per connection.
 import * as net from "node:net";
+import { withSocketPath } from "./sockpath.js";
 
 export type ControlRequest = { op: "start" } | { op: "wait" } | { op: "ping" };
 
@@ -71,21 +72,28 @@ export function serveControl(socketPath: string, handle: (req: ControlRequest) =
         if (!sock.destroyed) sock.end(JSON.stringify(res) + "\n");
       });
   });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(socketPath, () => {
-      server.off("error", reject);
-      resolve(server);
-    });
-  });
+  return withSocketPath(
+    socketPath,
+    (usable) =>
+      new Promise<net.Server>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(usable, () => {
+          server.off("error", reject);
+          resolve(server);
+        });
+      }),
+  );
 }
 
 /** Send one request to a container's sentry and wait for its answer. */
 export async function controlRequest(socketPath: string, req: ControlRequest): Promise<ControlResponse> {
-  const sock = net.createConnection(socketPath);
-  await new Promise<void>((resolve, reject) => {
-    sock.once("connect", resolve);
-    sock.once("error", reject);
+  let sock!: net.Socket;
+  await withSocketPath(socketPath, (usable) => {
+    sock = net.createConnection(usable);
+    return new Promise<void>((resolve, reject) => {
+      sock.once("connect", resolve);
+      sock.once("error", reject);
+    });
   });
   try {
     const answer = readMessage(sock);

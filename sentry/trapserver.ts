@@ -12,6 +12,7 @@ import { native } from "../native/index.js";
 import type { Logger } from "../oci/log.js";
 import { createPlatform, type Platform, type SyscallHandler } from "./platform/index.js";
 import { SOCK_STREAM } from "./syscalls/linux.js";
+import { withSocketPath } from "./sockpath.js";
 
 /** The trap server's socket in a container's state dir. */
 export const TRAP_SOCKET_NAME = "trap.sock";
@@ -31,7 +32,7 @@ export class TrapServer {
   /** Listens (a stale socket file is replaced); only root (the socket's owner) may connect. */
   start(): void {
     fs.rmSync(this.socketPath, { force: true });
-    this.fd = native.unixListen(this.socketPath, SOCK_STREAM, 16);
+    this.fd = withSocketPath(this.socketPath, (usable) => native.unixListen(usable, SOCK_STREAM, 16));
     fs.chmodSync(this.socketPath, 0o600);
     this.acceptNext();
   }
