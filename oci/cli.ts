@@ -8,6 +8,17 @@ export interface GlobalOptions {
   logFormat: "text" | "json";
   debug: boolean;
   systemdCgroup: boolean;
+  /**
+   * `--report-sentry-pid`: a `--pid-file` names the process that exits with the container's
+   * status rather than the container's own process: the sentry for `create`, tsor-init's parent
+   * stage for `exec --detach`. For containerd's runc shim (and docker through it): the shim is
+   * a child subreaper that learns an exit only by reaping the pid in the pid file, and it can
+   * reap only its descendants; the app's parent is the sentry (CLONE_PARENT), so the app is never
+   * the shim's to reap, while the sentry (spawned detached by `create`) is reparented to the shim.
+   * gVisor's runsc does the same (its pid file names the sandbox process). state.pid stays the
+   * app's pid either way. Off by default: runc's semantics (the pid file holds the app's pid).
+   */
+  reportSentryPid?: boolean;
 }
 
 export const DEFAULT_ROOT = "/run/tsor";
@@ -23,6 +34,7 @@ export function globalOptions(cmd: Command): GlobalOptions {
     logFormat: o.logFormat === "json" ? "json" : "text",
     debug: Boolean(o.debug),
     systemdCgroup: Boolean(o.systemdCgroup),
+    reportSentryPid: Boolean(o.reportSentryPid),
   };
 }
 

@@ -74,6 +74,7 @@ export class Runtime {
       bundle,
       consoleSocket: opts.consoleSocket ? path.resolve(opts.consoleSocket) : undefined,
       pidFile: opts.pidFile ? path.resolve(opts.pidFile) : undefined,
+      ...(this.global.reportSentryPid ? { reportSentryPid: true } : {}),
       noPivot: opts.noPivot,
       noNewKeyring: opts.noNewKeyring,
       preserveFds: opts.preserveFds,
@@ -324,6 +325,4 @@ export function parseSignal(signal: string): number {
 }
 
 /** Exit code of `run`/`exec`: the app's, or 128+signal when it was killed (as a shell reports). */
-export function exitCode(e: ExitStatus): number {
-  return e.signal !== null ? 128 + e.signal : (e.code ?? 255);
-}
+export { exitStatusCode as exitCode } from "../sentry/supervisor.js";

@@ -120,7 +120,10 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<n
   sync.send("cgroup");
   const pid = Number(await sync.expect("pid"));
   await sync.expect("ready");
-  if (opts.pidFile) writePidFile(opts.pidFile, pid);
+  // --report-sentry-pid (oci/cli.ts): tsor-init's parent stage, which exits with the process's
+  // status (128+S on a signal). The process itself is P's child, so once we exit a reaper such
+  // as containerd's runc shim (a subreaper) inherits P but could never reap the process.
+  if (opts.pidFile) writePidFile(opts.pidFile, rt.global.reportSentryPid && opts.detach && init.pid !== undefined ? init.pid : pid);
   sync.send(`start ${encodeField(JSON.stringify(publicState(s)))}`);
   if (opts.detach) {
     init.unref();

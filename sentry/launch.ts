@@ -15,6 +15,11 @@ export interface LaunchRequest {
   bundle: string;
   consoleSocket?: string;
   pidFile?: string;
+  /**
+   * `--report-sentry-pid` (oci/cli.ts): pidFile gets the sentry's own pid and the sentry exits
+   * with the app's status (its exit code, or 128+signal), as gVisor's sandbox process does.
+   */
+  reportSentryPid?: boolean;
   noPivot: boolean;
   noNewKeyring: boolean;
   preserveFds: number;

@@ -86,7 +86,10 @@ export class ContainerSupervisor {
     this.netd?.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     fs.rmSync(this.store.controlSocket(this.req.id), { force: true });
-    return 0;
+    // --report-sentry-pid: the pid file named us, so our exit is the container's exit for
+    // whoever reaps us (containerd's runc shim): its code, or 128+signal as a shell reports
+    // it (runc's init killed by SIGKILL is reported as 137 by containerd, so is ours).
+    return this.req.reportSentryPid ? exitStatusCode(exit) : 0;
   }
 
   private async create(): Promise<void> {
@@ -189,7 +192,10 @@ export class ContainerSupervisor {
     }
     this.state.status = "created";
     this.store.save(this.state);
-    if (req.pidFile) writePidFile(req.pidFile, pid);
+    // runc semantics: the pid file holds the app's pid. --report-sentry-pid: ours, since the
+    // runc shim can reap only its descendants and the app's parent is us, not the shim (runsc
+    // names its sandbox process the same way).
+    if (req.pidFile) writePidFile(req.pidFile, req.reportSentryPid ? process.pid : pid);
     // The node daemon (started in the background if none runs); a container never fails for it.
     if (trapped) {
       const hello = { containerId: req.id, netns: this.namespacePaths(pid).network ?? `/proc/${pid}/ns/net`, pid };
@@ -326,6 +332,11 @@ export class ContainerSupervisor {
     }
     return { ok: true, pid: this.state.pid };
   }
+}
+
+/** An exit status as a process exit code: N, or 128+S for a signal (what a shell shows). */
+export function exitStatusCode(e: ExitStatus): number {
+  return e.signal !== null ? 128 + e.signal : (e.code ?? 255);
 }
 
 export function describeExit(e: ExitStatus): string {
