@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .option("--force", "replace a tsor runtime that is already configured differently")
     .option("--docker-config <path>", "docker's daemon.json", DEFAULT_DOCKER_CONFIG)
     .option("--containerd-config <path>", "containerd's config.toml", DEFAULT_CONTAINERD_CONFIG)
-    .option("--runtime-path <path>", "absolute path of the tsor that docker/containerd run (default: this checkout's bin/tsor)")
+    .option("--runtime-path <path>", "absolute path of the tsor that docker/containerd run (default: this checkout's bin/tsor); containerd runs the tsor-shim-runtime beside it")
     .option("--runtime-arg <arg>", "a global flag docker passes to tsor before the verb, e.g. --runtime-arg=--debug (repeatable)", collect, [])
     .option("--docker-pid-file <path>", "dockerd's pid file, for --reload", DEFAULT_DOCKER_PIDFILE)
     .option("--state-file <path>", "where tsor records what it added, for tsor uninstall", DEFAULT_STATE_FILE)

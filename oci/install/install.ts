@@ -40,6 +40,25 @@ export interface UninstallOptions {
 
 const CONTAINERD_RESTART = "containerd: restart containerd to load it (tsor does not): systemctl restart containerd";
 
+/**
+ * The global flag docker and containerd must pass: their runc shim learns a container's exit by
+ * reaping the pid in --pid-file, which must therefore be the sentry's (oci/cli.ts).
+ */
+export const REPORT_SENTRY_PID = "--report-sentry-pid";
+
+/** The launcher containerd runs (options.BinaryName has no arguments): bin/tsor plus REPORT_SENTRY_PID. */
+export const SHIM_RUNTIME = "tsor-shim-runtime";
+
+/** daemon.json's runtimeArgs: REPORT_SENTRY_PID first, then the --runtime-arg flags. */
+export function dockerRuntimeArgs(extra: string[]): string[] {
+  return [REPORT_SENTRY_PID, ...extra.filter((a) => a !== REPORT_SENTRY_PID)];
+}
+
+/** containerd's BinaryName: the SHIM_RUNTIME next to the tsor at `runtimePath`. */
+export function shimRuntimePath(runtimePath: string): string {
+  return path.join(path.dirname(runtimePath), SHIM_RUNTIME);
+}
+
 function dockerReloadHint(pidFile: string): string {
   return `docker: reload dockerd to use it: kill -HUP $(cat ${pidFile})  (or: systemctl reload docker)`;
 }
@@ -62,10 +81,13 @@ export function install(o: InstallOptions, out: Output): void {
   if (!o.docker && !o.containerd) throw new UserError("install: say what to register tsor with: --docker and/or --containerd");
   if (!path.isAbsolute(o.runtimePath)) throw new UserError(`install: --runtime-path must be an absolute path: ${o.runtimePath}`);
   if (!isExecutableFile(o.runtimePath)) out.warn(`warning: ${o.runtimePath} is not an executable file on this machine (fine if it is a path on another root, as in the DaemonSet's init container)`);
+  if (o.containerd && isExecutableFile(o.runtimePath) && !isExecutableFile(shimRuntimePath(o.runtimePath))) {
+    out.warn(`warning: ${shimRuntimePath(o.runtimePath)} (what containerd runs) is not an executable file next to ${o.runtimePath}`);
+  }
   const now = o.now ?? new Date();
   const state = loadState(o.stateFile);
   if (o.docker) {
-    const plan = planDockerInstall({ file: o.dockerConfig, entry: { path: o.runtimePath, runtimeArgs: o.runtimeArgs }, force: o.force, record: state.docker });
+    const plan = planDockerInstall({ file: o.dockerConfig, entry: { path: o.runtimePath, runtimeArgs: dockerRuntimeArgs(o.runtimeArgs) }, force: o.force, record: state.docker });
     const record = carryOut(plan, o.dryRun, now, out);
     if (record) {
       state.docker = record;
@@ -78,7 +100,7 @@ export function install(o: InstallOptions, out: Output): void {
     }
   }
   if (o.containerd) {
-    const plan = planContainerdInstall({ file: o.containerdConfig, binaryName: o.runtimePath, force: o.force, record: state.containerd });
+    const plan = planContainerdInstall({ file: o.containerdConfig, binaryName: shimRuntimePath(o.runtimePath), force: o.force, record: state.containerd });
     const record = carryOut(plan, o.dryRun, now, out);
     if (record) {
       state.containerd = record;

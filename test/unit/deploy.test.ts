@@ -19,6 +19,8 @@ import { DOCKER_RUNTIME, planDockerInstall } from "../../oci/install/docker.js";
 const DEPLOY = path.join(repoRoot(), "deploy");
 /** Where the DaemonSet's init container puts tsor on the host, and what the snippets name. */
 const HOST_TSOR = "/opt/tsor/bin/tsor";
+/** containerd's BinaryName: the launcher beside HOST_TSOR that adds --report-sentry-pid. */
+const HOST_SHIM_TSOR = "/opt/tsor/bin/tsor-shim-runtime";
 
 // ---- schemas: exactly the fields the manifests use --------------------------------------------
 
@@ -249,7 +251,7 @@ test("deploy: deploy/docker/daemon.json is valid JSON, what tsor install writes 
   const text = fs.readFileSync(path.join(DEPLOY, "docker", "daemon.json"), "utf8");
   const json = JSON.parse(text) as { runtimes: Record<string, unknown> };
   assert.deepEqual(Object.keys(json.runtimes), [DOCKER_RUNTIME]);
-  const plan = planDockerInstall({ file: path.join(DEPLOY, "no-such-dir", "daemon.json"), entry: { path: HOST_TSOR, runtimeArgs: [] }, force: false });
+  const plan = planDockerInstall({ file: path.join(DEPLOY, "no-such-dir", "daemon.json"), entry: { path: HOST_TSOR, runtimeArgs: ["--report-sentry-pid"] }, force: false });
   assert.equal(text, plan.change.after);
 });
 
@@ -257,7 +259,7 @@ test("deploy: deploy/containerd/config.toml is valid TOML, what tsor install wri
   const text = fs.readFileSync(path.join(DEPLOY, "containerd", "config.toml"), "utf8");
   const toml = parseToml(text) as any;
   assert.equal(toml.version, 2);
-  assert.equal(toml.plugins["io.containerd.grpc.v1.cri"].containerd.runtimes[CONTAINERD_HANDLER].options.BinaryName, HOST_TSOR);
-  const plan = planContainerdInstall({ file: path.join(DEPLOY, "no-such-dir", "config.toml"), binaryName: HOST_TSOR, force: false });
+  assert.equal(toml.plugins["io.containerd.grpc.v1.cri"].containerd.runtimes[CONTAINERD_HANDLER].options.BinaryName, HOST_SHIM_TSOR);
+  const plan = planContainerdInstall({ file: path.join(DEPLOY, "no-such-dir", "config.toml"), binaryName: HOST_SHIM_TSOR, force: false });
   assert.equal(text, plan.change.after);
 });

@@ -15,8 +15,11 @@ import { CONTAINERD_HANDLER, CRI_RUNTIMES, RUNC_V2_SHIM } from "../../oci/instal
 import { DOCKER_RUNTIME } from "../../oci/install/docker.js";
 import { unifiedDiff } from "../../oci/install/files.js";
 import { jsonErrorAt } from "../../oci/install/jsonpos.js";
+import { repoRoot } from "../lib/bundle.js";
 
 const TSOR = "/opt/tsor/bin/tsor";
+/** What containerd runs: the launcher beside TSOR that adds --report-sentry-pid. */
+const SHIM_TSOR = "/opt/tsor/bin/tsor-shim-runtime";
 const NOW = new Date("2026-01-02T03:04:05Z");
 
 interface Env {
@@ -103,7 +106,7 @@ test("docker: merges runtimes.tsor into daemon.json, keeping every other key in 
   assert.deepEqual(Object.keys(after), ["log-driver", "runtimes", "storage-driver"]);
   assert.deepEqual(after, {
     "log-driver": "journald",
-    runtimes: { crun: { path: "/usr/bin/crun" }, [DOCKER_RUNTIME]: { path: TSOR, runtimeArgs: ["--debug"] } },
+    runtimes: { crun: { path: "/usr/bin/crun" }, [DOCKER_RUNTIME]: { path: TSOR, runtimeArgs: ["--report-sentry-pid", "--debug"] } },
     "storage-driver": "overlay2",
   });
   assert.match(read(env.daemonJson), /^ {4}"log-driver"/m, "the file's indentation is kept");
@@ -117,7 +120,7 @@ test("docker: merges runtimes.tsor into daemon.json, keeping every other key in 
 test("docker: creates daemon.json (and its directory) when absent; uninstall removes both", (t) => {
   const env = setup(t);
   run(env, { docker: true });
-  assert.deepEqual(JSON.parse(read(env.daemonJson)), { runtimes: { tsor: { path: TSOR, runtimeArgs: [] } } });
+  assert.deepEqual(JSON.parse(read(env.daemonJson)), { runtimes: { tsor: { path: TSOR, runtimeArgs: ["--report-sentry-pid"] } } });
   assert.deepEqual(env.backups(env.daemonJson), [], "nothing to back up");
   env.uninstall({ docker: true });
   assert.ok(!fs.existsSync(path.dirname(env.daemonJson)), "the directory install made is gone");
@@ -307,7 +310,7 @@ for (const [version, original] of [
     run(env, { containerd: true });
     const after = read(env.configToml);
     assert.ok(after.startsWith(original), "everything before, comments included, is kept as it was");
-    assert.deepEqual(handlerOf(after, version), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: TSOR } });
+    assert.deepEqual(handlerOf(after, version), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: SHIM_TSOR } });
     assert.deepEqual(withoutHandler(after, version), toml(original), "nothing else changes");
     const section = version === 2 ? '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.tsor]' : '[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.tsor]';
     assert.ok(after.includes(section), `${section} in:\n${after}`);
@@ -330,7 +333,7 @@ test("containerd: creates a version 2 config when absent; uninstall removes it",
   run(env, { containerd: true });
   const text = read(env.configToml);
   assert.equal(toml(text).version, 2);
-  assert.deepEqual(handlerOf(text, 2), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: TSOR } });
+  assert.deepEqual(handlerOf(text, 2), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: SHIM_TSOR } });
   env.uninstall();
   assert.ok(!fs.existsSync(env.configToml));
 });
@@ -342,7 +345,7 @@ test("containerd: a file of comments only gets a version line with the block; un
   run(env, { containerd: true });
   const text = read(env.configToml);
   assert.ok(text.startsWith(comments + "\n"));
-  assert.deepEqual(handlerOf(text, 2), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: TSOR } });
+  assert.deepEqual(handlerOf(text, 2), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: SHIM_TSOR } });
   // Edited since install: only the block goes, the new comment stays.
   write(env.configToml, "# added later\n" + text);
   env.uninstall();
@@ -395,7 +398,7 @@ test("containerd: a tsor handler with another BinaryName is refused; --force rep
   assert.equal(read(env.configToml), theirs);
   run(env, { containerd: true, force: true });
   const forced = read(env.configToml);
-  assert.deepEqual(handlerOf(forced, 2), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: TSOR } });
+  assert.deepEqual(handlerOf(forced, 2), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: SHIM_TSOR } });
   assert.ok(!forced.includes("/old/tsor"));
   assert.ok(forced.startsWith(V2));
   // Edited since: the structural undo cuts tsor's block and puts the old tables back.
@@ -423,7 +426,7 @@ test("containerd: --dry-run prints the diff and changes nothing", (t) => {
   assert.ok(!fs.existsSync(env.stateFile));
   const text = env.lines.join("\n");
   assert.match(text, /^\+\[plugins\."io\.containerd\.cri\.v1\.runtime"\.containerd\.runtimes\.tsor\]$/m);
-  assert.match(text, /^\+ {2}BinaryName = "\/opt\/tsor\/bin\/tsor"$/m);
+  assert.match(text, /^\+ {2}BinaryName = "\/opt\/tsor\/bin\/tsor-shim-runtime"$/m);
 });
 
 test("install and uninstall of both at once; uninstall without flags undoes both", (t) => {
@@ -471,11 +474,23 @@ test("the tsor install / uninstall verbs: flags reach the library (--runtime-arg
   t.after(() => Object.assign(consoleOutput, saved));
   const common = ["--docker-config", env.daemonJson, "--containerd-config", env.configToml, "--state-file", env.stateFile];
   await buildProgram().parseAsync(["install", "--docker", "--containerd", ...common, "--runtime-path", TSOR, "--runtime-arg", "--debug"], { from: "user" });
-  assert.deepEqual(JSON.parse(read(env.daemonJson)).runtimes.tsor, { path: TSOR, runtimeArgs: ["--debug"] });
-  assert.deepEqual(handlerOf(read(env.configToml), 2), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: TSOR } });
+  assert.deepEqual(JSON.parse(read(env.daemonJson)).runtimes.tsor, { path: TSOR, runtimeArgs: ["--report-sentry-pid", "--debug"] });
+  assert.deepEqual(handlerOf(read(env.configToml), 2), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: SHIM_TSOR } });
   await buildProgram().parseAsync(["uninstall", "--docker", "--state-file", env.stateFile], { from: "user" });
   assert.ok(!fs.existsSync(env.daemonJson));
   assert.ok(fs.existsSync(env.configToml), "--docker alone leaves containerd's");
   await buildProgram().parseAsync(["uninstall", "--state-file", env.stateFile], { from: "user" });
   assert.ok(!fs.existsSync(env.configToml));
+});
+
+test("docker: --report-sentry-pid comes once, first, even when --runtime-arg repeats it", (t) => {
+  const env = setup(t);
+  run(env, { docker: true, runtimeArgs: ["--debug", "--report-sentry-pid"] });
+  assert.deepEqual(JSON.parse(read(env.daemonJson)).runtimes.tsor.runtimeArgs, ["--report-sentry-pid", "--debug"]);
+});
+
+test("bin/tsor-shim-runtime is an executable launcher that passes --report-sentry-pid before the shim's arguments", () => {
+  const shim = path.join(repoRoot(), "bin", "tsor-shim-runtime");
+  fs.accessSync(shim, fs.constants.X_OK);
+  assert.match(fs.readFileSync(shim, "utf8"), /main\(\["--report-sentry-pid", \.\.\.process\.argv\.slice\(2\)\]\)/);
 });
