@@ -9,6 +9,7 @@ APT_PACKAGES=(
   libseccomp-dev                        # tsor-init: the config's linux.seccomp profile
   busybox-static                        # test and demo rootfs
   runc                                  # the reference runtime the suite and benchmarks compare with
+  docker.io                             # test/integration/docker.test.ts: a private dockerd driving tsor
   iproute2 procps                       # ip netns for tests, ps for `tsor ps`
   redis-server redis-tools wrk curl     # app tests (test/integration/apps-*.test.ts)
   containernetworking-plugins           # CNI bridge/host-local/loopback in /usr/lib/cni: test pods (test/lib/pods.ts)
