@@ -186,7 +186,9 @@ export class Runtime {
   async kill(id: string, signal: string, all: boolean): Promise<void> {
     const sig = parseSignal(signal);
     const s = this.state(id);
-    if (s.status === "stopped") throw new UserError(`container ${id} is not running`);
+    // runc's words: containerd's runc shim treats an error containing "container not running"
+    // as "already gone" and anything else as a failure it retries forever.
+    if (s.status === "stopped") throw new UserError(`kill ${id}: container not running`);
     if (all) {
       await this.cgroupOf(s).killAll(sig);
       return;
