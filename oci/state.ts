@@ -189,3 +189,28 @@ export function publicState(s: ContainerState): PublicState {
   if (s.annotations && Object.keys(s.annotations).length > 0) out.annotations = s.annotations;
   return out;
 }
+
+/**
+ * A namespace path `/proc/PID/ns/NAME` whose PID is the sentry of a container in `store`, turned
+ * into the path of that container's app (its first process). Under `--report-sentry-pid` the
+ * pid containerd records for a pod sandbox is the sentry's, and CRI builds the app containers'
+ * namespace paths from it; the sentry lives in the host's namespaces, the sandbox's app in the
+ * pod's. Any other path is returned as is.
+ */
+export function appNamespacePath(store: StateStore, nsPath: string): string {
+  const m = /^\/proc\/(\d+)\/ns\/([a-z_]+)$/.exec(nsPath);
+  if (!m) return nsPath;
+  const pid = Number(m[1]);
+  for (const id of store.ids()) {
+    let s: ContainerState;
+    try {
+      s = store.load(id);
+    } catch {
+      continue;
+    }
+    if (s.tsor.sentryPid === pid && s.pid > 0 && processAlive(s.tsor.sentryPid, s.tsor.sentryStartTime)) {
+      return `/proc/${s.pid}/ns/${m[2]}`;
+    }
+  }
+  return nsPath;
+}

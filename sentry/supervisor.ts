@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Duplex, Writable } from "node:stream";
 import type { Logger } from "../oci/log.js";
-import { StateStore, processStartTime, publicState, type ContainerState } from "../oci/state.js";
+import { StateStore, appNamespacePath, processStartTime, publicState, type ContainerState } from "../oci/state.js";
 import { NAMESPACE_PROC_NAMES, type NamespaceType } from "../oci/known.js";
 import { loadSpec } from "../oci/spec/validate.js";
 import type { RuntimeSpec } from "../oci/spec/schema.js";
@@ -97,6 +97,7 @@ export class ContainerSupervisor {
     this.log.debug("sentry: loading spec");
     this.spec = loadSpec(req.bundle);
     const spec = this.spec;
+    for (const ns of spec.linux?.namespaces ?? []) if (ns.path) ns.path = appNamespacePath(this.store, ns.path);
     const rootfs = path.resolve(req.bundle, spec.root?.path ?? "rootfs");
     const stateDir = this.store.dir(req.id);
     const configPath = path.join(stateDir, "config.json");

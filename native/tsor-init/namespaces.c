@@ -153,7 +153,9 @@ void stage_parent(struct plan *p)
 		/* The parent-death signal is not inherited (prctl(2)). In create mode our parent
 		 * is the sentry, in exec mode it is P. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) die("prctl", "PR_SET_PDEATHSIG");
-		if (!p->exec_mode && !(flags & CLONE_NEWPID) && getppid() != sentry)
+		/* Only comparable when we share the sentry's pid namespace: in a new or a joined
+		 * one (CRI joins a pod's by path) the sentry is outside it and getppid() is 0. */
+		if (!p->exec_mode && !p->ns_present[NS_PID] && getppid() != sentry)
 			fail("init: the sentry exited");
 		return;
 	}

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { StateStore, processAlive, processStartTime, publicState, validateId, type ContainerState } from "../../oci/state.js";
+import { StateStore, appNamespacePath, processAlive, processStartTime, publicState, validateId, type ContainerState } from "../../oci/state.js";
 import { UserError } from "../../oci/cli.js";
 
 function tempStore(t: { after: (fn: () => void) => void }): StateStore {
@@ -88,4 +88,18 @@ test("publicState has runc's fields, pid 0 once stopped, annotations only when p
   assert.deepEqual(Object.keys(publicState(st)), ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"]);
   assert.equal(publicState({ ...st, status: "stopped" }).pid, 0);
   assert.deepEqual(publicState({ ...st, annotations: { k: "v" } }).annotations, { k: "v" });
+});
+
+test("a namespace path through a container's sentry becomes its app's (CRI under --report-sentry-pid)", (t) => {
+  const s = tempStore(t);
+  s.reserve("sandbox");
+  const st = sample("sandbox");
+  st.tsor.sentryPid = process.pid;
+  st.tsor.sentryStartTime = processStartTime(process.pid);
+  st.pid = 4242;
+  s.save(st);
+  assert.equal(appNamespacePath(s, `/proc/${process.pid}/ns/net`), "/proc/4242/ns/net");
+  assert.equal(appNamespacePath(s, `/proc/${process.pid}/ns/ipc`), "/proc/4242/ns/ipc");
+  assert.equal(appNamespacePath(s, "/proc/1/ns/net"), "/proc/1/ns/net");
+  assert.equal(appNamespacePath(s, "/run/netns/pod-a"), "/run/netns/pod-a");
 });
