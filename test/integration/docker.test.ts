@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { makeBusyboxRootfs, TSOR } from "../lib/bundle.js";
 import { runtime } from "./harness.js";
+import { killMentioning, stopDaemon, unmountUnder } from "../lib/daemons.js";
 
 const DOCKERD = "/usr/sbin/dockerd";
 const IMAGE = "tsor-bb:test";
@@ -100,32 +101,11 @@ describe("docker --runtime=tsor (a private dockerd configured by tsor install --
 
   after(async () => {
     if (!tmp) return;
-    if (dockerd && dockerd.exitCode === null && dockerd.signalCode === null) {
-      const exited = new Promise<void>((r) => dockerd!.once("exit", () => r()));
-      dockerd.kill("SIGTERM");
-      const timer = setTimeout(() => dockerd!.kill("SIGKILL"), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopDaemon(dockerd);
     // dockerd's managed containerd and its shims (and their containers' sentries), found by
     // the temp dir on their command lines (never by name alone: other containerds may run).
-    for (let round = 0; round < 2; round++) {
-      for (const pid of processesMentioning(tmp)) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          /* gone */
-        }
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const mounts = fs
-      .readFileSync("/proc/self/mountinfo", "utf8")
-      .split("\n")
-      .map((l) => l.split(" ")[4] ?? "")
-      .filter((m) => m === tmp || m.startsWith(tmp + "/"))
-      .sort((a, b) => b.length - a.length);
-    for (const m of mounts) spawnSync("umount", ["-l", m]);
+    await killMentioning(tmp);
+    unmountUnder(tmp);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -174,17 +154,3 @@ describe("docker --runtime=tsor (a private dockerd configured by tsor install --
   });
 });
 
-/** Pids whose command line mentions `dir` (dockerd's containerd, shims, sentries of its containers). */
-function processesMentioning(dir: string): number[] {
-  const out: number[] = [];
-  for (const name of fs.readdirSync("/proc")) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      if (fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)) out.push(pid);
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
