@@ -103,6 +103,11 @@ export class ContainerSupervisor {
     const configPath = path.join(stateDir, "config.json");
     fs.copyFileSync(path.join(req.bundle, "config.json"), configPath);
 
+    const platformName = req.platform ?? "seccomp";
+    const network = req.network ?? "tsor";
+    // `--network tsor`: the platform's trap filter; its channel sits right after the preserved fds.
+    const trapped = network === "tsor";
+
     this.cgroup = createCgroupManager({ id: req.id, cgroupsPath: spec.linux?.cgroupsPath, resources: spec.linux?.resources });
     this.cgroup.create();
     for (const w of this.cgroup.set()) this.log.warn(w);
@@ -125,15 +130,12 @@ export class ContainerSupervisor {
         namespaces: {},
         hooks: spec.hooks ?? {},
         configPath,
-        platform: req.platform ?? "seccomp",
-        network: req.network ?? "tsor",
+        platform: platformName,
+        network,
       },
     };
     this.store.save(this.state);
 
-    // `--network tsor`: the platform's trap filter; its channel sits right after the preserved fds.
-    const platformName = req.platform ?? "seccomp";
-    const trapped = (req.network ?? "tsor") === "tsor";
     const plan = buildPlan(spec, {
       mode: "create",
       rootfs,
