@@ -5,10 +5,8 @@
 // its trap channel is a connection to the sentry's trap server (sentry/trapserver.ts), which
 // serves it with the container's own dispatch and SocketStack. Under `--platform ptrace` exec'd
 // processes are not trapped yet (kernel sockets); under `--network host-kernel` never.
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Duplex, Writable } from "node:stream";
 import { UserError } from "./cli.js";
 import { exitCode, type Runtime } from "./container.js";
 import { publicState } from "./state.js";
@@ -17,8 +15,7 @@ import type { RuntimeSpec } from "./spec/schema.js";
 import { createCgroupManager } from "./cgroups/index.js";
 import { buildPlan, INIT_FIRST_PRESERVED_FD } from "../gofer/plan.js";
 import { encodeField } from "../gofer/encode.js";
-import { SyncChannel } from "../sentry/sync.js";
-import { tsorInitPath } from "../sentry/launch.js";
+import { spawnTsorInit } from "../sentry/launch.js";
 import { writePidFile } from "../sentry/supervisor.js";
 import type { ExitStatus } from "../sentry/control.js";
 import { trapOptions } from "../sentry/platform/index.js";
@@ -91,9 +88,9 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<n
   if (spec.process?.terminal && !opts.consoleSocket) throw new UserError("exec --tty needs --console-socket");
   // The trap channel sits right after the preserved fds in tsor-init, as at create.
   const trapFd = connectTrapServer(s);
-  let init, plan: string;
+  let started: ReturnType<typeof spawnTsorInit>;
   try {
-    plan = buildPlan(spec, {
+    const plan = buildPlan(spec, {
       mode: "exec",
       rootfs: s.rootfs,
       noPivot: false,
@@ -103,19 +100,12 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<n
       trap: trapFd === undefined ? undefined : trapOptions("seccomp", INIT_FIRST_PRESERVED_FD + opts.preserveFds),
     });
     const preserved = Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
-    init = spawn(tsorInitPath(), [], {
-      stdio: ["inherit", "inherit", "inherit", "pipe", "pipe", ...preserved, ...(trapFd === undefined ? [] : [trapFd])],
-      detached: opts.detach,
-      env: {},
-    });
+    started = spawnTsorInit(plan, { preserved, trapFd, detached: opts.detach });
   } finally {
     // tsor-init has its own copy (or none: the sentry's platform sees EOF and ends).
     if (trapFd !== undefined) native.closeFd(trapFd);
   }
-  const planPipe = init.stdio[4] as Writable;
-  planPipe.on("error", () => {});
-  planPipe.end(plan);
-  const sync = new SyncChannel(init.stdio[3] as Duplex);
+  const { init, sync } = started;
   createCgroupManager({ id: s.id, cgroupsPath: s.tsor.cgroupsPath }).apply(Number(await sync.expect("hello")));
   sync.send("cgroup");
   const pid = Number(await sync.expect("pid"));

@@ -1,6 +1,9 @@
 // What the CLI hands a new sentry: everything `tsor create` was told, resolved. Passed as one
 // JSON argument so the sentry's command line in `ps` shows which container it serves.
+import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import type { Duplex, Writable } from "node:stream";
+import { SyncChannel } from "./sync.js";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PlatformName } from "./platform/platform.js";
@@ -75,4 +78,21 @@ export function sentryEntry(): string {
 /** tsor-init, built by `make -C native` (TSOR_INIT overrides, for tests of a different build). */
 export function tsorInitPath(): string {
   return process.env.TSOR_INIT ?? projectPath("native", "build", "tsor-init");
+}
+
+/**
+ * Start tsor-init with its fds as native/PLAN.md lays them out — 0-2 our stdio (the
+ * container's), 3 the sync socket, 4 the plan, then `preserved` (fd numbers of ours) and the
+ * trap channel if any — and hand it the plan. The one place the create and exec paths share.
+ */
+export function spawnTsorInit(plan: string, opts: { preserved: number[]; trapFd?: number; detached?: boolean }): { init: ChildProcess; sync: SyncChannel } {
+  const init = spawn(tsorInitPath(), [], {
+    stdio: ["inherit", "inherit", "inherit", "pipe", "pipe", ...opts.preserved, ...(opts.trapFd === undefined ? [] : [opts.trapFd])],
+    detached: opts.detached ?? false,
+    env: {},
+  });
+  const planPipe = init.stdio[4] as Writable;
+  planPipe.on("error", () => {});
+  planPipe.end(plan);
+  return { init, sync: new SyncChannel(init.stdio[3] as Duplex) };
 }

@@ -2,10 +2,10 @@
 // the container's first process (tsor-init clones it with CLONE_PARENT), answers the control
 // socket (start, wait) and records the exit status. The syscall-trapping half of the sentry
 // hangs off the same process (sentry/platform).
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Duplex, Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import type { Logger } from "../oci/log.js";
 import { StateStore, appNamespacePath, processStartTime, publicState, type ContainerState } from "../oci/state.js";
 import { NAMESPACE_PROC_NAMES, type NamespaceType } from "../oci/known.js";
@@ -18,7 +18,7 @@ import { createCgroupManager, type CgroupManager } from "../oci/cgroups/index.js
 import { native } from "../native/index.js";
 import { SyncChannel, InitError } from "./sync.js";
 import { serveControl, type ControlRequest, type ControlResponse, type ExitStatus } from "./control.js";
-import { STATUS_FD, tsorInitPath, type LaunchRequest, type LaunchResult } from "./launch.js";
+import { STATUS_FD, spawnTsorInit, type LaunchRequest, type LaunchResult } from "./launch.js";
 import { NetdClient, ensureNetd } from "../netstack/client.js";
 import { netdPaths } from "../netstack/paths.js";
 import { containerDispatch, createPlatform, trapOptions, type Platform, type PlatformName, type SyscallHandler } from "./platform/index.js";
@@ -150,9 +150,9 @@ export class ContainerSupervisor {
     // ptrace needs no channel: it seizes the process instead.
     if (trapped && platformName === "seccomp") [this.trapChannel, initTrapEnd] = native.socketpair();
     this.log.debug("sentry: spawning tsor-init");
-    const init = this.spawnInit(plan, initTrapEnd);
+    const { sync } = this.spawnInit(plan, initTrapEnd);
     if (initTrapEnd !== undefined) native.closeFd(initTrapEnd);
-    this.sync = new SyncChannel(init.stdio[3] as Duplex);
+    this.sync = sync;
 
     const initPid = Number(await this.sync.expect("hello"));
     this.cgroup.apply(initPid);
@@ -234,18 +234,12 @@ export class ContainerSupervisor {
    * 3 the sync socket, 4 the plan, 5.. the preserved fds (ours start after the status fd), then
    * the trap channel if any.
    */
-  private spawnInit(plan: string, trapEnd: number | undefined): ChildProcess {
+  private spawnInit(plan: string, trapEnd: number | undefined): { init: ChildProcess; sync: SyncChannel } {
     const base = this.req.preservedFdBase ?? STATUS_FD + 1;
     const preserved = Array.from({ length: this.req.preserveFds }, (_, i) => base + i);
-    const init = spawn(tsorInitPath(), [], {
-      stdio: ["inherit", "inherit", "inherit", "pipe", "pipe", ...preserved, ...(trapEnd === undefined ? [] : [trapEnd])],
-      env: {},
-    });
-    const planPipe = init.stdio[4] as Writable;
-    planPipe.on("error", () => {});
-    planPipe.end(plan);
-    init.on("error", (e) => this.log.error({ err: e.message }, "tsor-init spawn failed"));
-    return init;
+    const started = spawnTsorInit(plan, { preserved, trapFd: trapEnd });
+    started.init.on("error", (e) => this.log.error({ err: e.message }, "tsor-init spawn failed"));
+    return started;
   }
 
   /** /proc/PID/ns/* for namespaces the container made, the config's path for joined ones. */
