@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import { UserError } from "../cli.js";
 import { fileRecord, nothingToUndo, readConfig, restoreOrCurrent, type InstallPlan, type UninstallPlan } from "./files.js";
-import { jsonErrorAt } from "./jsonpos.js";
+import { findJsonError } from "../spec/json.js";
 import type { DockerRecord } from "./state.js";
 
 /** The runtime name: `docker run --runtime=tsor`. */
@@ -32,7 +32,7 @@ export function parseDaemonJson(file: string, text: string | null): JsonObject {
   try {
     v = JSON.parse(text);
   } catch (e) {
-    const at = jsonErrorAt(text);
+    const at = findJsonError(text);
     const where = at ? `:${at.line}:${at.column}` : "";
     const reason = (e as Error).message.replace(/ in JSON at position \d+.*$/, "").replace(/, ".*" is not valid JSON$/s, "");
     throw new UserError(`${file}${where}: invalid JSON: ${reason}; left unchanged`);

@@ -14,7 +14,7 @@ import { install, uninstall, type InstallOptions } from "../../oci/install/insta
 import { CONTAINERD_HANDLER, CRI_RUNTIMES, RUNC_V2_SHIM } from "../../oci/install/containerd.js";
 import { DOCKER_RUNTIME } from "../../oci/install/docker.js";
 import { unifiedDiff } from "../../oci/install/files.js";
-import { jsonErrorAt } from "../../oci/install/jsonpos.js";
+import { findJsonError } from "../../oci/spec/json.js";
 import { repoRoot } from "../lib/bundle.js";
 
 const TSOR = "/opt/tsor/bin/tsor";
@@ -180,13 +180,17 @@ test("docker: malformed daemon.json is an error naming the file and line, and is
   assertUserError(() => run(env, { docker: true }), /daemon\.json: "runtimes" is not a JSON object/);
 });
 
-test("jsonErrorAt finds the line and column V8 does not always give", () => {
-  assert.equal(jsonErrorAt('{"a": 1}'), null);
-  assert.deepEqual(jsonErrorAt('{\n"a": }'), { line: 2, column: 6 });
-  assert.deepEqual(jsonErrorAt('{"a": 1,\n}'), { line: 2, column: 1 });
-  assert.deepEqual(jsonErrorAt('{"a": "\\x"}'), { line: 1, column: 9 });
-  assert.deepEqual(jsonErrorAt('{"a": 1'), { line: 1, column: 8 });
-  assert.deepEqual(jsonErrorAt("[1, 2] x"), { line: 1, column: 8 });
+test("daemon.json errors are placed by findJsonError (V8 does not always give a position)", () => {
+  const at = (text: string) => {
+    const e = findJsonError(text);
+    return e ? { line: e.line, column: e.column } : null;
+  };
+  assert.equal(at('{"a": 1}'), null);
+  assert.deepEqual(at('{\n"a": }'), { line: 2, column: 6 });
+  assert.deepEqual(at('{"a": 1,\n}'), { line: 2, column: 1 });
+  assert.deepEqual(at('{"a": "\\x"}'), { line: 1, column: 9 });
+  assert.deepEqual(at('{"a": 1'), { line: 1, column: 8 });
+  assert.deepEqual(at("[1, 2] x"), { line: 1, column: 8 });
 });
 
 test("docker: a runtimes.tsor with another path is refused without --force; --force replaces it and uninstall puts it back", (t) => {
