@@ -48,3 +48,21 @@ export class UserError extends Error {
     this.name = "UserError";
   }
 }
+
+/** Signals a foreground `run` or `exec` passes on to the container's process, as runc's handler does. */
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
+
+/** Forward those signals to `pid` until the returned function is called. */
+export function forwardSignals(pid: number): () => void {
+  const forward = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* already exited */
+    }
+  };
+  for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
+  return () => {
+    for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
+  };
+}

@@ -7,7 +7,7 @@
 // processes are not trapped yet (kernel sockets); under `--network host-kernel` never.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { UserError } from "./cli.js";
+import { UserError, forwardSignals } from "./cli.js";
 import { exitCode, type Runtime } from "./container.js";
 import { publicState } from "./state.js";
 import { parseSpec } from "./spec/validate.js";
@@ -42,9 +42,6 @@ export interface ExecOptions {
   consoleSocket?: string;
   preserveFds: number;
 }
-
-/** Signals a foreground exec passes on to the process (tsor-init forwards them too). */
-const FORWARDED_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
 
 /** The container's config with its process replaced the way runc exec builds it. */
 export function execSpec(base: RuntimeSpec, opts: ExecOptions): RuntimeSpec {
@@ -120,18 +117,11 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<n
     sync.close();
     return 0;
   }
-  const forward = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      /* already exited */
-    }
-  };
-  for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
+  const unforward = forwardSignals(pid);
   try {
     return parseExitLine(await sync.expect("exit"));
   } finally {
-    for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
+    unforward();
     sync.close();
   }
 }
