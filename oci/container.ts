@@ -2,11 +2,11 @@
 // can call them without spawning a process (runc's libcontainer, gVisor's runsc/container).
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { UserError, type GlobalOptions } from "./cli.js";
 import { StateStore, processAlive, publicState, validateId, type ContainerState, type PublicState, type Status } from "./state.js";
-import { SIGNALS } from "./known.js";
 import { loadSpec } from "./spec/validate.js";
 import { createCgroupManager, type CgroupManager } from "./cgroups/index.js";
 import { runHooks } from "../gofer/hooks.js";
@@ -321,7 +321,8 @@ export function parseSignal(signal: string): number {
     return n;
   }
   const name = signal.toUpperCase().startsWith("SIG") ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
-  const n = SIGNALS[name];
+  // The host's numbering, which is the container's: Node's table, not one of our own.
+  const n = (os.constants.signals as Record<string, number | undefined>)[name];
   if (n === undefined) throw new UserError(`unknown signal: ${signal}`);
   return n;
 }

@@ -228,15 +228,6 @@ export const RLIMITS = [
   "RLIMIT_RTTIME",
 ] as const;
 
-/** Signals by name, for `tsor kill` (names with or without SIG, or numbers). x86_64 numbering. */
-export const SIGNALS: Record<string, number> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGIOT: 6, SIGBUS: 7,
-  SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14,
-  SIGTERM: 15, SIGSTKFLT: 16, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20, SIGTTIN: 21,
-  SIGTTOU: 22, SIGURG: 23, SIGXCPU: 24, SIGXFSZ: 25, SIGVTALRM: 26, SIGPROF: 27, SIGWINCH: 28,
-  SIGIO: 29, SIGPOLL: 29, SIGPWR: 30, SIGSYS: 31,
-};
-
 /** The runtime-spec version tsor implements: written by `tsor spec`, reported in state. */
 export const OCI_VERSION = "1.2.0";
 /** The oldest runtime-spec version whose configs tsor accepts (`tsor features` ociVersionMin). */
