@@ -1,14 +1,14 @@
 // The one loader of the native addon (native/addon, built with `npm run build` there into
 // native/addon/build/Release/tsor_native.node). Works from source (native/index.ts) and from the
-// compiled tree (dist/native/index.js): it walks up from this file to the repo root, the first
+// compiled tree (dist/native/index.js): the addon sits under the project root (native/root.ts), the
 // directory holding native/addon/binding.gyp. TSOR_NATIVE_ADDON overrides the path.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { NativeError } from './errors.js';
 import type { NativeBinding } from './native.js';
+import { projectPath } from './root.js';
 
 export { NativeError, isNotificationGone } from './errors.js';
 export type * from './native.js';
@@ -20,16 +20,7 @@ const ADDON_RELATIVE = join('native', 'addon', 'build', 'Release', 'tsor_native.
 
 /** The path of the built addon, or where it would be (for the error message). */
 export function addonPath(): string {
-  const override = process.env.TSOR_NATIVE_ADDON;
-  if (override) return override;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'native', 'addon', 'binding.gyp'))) return join(dir, ADDON_RELATIVE);
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  throw new Error(`tsor_native: no native/addon/binding.gyp above ${fileURLToPath(import.meta.url)}`);
+  return process.env.TSOR_NATIVE_ADDON || projectPath(ADDON_RELATIVE);
 }
 
 let loaded: Native | undefined;

@@ -5,10 +5,10 @@
 import { spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { existsSync, mkdirSync, openSync, closeSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 import { native, NativeError } from "../native/index.js";
+import { projectPath } from "../native/root.js";
 import {
   IncomingMessage,
   MAX_MESSAGE_BYTES,
@@ -427,14 +427,8 @@ const SPAWN_POLL_MS = 25;
 /** bin/tsor of the tree this module runs from (dist/netstack/client.js or dist/bundle/*.mjs). */
 export function findTsorBin(): string | undefined {
   if (process.env.TSOR_BIN) return process.env.TSOR_BIN;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const bin = join(dir, "bin", "tsor");
-    if (existsSync(bin) && existsSync(join(dir, "package.json"))) return bin;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
+  const bin = projectPath("bin", "tsor");
+  return existsSync(bin) ? bin : undefined;
 }
 
 /** Starts `tsor netd` detached (its own session, log under the state dir); does not wait. */

@@ -4,8 +4,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import type { Duplex, Writable } from "node:stream";
 import { SyncChannel } from "./sync.js";
-import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { PlatformName } from "./platform/platform.js";
 
 /** `--network`: `tsor` traps the socket control calls; `host-kernel` is the plain pass-through (no trap filter). */
@@ -48,23 +46,8 @@ export type LaunchResult = { created: number } | { error: string };
 /** Fd on which the sentry writes its LaunchResult; preserved fds follow it. */
 export const STATUS_FD = 3;
 
-/**
- * The checkout (or installed package) root: the nearest directory above this module holding
- * native/PLAN.md. Found by walking up, so it holds for dist/sentry/launch.js and for the
- * esbuild bundles in dist/bundle/ alike.
- */
-export const PROJECT_ROOT = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
-
-function findProjectRoot(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, "native", "PLAN.md"))) return dir;
-    if (dir === path.dirname(dir)) throw new Error(`tsor: no project root (native/PLAN.md) above ${from}`);
-  }
-}
-
-export function projectPath(...parts: string[]): string {
-  return path.join(PROJECT_ROOT, ...parts);
-}
+export { projectPath } from "../native/root.js";
+import { projectPath } from "../native/root.js";
 
 /**
  * The sentry's entry point: the esbuild bundle when `make build` made one (one file loads in

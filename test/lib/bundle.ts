@@ -4,17 +4,12 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 
 export const RUNC = "/usr/sbin/runc";
 export const BUSYBOX = "/bin/busybox";
 
-/** Repository root, found from this file whether it runs from dist/ or not. */
-export function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, "package.json")) && dir !== "/") dir = path.dirname(dir);
-  return dir;
-}
+export { projectRoot as repoRoot } from "../../native/root.js";
+import { projectRoot as repoRoot } from "../../native/root.js";
 
 /** This checkout's tsor launcher. */
 export const TSOR = path.join(repoRoot(), "bin", "tsor");

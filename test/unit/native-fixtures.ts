@@ -2,22 +2,14 @@
 // temporary directory, and a CLONE_PARENT task made by fixtures/clone_parent.c.
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { loadNative, NativeError, type RecvResult, type WaitOptions, type WaitStatus } from '../../native/index.js';
 
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'native', 'addon', 'binding.gyp'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('native tests: repo root not found');
-    dir = parent;
-  }
-  return dir;
-}
+import { projectRoot as repoRoot } from "../../native/root.js";
+export { repoRoot };
 
 let buildDir: string | undefined;
 const built = new Map<string, string>();
