@@ -195,8 +195,27 @@ export interface NativeBinding {
   sendNow(sock: number, data: Uint8Array): number;
   getsockoptInt(fd: number, level: number, name: number): number;
   setsockoptInt(fd: number, level: number, name: number, value: number): void;
+
+  // --- inet sockets the sentry holds (inet.cc): never blocking, errors as NativeError
   /** A close-on-exec socket created inside the network namespace at `netnsPath` (setns on a short-lived thread). */
   socketInNetns(netnsPath: string, domain: number, type: number, protocol: number): number;
+  /** `count` such sockets for the cost of one thread (a pool). */
+  socketsInNetns(netnsPath: string, domain: number, type: number, protocol: number, count: number): number[];
+  bind(fd: number, sockaddr: Uint8Array): void;
+  listen(fd: number, backlog: number): void;
+  /** A connection if one is queued now (accept4 SOCK_CLOEXEC|SOCK_NONBLOCK after a zero poll), with the peer's sockaddr; else null. */
+  acceptNow(fd: number): { fd: number; addr: Buffer } | null;
+  /** connect(2) with `sockaddr` as given: 0, or the errno it answered (EINPROGRESS on a non-blocking socket). */
+  connectNow(fd: number, sockaddr: Uint8Array): number;
+  getsockname(fd: number): Buffer;
+  getpeername(fd: number): Buffer;
+  /** getsockopt with a buffer of `maxLen` bytes (at most 512): the bytes the kernel answered. */
+  getsockoptBuf(fd: number, level: number, name: number, maxLen: number): Buffer;
+  setsockoptBuf(fd: number, level: number, name: number, value: Uint8Array): void;
+  /** poll(2) with a zero timeout: the revents, 0 if none. */
+  pollNow(fd: number, events: number): number;
+  /** SO_LINGER {1, 0} then close: RST, no TIME_WAIT. */
+  closeReset(fd: number): void;
 
   // --- unix listening/connecting sockets (unix.cc): tsor-netd's API socket
   /**

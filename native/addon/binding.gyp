@@ -9,7 +9,8 @@
         "src/seccomp.cc",
         "src/memory.cc",
         "src/ptrace.cc",
-        "src/unix.cc"
+        "src/unix.cc",
+        "src/inet.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

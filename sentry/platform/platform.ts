@@ -59,8 +59,11 @@ export type Outcome =
   | { kind: "continue" }
   /** Install our fd `fd` in the task as a new fd and return its number from the syscall (atomic: seccomp ADDFD_FLAG_SEND). */
   | { kind: "installFd"; fd: number; cloexec: boolean }
-  /** Put our fd `fd` at the task's fd number `targetFd` (dup2-like, SETFD), then let the kernel run the syscall on it. */
-  | { kind: "replaceFdThenContinue"; fd: number; targetFd: number; cloexec: boolean };
+  /**
+   * Put our fd `fd` at the task's fd number `targetFd` (dup2-like: SETFD, the old file there is
+   * closed), then answer the syscall with `value` (>= 0) or -`errno`.
+   */
+  | { kind: "replaceFd"; fd: number; targetFd: number; cloexec: boolean; value: number; errno: number };
 
 /** A handler for one syscall; it may hold the call (accept) by resolving later. */
 export type SyscallHandler = (task: Task, call: TrappedSyscall) => Outcome | Promise<Outcome>;

@@ -9,7 +9,7 @@
 //   return/errno   orig_rax = -1 skips the call; rax is what the app sees.
 //   continue       resume: the kernel runs the call.
 //   installFd      syscall injection (inject.ts): the app receives our fd over a socketpair.
-//   replaceFd...   the same, dup3'd onto the target fd, then the call re-executed on it.
+//   replaceFd      the same, dup3'd onto the target fd, then the call answered.
 // A held call (the handler returned a pending promise) parks the thread in pause(2), so that a
 // signal interrupts it as it would a blocking accept (-ERESTARTSYS: restarted after an SA_RESTART
 // handler, EINTR otherwise); the handler's answer wakes it with PTRACE_INTERRUPT.
@@ -251,11 +251,12 @@ export class PtracePlatform implements Platform {
       case "continue":
         return inj.reexecute();
       case "installFd":
-      case "replaceFdThenContinue":
+      case "replaceFd":
         try {
-          const target = o.kind === "replaceFdThenContinue" ? o.targetFd : undefined;
+          const target = o.kind === "replaceFd" ? o.targetFd : undefined;
           const fd = await transferFd(inj, t, o.fd, { target, cloexec: o.cloexec });
-          return o.kind === "installFd" ? inj.finish(BigInt(fd)) : await inj.reexecute();
+          if (o.kind === "installFd") return inj.finish(BigInt(fd));
+          return inj.finish(o.errno ? -BigInt(o.errno) : BigInt(o.value));
         } catch (e) {
           if (!(e instanceof SyscallError)) throw e;
           return inj.finish(-BigInt(e.errno));
@@ -447,7 +448,7 @@ class TracedThread implements Tracee {
 
 /** The fd an outcome carries, closed when nobody will install it. */
 function closeOutcomeFd(o: Outcome): void {
-  if (o.kind === "installFd" || o.kind === "replaceFdThenContinue") native.closeFd(o.fd);
+  if (o.kind === "installFd" || o.kind === "replaceFd") native.closeFd(o.fd);
 }
 
 /** process_vm_readv/writev with the app's view of failure: a bad pointer (or a gone task) is EFAULT. */

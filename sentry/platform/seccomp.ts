@@ -210,7 +210,7 @@ export class SeccompPlatform implements Platform {
   }
 
   private answer(listener: SeccompListener, notif: SeccompNotif, o: Outcome): void {
-    const ourFd = o.kind === "installFd" || o.kind === "replaceFdThenContinue" ? o.fd : undefined;
+    const ourFd = o.kind === "installFd" || o.kind === "replaceFd" ? o.fd : undefined;
     if (this.stopped) {
       // The listener is closed: the kernel already failed the call. Do not leak the fd.
       if (ourFd !== undefined) native.closeFd(ourFd);
@@ -228,9 +228,9 @@ export class SeccompPlatform implements Platform {
           // ADDFD_FLAG_SEND installs the fd and answers with its number in one step.
           listener.addFd(notif.id, o.fd, 0, { send: true, cloexec: o.cloexec });
           return;
-        case "replaceFdThenContinue":
+        case "replaceFd":
           listener.addFd(notif.id, o.fd, o.targetFd, { setfd: true, cloexec: o.cloexec });
-          return listener.respond(notif.id, 0, 0, native.constants.SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+          return listener.respond(notif.id, o.value, o.errno, 0);
       }
     } catch (e) {
       if (isNotificationGone(e)) return;

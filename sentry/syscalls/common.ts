@@ -5,7 +5,8 @@ import { SyscallError, type Outcome, type Task } from "../platform/platform.js";
 import { fdinfoFlags } from "../vsock/kernel.js";
 import type { SocketStack } from "../vsock/stack.js";
 import type { VirtualSocket } from "../vsock/vsocket.js";
-import { E, O_CLOEXEC, O_NONBLOCK, argInt } from "./linux.js";
+import { AF_INET, AF_INET6, type InetFamily } from "../vsock/address.js";
+import { E, IPPROTO_TCP, O_CLOEXEC, O_NONBLOCK, SOL_SOCKET, SO_DOMAIN, SO_PROTOCOL, argInt } from "./linux.js";
 
 /** Every handler of the table: the container's stack, the trapping task, the raw arguments. */
 export type SocketHandler = (stack: SocketStack, task: Task, args: readonly bigint[]) => Outcome | Promise<Outcome>;
@@ -61,6 +62,46 @@ export function lookupFd(stack: SocketStack, task: Task, fdArg: bigint): FdRef |
       open = false;
     },
   };
+}
+
+/** The task's fd `fd`, the sentry's duplicate `dup`, its inode, and the vsocket behind it if any. */
+export interface AnyFdRef {
+  readonly vs: VirtualSocket | undefined;
+  readonly fd: number;
+  readonly dup: number;
+  readonly ino: bigint;
+}
+
+/**
+ * Runs `fn` on the task's fd `fdArg` whatever it is (a vsocket or not), closing the sentry's
+ * duplicate after (also when `fn` holds the call). A bad fd throws EBADF (Task.getFd).
+ */
+export async function withFd(stack: SocketStack, task: Task, fdArg: bigint, fn: (ref: AnyFdRef) => Outcome | Promise<Outcome>): Promise<Outcome> {
+  const fd = argInt(fdArg);
+  if (fd < 0) throw new SyscallError(E.EBADF, `fd ${fd}`);
+  const dup = task.getFd(fd);
+  try {
+    const ino = native.fstatIno(dup).ino;
+    return await fn({ vs: stack.find(ino), fd, dup, ino });
+  } finally {
+    native.closeFd(dup);
+  }
+}
+
+/**
+ * The family of `dup` if it is an AF_INET/AF_INET6 TCP socket, else null (another kind of
+ * socket, or not a socket: the kernel answers, ENOTSOCK included).
+ */
+export function kernelTcpSocket(dup: number): InetFamily | null {
+  let proto: number;
+  try {
+    proto = native.getsockoptInt(dup, SOL_SOCKET, SO_PROTOCOL);
+  } catch {
+    return null;
+  }
+  if (proto !== IPPROTO_TCP) return null;
+  const domain = native.getsockoptInt(dup, SOL_SOCKET, SO_DOMAIN);
+  return domain === AF_INET || domain === AF_INET6 ? domain : null;
 }
 
 /** The vsocket behind the task's fd, for handlers that need no duplicate of it (lookupFd, dup closed). */

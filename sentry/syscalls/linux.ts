@@ -35,6 +35,12 @@ export const SO_REUSEPORT = 15;
 export const SO_ACCEPTCONN = 30;
 export const SO_PROTOCOL = 38;
 export const SO_DOMAIN = 39;
+/** SO_RCVTIMEO_OLD on x86_64: a struct timeval (16 bytes). */
+export const SO_RCVTIMEO = 20;
+export const SO_SNDTIMEO = 21;
+/** The 64-bit time variants (struct __kernel_sock_timeval). */
+export const SO_RCVTIMEO_NEW = 66;
+export const SO_SNDTIMEO_NEW = 67;
 
 export const TCP_NODELAY = 1;
 export const TCP_KEEPIDLE = 4;

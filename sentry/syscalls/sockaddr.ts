@@ -53,6 +53,14 @@ function decode(buf: Buffer, family: InetFamily): InetAddr {
   };
 }
 
+/** A sockaddr_in/in6 the kernel answered (getsockname, accept) as an InetAddr, or null for another family. */
+export function decodeSockaddr(buf: Buffer): InetAddr | null {
+  const sa = sockaddrFamily(buf);
+  if (sa === AF_INET && buf.length >= SOCKADDR_IN_LEN) return decode(buf, AF_INET);
+  if (sa === AF_INET6 && buf.length >= SIN6_LEN_RFC2133) return decode(buf, AF_INET6);
+  return null;
+}
+
 /** fe80::/10: needs a scope id (__ipv6_addr_needs_scope_id). */
 function isLinkLocal(ip: Buffer): boolean {
   return ip.length === 16 && ip[0] === 0xfe && (ip[1] & 0xc0) === 0x80;

@@ -1,173 +1,147 @@
-// The socket family: socket, bind, listen, accept, accept4, connect on virtual TCP sockets.
-// Each mirrors the Linux function it names; anything that is not a vsocket goes to the kernel.
+// The socket family: socket, bind, listen, accept, accept4, connect, shutdown. An unconnected TCP
+// socket is the kernel's own (socket and bind run natively); the sentry takes a socket over when
+// it listens (the kernel listener stays the app's fd, the sentry adds a virtual queue) or when it
+// connects to a TSoR listener (a socketpair end replaces the app's fd). Anything else goes to the
+// kernel. Each handler mirrors the Linux function it names.
 import { native } from "../../native/index.js";
 import { SyscallError, type Outcome, type Task } from "../platform/platform.js";
-import type { SocketStack } from "../vsock/stack.js";
+import type { ConnectingSocket, SocketStack } from "../vsock/stack.js";
 import type { PendingConn, VirtualSocket } from "../vsock/vsocket.js";
 import { closeQuietly } from "../vsock/vsocket.js";
+import { AF_INET6, isV4Mapped } from "../vsock/address.js";
 import {
   CONTINUE,
   INTERRUPTED,
   fail,
   isCloexec,
   isNonblocking,
+  kernelTcpSocket,
   lookupFd,
   ret,
-  type FdRef,
+  withFd,
   type SocketHandler,
 } from "./common.js";
 import {
-  AF_INET,
-  AF_INET6,
   AF_UNSPEC,
   E,
+  IPPROTO_IPV6,
   IPPROTO_TCP,
+  IPV6_V6ONLY,
   SOCK_CLOEXEC,
+  SOL_SOCKET,
+  SO_RCVTIMEO,
+  TCP_CLOSE,
+  TCP_INFO,
   SOCK_NONBLOCK,
-  SOCK_STREAM,
-  SOCK_TYPE_MASK,
   SHUT_RD,
   SHUT_RDWR,
   SHUT_WR,
   SOMAXCONN,
   argInt,
 } from "./linux.js";
-import { parseBindAddr, parseConnectAddr, readSockaddr, sockaddrFamily, writeSockaddr } from "./sockaddr.js";
+import { decodeSockaddr, parseConnectAddr, readSockaddr, sockaddrFamily, writeSockaddr } from "./sockaddr.js";
 
 /**
- * implements socket(2) (net/socket.c __sys_socket) for AF_INET/AF_INET6 + SOCK_STREAM + 0 or
- * IPPROTO_TCP: a socketpair whose one end the app gets (O_NONBLOCK/O_CLOEXEC from the type). The
- * filter traps nothing else; anything else that arrives goes to the kernel.
+ * socket(2) is the kernel's: a fresh TCP socket in the pod's netns is exactly what an
+ * unconnected socket should be (POLLOUT|POLLHUP, ENOTCONN on read, EPIPE on write, its own
+ * bind table). The sentry meets it at listen or connect.
  */
-export const sysSocket: SocketHandler = (stack, _task, args) => {
-  const domain = argInt(args[0]);
-  const type = argInt(args[1]);
-  const protocol = argInt(args[2]);
-  if (domain !== AF_INET && domain !== AF_INET6) return CONTINUE;
-  if ((type & SOCK_TYPE_MASK) !== SOCK_STREAM || (type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) {
-    return CONTINUE;
-  }
-  if (protocol !== 0 && protocol !== IPPROTO_TCP) return CONTINUE;
-  const { appEnd } = stack.create(domain, (type & SOCK_NONBLOCK) !== 0);
-  return { kind: "installFd", fd: appEnd, cloexec: (type & SOCK_CLOEXEC) !== 0 };
-};
+export const sysSocket: SocketHandler = () => CONTINUE;
 
-/** Runs `fn` on the vsocket behind args[0] (CONTINUE if none), closing the sentry's dup after. */
-async function onVsocket(
-  stack: SocketStack,
-  task: Task,
-  args: readonly bigint[],
-  fn: (ref: FdRef) => Outcome | Promise<Outcome>,
-): Promise<Outcome> {
+/**
+ * bind(2) is the kernel's on an unconnected socket (inet_bind decides EADDRINUSE, EACCES, port 0
+ * and TIME_WAIT against every socket of the netns). A connection (socketpair) is bound already:
+ * EINVAL, as inet_bind says for a socket with a port.
+ */
+export const sysBind: SocketHandler = (stack, task, args) => {
   const ref = lookupFd(stack, task, args[0]);
   if (!ref) return CONTINUE;
-  try {
-    return await fn(ref);
-  } finally {
-    ref.done();
-  }
-}
-
-/**
- * implements bind(2) (net/socket.c __sys_bind; net/ipv4/af_inet.c inet_bind, net/ipv6/af_inet6.c
- * inet6_bind): argument checks in parseBindAddr, then EINVAL if already bound, EADDRINUSE from the
- * registry or the shadow kernel socket, port 0 picks a port.
- */
-export const sysBind: SocketHandler = (stack, task, args) =>
-  onVsocket(stack, task, args, ({ vs }) => {
-    const buf = readSockaddr(task, args[1], argInt(args[2]));
-    const addr = parseBindAddr(vs.family, buf, vs.v6only);
-    if (!task.stillPending()) return INTERRUPTED;
-    stack.bind(vs, addr);
-    return ret(0);
-  });
+  ref.done();
+  return ref.vs.state === "listening" ? CONTINUE : fail(E.EINVAL);
+};
 
 /**
  * implements listen(2) (net/socket.c __sys_listen: backlog clamped to somaxconn as unsigned;
- * net/ipv4/af_inet.c inet_listen).
+ * net/ipv4/af_inet.c inet_listen): the kernel listens on the app's socket (its errors are the
+ * app's: EINVAL when connected, EADDRINUSE), then the sentry takes it over.
  */
 export const sysListen: SocketHandler = (stack, task, args) =>
-  onVsocket(stack, task, args, async ({ vs }) => {
+  withFd(stack, task, args[0], async ({ vs, dup, ino }) => {
+    if (vs && vs.state !== "listening") return fail(E.EINVAL); // a connection (inet_listen: not TCP_CLOSE)
+    const family = vs?.family ?? kernelTcpSocket(dup);
+    if (family === null) return CONTINUE;
     let backlog = argInt(args[1]);
     if (backlog >>> 0 > SOMAXCONN) backlog = SOMAXCONN;
-    stack.listen(vs, backlog);
-    await stack.registerListener(vs);
+    if (!task.stillPending()) return INTERRUPTED;
+    native.listen(dup, backlog);
+    const listener = stack.listen(ino, dup, family, backlog);
+    await stack.registerListener(listener);
     return ret(0);
   });
 
 /**
  * implements connect(2) (net/socket.c __sys_connect; net/ipv4/af_inet.c __inet_stream_connect;
- * tcp_v4_connect / tcp_v6_connect). A listener of this stack gets the connection directly (the
- * socketpair is the connection); any other destination goes to the kernel: a real socket in the
- * pod's netns replaces the app's fd and the kernel runs the app's own connect on it.
+ * tcp_v4_connect / tcp_v6_connect) for TSoR destinations. An unconnected kernel TCP socket that
+ * connects to a listener of this container, or of another TSoR pod (netd), gets a socketpair end
+ * installed over its fd; any other destination, and every argument error, is the kernel's own
+ * connect. On a connection: EISCONN (0 once after EINPROGRESS); on a listener: EINVAL.
  */
 export const sysConnect: SocketHandler = (stack, task, args) =>
-  onVsocket(stack, task, args, async ({ vs, fd, dup }) => {
-    const buf = readSockaddr(task, args[1], argInt(args[2]));
-    // inet_stream_connect: the family must be there; AF_UNSPEC disconnects (tcp_disconnect).
-    // Partial: an unconnected socket answers 0 as on Linux; a connected or listening one answers
-    // 0 too but keeps its state (a socketpair cannot be un-connected).
-    if (buf.length < 2) return fail(E.EINVAL);
-    if (!task.stillPending()) return INTERRUPTED;
-    if (sockaddrFamily(buf) === AF_UNSPEC) return ret(0);
-    switch (vs.state) {
-      case "connected":
-        return fail(E.EISCONN);
-      case "connecting":
-        // After EINPROGRESS the connection is already established (as on loopback, where the
-        // handshake is done before the app asks again): __inet_stream_connect answers 0 once,
-        // then EISCONN.
-        vs.state = "connected";
-        return ret(0);
-      case "listening":
-        return fail(E.EINVAL);
-      default:
-        break;
+  withFd(stack, task, args[0], async ({ vs, fd, dup, ino }) => {
+    if (vs) {
+      const buf = readSockaddr(task, args[1], argInt(args[2]));
+      if (buf.length < 2) return fail(E.EINVAL);
+      if (!task.stillPending()) return INTERRUPTED;
+      // Partial: AF_UNSPEC answers 0 but a socketpair cannot be un-connected.
+      if (sockaddrFamily(buf) === AF_UNSPEC) return ret(0);
+      if (vs.state === "listening") return fail(E.EINVAL);
+      if (vs.state === "connected") return fail(E.EISCONN);
+      // After EINPROGRESS the connection is already established (as on loopback, where the
+      // handshake is done before the app asks again): 0 once, then EISCONN.
+      vs.state = "connected";
+      return ret(0);
     }
-    const dest = parseConnectAddr(vs.family, buf, vs.v6only, vs.boundV4Mapped);
-    const nonblock = isNonblocking(dup);
-    const r = await stack.connectLocal(task, vs, dest, nonblock);
-    if (r === E.EINPROGRESS) return fail(E.EINPROGRESS);
-    if (r !== null) return ret(r);
-    const remote = await stack.connectRemote(task, vs, dest, nonblock);
-    if (remote === E.EINPROGRESS) return fail(E.EINPROGRESS);
-    if (remote !== null) return ret(remote);
-    const real = stack.fallback(vs, nonblock);
-    return { kind: "replaceFdThenContinue", fd: real, targetFd: fd, cloexec: isCloexec(task, fd) };
-  });
-
-/**
- * Reads (consumes) one readiness byte from the app's end of a listener. The sentry wrote it
- * synchronously (SentryEnd.signal), so it is normally there already: taken at once, on this
- * thread; only if it is not (still queued in the sentry's socket) does a thread wait for it.
- */
-function consumeReadinessByte(dup: number): Promise<void> | void {
-  try {
-    if (native.recvNow(dup, 1) !== null) return;
-  } catch {
-    return; // as the threaded read: an error ends the wait
-  }
-  return new Promise((resolve) => native.recvFds(dup, 1, 0, () => resolve()));
-}
-
-/** EBADF if the task's fd no longer names the listener, else EINVAL (no longer listening), for an accept whose listener was dropped. */
-function listenerGoneErrno(task: Task, fd: number, vs: VirtualSocket): number {
-  try {
-    const dup = task.getFd(fd);
+    const family = kernelTcpSocket(dup);
+    if (family === null) return CONTINUE;
+    // Only an unconnected socket can become a TSoR connection; connecting, connected or
+    // listening kernel sockets answer for themselves (EALREADY, EISCONN, EINVAL).
+    if (native.getsockoptBuf(dup, IPPROTO_TCP, TCP_INFO, 1)[0] !== TCP_CLOSE) return CONTINUE;
+    let buf: Buffer;
     try {
-      return native.fstatIno(dup).ino === vs.ino ? E.EINVAL : E.EBADF;
-    } finally {
-      native.closeFd(dup);
+      buf = readSockaddr(task, args[1], argInt(args[2]));
+    } catch {
+      return CONTINUE; // EFAULT / EINVAL: the kernel says it
     }
-  } catch {
-    return E.EBADF;
-  }
-}
+    if (sockaddrFamily(buf) === AF_UNSPEC) return CONTINUE;
+    const v6only = family === AF_INET6 && native.getsockoptInt(dup, IPPROTO_IPV6, IPV6_V6ONLY) !== 0;
+    const name = decodeSockaddr(native.getsockname(dup));
+    const bound = name && name.port !== 0 ? name : null;
+    let dest;
+    try {
+      dest = parseConnectAddr(family, buf, v6only, bound !== null && family === AF_INET6 && isV4Mapped(bound.ip));
+    } catch {
+      return CONTINUE; // a bad address: the kernel's own errno
+    }
+    if (!task.stillPending()) return INTERRUPTED;
+    const opts = stack.takeKernelOpts(ino);
+    if (v6only) opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    const sock: ConnectingSocket = { family, bound, opts };
+    const made = await stack.connect(task, sock, dest, isNonblocking(dup));
+    if (!made) return CONTINUE;
+    return {
+      kind: "replaceFd",
+      fd: made.appEnd,
+      targetFd: fd,
+      cloexec: isCloexec(task, fd),
+      value: 0,
+      errno: made.result,
+    };
+  });
 
 /**
  * Gives the app an accepted connection (do_accept after ops->accept): the peer address written
  * with move_addr_to_user (EFAULT drops the connection, as Linux does), O_NONBLOCK from the flags,
- * a vsocket recorded for a local connection, then installed as the new fd.
+ * a vsocket recorded for a virtual connection, then installed as the new fd.
  */
 function deliver(stack: SocketStack, task: Task, listener: VirtualSocket, conn: PendingConn, args: readonly bigint[], flags: number): Outcome {
   try {
@@ -176,7 +150,7 @@ function deliver(stack: SocketStack, task: Task, listener: VirtualSocket, conn: 
       writeSockaddr(task, args[1], args[2], conn.peer);
     }
     if (!task.stillPending()) {
-      stack.incoming(listener, conn);
+      stack.requeue(listener, conn);
       return INTERRUPTED;
     }
     native.setNonblock(conn.fd, (flags & SOCK_NONBLOCK) !== 0);
@@ -189,43 +163,67 @@ function deliver(stack: SocketStack, task: Task, listener: VirtualSocket, conn: 
   return { kind: "installFd", fd: conn.fd, cloexec: (flags & SOCK_CLOEXEC) !== 0 };
 }
 
+/** How often a held accept checks that its call is still pending (a signal may have ended it). */
+const HELD_ACCEPT_SWEEP_MS = 1000;
+
+/**
+ * SO_RCVTIMEO of the listener (sock_rcvtimeo: a blocking accept gives up with EAGAIN after it),
+ * in ms; 0 for none.
+ */
+function acceptTimeoutMs(dup: number): number {
+  const tv = native.getsockoptBuf(dup, SOL_SOCKET, SO_RCVTIMEO, 16);
+  if (tv.length < 16) return 0;
+  const ms = Number(tv.readBigInt64LE(0)) * 1000 + Number(tv.readBigInt64LE(8)) / 1000;
+  return ms > 0 ? Math.max(1, Math.ceil(ms)) : 0;
+}
+
 /**
  * accept and accept4 (net/socket.c __sys_accept4: EINVAL for unknown flags before the fd lookup;
  * net/ipv4/af_inet.c inet_accept, inet_csk_accept: EINVAL unless listening, EAGAIN when
- * non-blocking with an empty queue, else wait).
+ * non-blocking with an empty queue or after SO_RCVTIMEO, else wait). The kernel listener's own
+ * queue (clients outside TSoR, doorbells) and the virtual queue are served in arrival order.
  */
 function accept(stack: SocketStack, task: Task, args: readonly bigint[], flags: number): Promise<Outcome> | Outcome {
   if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) return fail(E.EINVAL);
-  const ref = lookupFd(stack, task, args[0]);
-  if (!ref) return CONTINUE;
-  const { vs, fd, dup } = ref;
-  const run = async (): Promise<Outcome> => {
-    if (vs.state !== "listening" || !vs.queue) return fail(E.EINVAL);
-    const taken = stack.takePending(vs);
-    if (taken) {
-      if (taken.consumeByte) {
-        const reading = consumeReadinessByte(dup);
-        if (reading) await reading;
+  return withFd(stack, task, args[0], async ({ vs, dup }) => {
+    if (!vs || vs.state !== "listening") return CONTINUE;
+    const timeoutMs = acceptTimeoutMs(dup);
+    const deadline = timeoutMs ? Date.now() + timeoutMs : 0;
+    for (;;) {
+      if (!vs.queue) return fail(E.EINVAL); // shut down meanwhile
+      const conn = stack.nextConnection(vs, dup);
+      if (conn) return deliver(stack, task, vs, conn, args, flags);
+      if (isNonblocking(dup)) return fail(E.EAGAIN);
+      if (deadline && Date.now() >= deadline) return fail(E.EAGAIN);
+      // Hold the call (keeping our duplicate open, as a blocked accept holds the file on Linux):
+      // a virtual connection arrives through the queue, a kernel one makes the listener readable.
+      const queue = vs.queue;
+      const { wake, waiter } = queue.hold(task);
+      const watcher = new native.ReadableWatcher(dup);
+      watcher.start(() => queue.release(waiter, { kind: "kernel" }));
+      const sweep = setInterval(() => queue.sweep(), HELD_ACCEPT_SWEEP_MS);
+      const timer = deadline ? setTimeout(() => queue.release(waiter, { kind: "kernel" }), Math.max(0, deadline - Date.now())) : null;
+      let w;
+      try {
+        w = await wake;
+      } finally {
+        watcher.stop();
+        clearInterval(sweep);
+        if (timer) clearTimeout(timer);
       }
-      ref.done();
-      return deliver(stack, task, vs, taken.conn, args, flags);
+      switch (w.kind) {
+        case "interrupted":
+          return INTERRUPTED;
+        case "closed":
+          return fail(E.EINVAL);
+        case "conn":
+          return deliver(stack, task, vs, w.conn, args, flags);
+        case "kernel":
+          if (!task.stillPending()) return INTERRUPTED;
+          break;
+      }
     }
-    if (isNonblocking(dup)) return fail(E.EAGAIN);
-    // Hold the call. No duplicate of the app's end may stay open meanwhile: its close must reach
-    // the sentry's end as EOF.
-    ref.done();
-    const wake = await vs.queue.wait(task);
-    queueMicrotask(() => stack.acceptDone(vs));
-    switch (wake.kind) {
-      case "interrupted":
-        return INTERRUPTED;
-      case "closed":
-        return fail(listenerGoneErrno(task, fd, vs));
-      case "conn":
-        return deliver(stack, task, vs, wake.conn, args, flags);
-    }
-  };
-  return run().finally(() => ref.done());
+  });
 }
 
 /** implements accept(2): accept4 with no flags. */
@@ -235,37 +233,28 @@ export const sysAccept: SocketHandler = (stack, task, args) => accept(stack, tas
 export const sysAccept4: SocketHandler = (stack, task, args) => accept(stack, task, args, argInt(args[3]));
 
 /**
- * implements shutdown(2) (net/ipv4/af_inet.c inet_shutdown): EINVAL for a bad `how`; ENOTCONN on
- * an unconnected socket (TCP_CLOSE); on a listener SHUT_WR does nothing and SHUT_RD stops
- * listening (tcp_disconnect: held accepts return EINVAL). A connection's shutdown runs on the
- * socketpair itself (CONTINUE: the peer reads EOF, our writes fail EPIPE); the sentry records the
- * FIN for TCP_INFO and getpeername. An unconnected socket's socketpair is left alone: its EOF on
- * the sentry's end would read as the app's close.
+ * implements shutdown(2) (net/ipv4/af_inet.c inet_shutdown) where the sentry must know: EINVAL
+ * for a bad `how`; on a listener, SHUT_RD stops listening (tcp_disconnect: held accepts return
+ * EINVAL; the sentry drops its queue and the kernel stops its listener). A connection's shutdown
+ * runs on the socketpair itself (CONTINUE: the peer reads EOF, our writes fail EPIPE); the
+ * sentry records the FIN for TCP_INFO and getpeername. Kernel sockets answer for themselves.
  */
-export const sysShutdown: SocketHandler = (stack, task, args) =>
-  onVsocket(stack, task, args, async ({ vs, dup }) => {
-    const how = argInt(args[1]);
-    if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return fail(E.EINVAL);
-    switch (vs.state) {
-      case "unbound":
-      case "bound":
-        return fail(E.ENOTCONN);
-      case "listening": {
-        if (how === SHUT_WR) return ret(0);
-        const bytes = stack.stopListening(vs);
-        for (let i = 0; i < bytes; i++) {
-          const reading = consumeReadinessByte(dup);
-          if (reading) await reading;
-        }
-        return ret(0);
-      }
-      default:
-        // Both FINs seen: the connection is closed (TIME_WAIT / LAST_ACK done at once on loopback).
-        if (vs.sentFin && vs.rcvdFin) return fail(E.ENOTCONN);
-        if (how !== SHUT_RD) {
-          vs.sentFin = true;
-          if (vs.peerVs) vs.peerVs.rcvdFin = true;
-        }
-        return CONTINUE;
-    }
-  });
+export const sysShutdown: SocketHandler = (stack, task, args) => {
+  const ref = lookupFd(stack, task, args[0]);
+  if (!ref) return CONTINUE;
+  ref.done();
+  const vs = ref.vs;
+  const how = argInt(args[1]);
+  if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return fail(E.EINVAL);
+  if (vs.state === "listening") {
+    if (how !== SHUT_WR) stack.stopListening(vs);
+    return CONTINUE;
+  }
+  // Both FINs seen: the connection is closed (TIME_WAIT / LAST_ACK done at once on loopback).
+  if (vs.sentFin && vs.rcvdFin) return fail(E.ENOTCONN);
+  if (how !== SHUT_RD) {
+    vs.sentFin = true;
+    if (vs.peerVs) vs.peerVs.rcvdFin = true;
+  }
+  return CONTINUE;
+};

@@ -18,11 +18,12 @@ function answer(task: Task, args: readonly bigint[], addr: InetAddr): Outcome {
 /**
  * implements getsockname(2) (net/socket.c __sys_getsockname; inet_getname / inet6_getname with
  * peer=0): the bound or connected address; unbound: the family's wildcard and port 0. AF_INET
- * answers 16 bytes, AF_INET6 28 (IPv4 addresses v4-mapped).
+ * answers 16 bytes, AF_INET6 28 (IPv4 addresses v4-mapped). Listeners and unconnected sockets
+ * are kernel sockets and answer for themselves.
  */
 export const sysGetsockname: SocketHandler = (stack, task, args) => {
   const vs = vsocketOf(stack, task, args[0]);
-  if (!vs) return CONTINUE;
+  if (!vs || vs.state === "listening") return CONTINUE; // a kernel socket names itself
   const addr = vs.local ?? { family: vs.family, ip: Buffer.alloc(vs.family === AF_INET ? 4 : 16), port: 0 };
   return answer(task, args, addr);
 };
@@ -33,7 +34,7 @@ export const sysGetsockname: SocketHandler = (stack, task, args) => {
  */
 export const sysGetpeername: SocketHandler = (stack, task, args) => {
   const vs = vsocketOf(stack, task, args[0]);
-  if (!vs) return CONTINUE;
+  if (!vs || vs.state === "listening") return CONTINUE;
   if ((vs.state !== "connected" && vs.state !== "connecting") || !vs.peer) return fail(E.ENOTCONN);
   if (connectionTcpState(vs) === "CLOSE") return fail(E.ENOTCONN);
   return answer(task, args, vs.peer);

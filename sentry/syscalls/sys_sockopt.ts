@@ -7,7 +7,11 @@
 // set is ENOPROTOOPT.
 import { SyscallError, type Task } from "../platform/platform.js";
 import { connectionTcpState, type VirtualSocket } from "../vsock/vsocket.js";
-import { CONTINUE, INTERRUPTED, vsocketOf, ret, type SocketHandler } from "./common.js";
+import { native } from "../../native/index.js";
+import type { Outcome } from "../platform/platform.js";
+import type { InetFamily } from "../vsock/address.js";
+import type { SocketStack } from "../vsock/stack.js";
+import { CONTINUE, INTERRUPTED, kernelTcpSocket, vsocketOf, ret, withFd, type SocketHandler } from "./common.js";
 import {
   AF_INET6,
   E,
@@ -32,8 +36,12 @@ import {
   SO_PROTOCOL,
   SO_RCVBUF,
   SO_REUSEADDR,
+  SO_RCVTIMEO,
+  SO_RCVTIMEO_NEW,
   SO_REUSEPORT,
   SO_SNDBUF,
+  SO_SNDTIMEO,
+  SO_SNDTIMEO_NEW,
   SO_TYPE,
   SYSCTL_RMEM_MAX,
   SYSCTL_WMEM_MAX,
@@ -141,6 +149,17 @@ function tcpInfo(vs: VirtualSocket): Buffer {
   return b;
 }
 
+/**
+ * SOL_SOCKET options sk_setsockopt/sk_getsockopt implement alike for every socket: on a
+ * connection's socketpair end they act as on a TCP socket (a read or accept times out), with
+ * Linux's own checks (EDOM for a bad tv_usec), so the kernel keeps them.
+ */
+const KERNEL_SOCKET_OPTS = new Set([SO_RCVTIMEO, SO_SNDTIMEO, SO_RCVTIMEO_NEW, SO_SNDTIMEO_NEW]);
+
+function kernelAnswers(level: number, name: number): boolean {
+  return level === SOL_SOCKET && KERNEL_SOCKET_OPTS.has(name);
+}
+
 /** Options whose set is ENOPROTOOPT (read-only in sock_setsockopt's switch). */
 const readOnly = (get: (vs: VirtualSocket) => Buffer): OptSpec => ({ get });
 
@@ -200,10 +219,9 @@ const IPV6_OPTS = new Map<number, OptSpec>([
     IPV6_V6ONLY,
     {
       get: (vs) => int(vs.v6only ? 1 : 0),
-      // do_ipv6_setsockopt: EINVAL once the socket has a port (inet_num).
-      set: (vs, val) => {
-        if (vs.state !== "unbound") throw new SyscallError(E.EINVAL, "IPV6_V6ONLY after bind");
-        vs.opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, val.readInt32LE(0) ? 1 : 0);
+      // do_ipv6_setsockopt: EINVAL once the socket has a port (inet_num), as every connection has.
+      set: () => {
+        throw new SyscallError(E.EINVAL, "IPV6_V6ONLY after bind");
       },
     },
   ],
@@ -221,13 +239,17 @@ interface Level {
  * still compares it unsigned.
  */
 function levelOf(vs: VirtualSocket, level: number): Level | null {
+  return levelOfFamily(vs.family, level);
+}
+
+function levelOfFamily(family: InetFamily, level: number): Level | null {
   switch (level) {
     case SOL_SOCKET:
       return { opts: SOCKET_OPTS, lenRule: "signed" };
     case IPPROTO_TCP:
       return { opts: TCP_OPTS, lenRule: "signed" };
     case IPPROTO_IPV6:
-      return vs.family === AF_INET6 ? { opts: IPV6_OPTS, lenRule: "unsigned" } : null;
+      return family === AF_INET6 ? { opts: IPV6_OPTS, lenRule: "unsigned" } : null;
     case IPPROTO_IP:
       return { opts: new Map(), lenRule: "signed" };
     default:
@@ -266,9 +288,10 @@ function write(task: Task, optval: bigint, optlenPtr: bigint, data: Buffer, n: n
  */
 export const sysGetsockopt: SocketHandler = (stack, task, args) => {
   const vs = vsocketOf(stack, task, args[0]);
-  if (!vs) return CONTINUE;
+  if (!vs || vs.state === "listening") return CONTINUE; // kernel sockets answer for themselves
   const level = argInt(args[1]);
   const name = argInt(args[2]);
+  if (kernelAnswers(level, name)) return CONTINUE;
   const lvl = levelOf(vs, level);
   if (!lvl) return { kind: "errno", errno: unknownLevelGetErrno(vs) };
   const len = readLen(task, args[4]);
@@ -294,9 +317,48 @@ export const sysGetsockopt: SocketHandler = (stack, task, args) => {
  * EINVAL if optlen < sizeof(int), EFAULT for a bad optval; do_ipv6_setsockopt; ENOPROTOOPT for
  * read-only options and other levels). Unknown options of known levels are recorded as given.
  */
-export const sysSetsockopt: SocketHandler = (stack, task, args) => {
-  const vs = vsocketOf(stack, task, args[0]);
-  if (!vs) return CONTINUE;
+export const sysSetsockopt: SocketHandler = (stack, task, args) =>
+  withFd(stack, task, args[0], ({ vs, dup, ino }) => {
+    if (vs && vs.state !== "listening") {
+      return kernelAnswers(argInt(args[1]), argInt(args[2])) ? CONTINUE : setConnectionOpt(stack, task, vs, args);
+    }
+    const family = vs?.family ?? kernelTcpSocket(dup);
+    if (family === null) return CONTINUE;
+    return setKernelOpt(stack, task, { family, dup, ino, listener: vs }, args);
+  });
+
+/**
+ * setsockopt on a kernel TCP socket (unconnected, or a listener): the kernel's own call on the
+ * sentry's duplicate (its checks and errno), and an option a connection keeps answering is
+ * recorded (a later connection or an accepted socket inherits it). Other options are the
+ * kernel's alone (CONTINUE).
+ */
+function setKernelOpt(
+  stack: SocketStack,
+  task: Task,
+  sock: { family: InetFamily; dup: number; ino: bigint; listener: VirtualSocket | undefined },
+  args: readonly bigint[],
+): Outcome {
+  const level = argInt(args[1]);
+  const name = argInt(args[2]);
+  const optlen = argInt(args[4]);
+  const spec = levelOfFamily(sock.family, level)?.opts.get(name);
+  if (!spec?.set || optlen < 0) return CONTINUE;
+  let val: Buffer;
+  try {
+    val = optlen === 0 ? Buffer.alloc(0) : task.readMemory(args[3], Math.min(optlen, spec.size ?? SIZEOF_INT));
+  } catch {
+    return CONTINUE; // EFAULT: the kernel says it
+  }
+  if (!task.stillPending()) return INTERRUPTED;
+  native.setsockoptBuf(sock.dup, level, name, val);
+  if (sock.listener) sock.listener.opts.set(level, name, val);
+  else stack.recordKernelOpt(sock.ino, level, name, val);
+  return ret(0);
+}
+
+/** setsockopt on a connection (socketpair): emulated per the tables above. */
+function setConnectionOpt(stack: SocketStack, task: Task, vs: VirtualSocket, args: readonly bigint[]): Outcome {
   const level = argInt(args[1]);
   const name = argInt(args[2]);
   const optval = args[3];
@@ -325,4 +387,4 @@ export const sysSetsockopt: SocketHandler = (stack, task, args) => {
   if (spec) spec.set!(vs, val);
   else vs.opts.set(level, name, val);
   return ret(0);
-};
+}

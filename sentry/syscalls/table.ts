@@ -23,21 +23,21 @@ function partial(name: SocketSyscallName, handler: SocketHandler, note: string):
 }
 
 const ENTRIES: readonly SyscallEntry[] = [
-  partial("socket", sysSocket, "under --platform ptrace, processes started by `tsor exec` are not trapped (their TCP sockets are kernel sockets)"),
-  partial("bind", sysBind, "EACCES for privileged ports and EADDRNOTAVAIL are the shadow kernel socket's (the sentry's privileges)"),
+  partial("socket", sysSocket, "left to the kernel (a real TCP socket in the pod's netns is what an unconnected socket is); trapped only to be counted, not changed"),
+  supported("bind", sysBind),
   supported("listen", sysListen),
-  partial("accept", sysAccept, "SO_RCVTIMEO is not honoured; a listener closed under a held accept answers EBADF (Linux keeps waiting)"),
-  partial("accept4", sysAccept4, "as accept"),
+  supported("accept", sysAccept),
+  supported("accept4", sysAccept4),
   partial(
     "connect",
     sysConnect,
-    "local listeners only within this container's stack; AF_UNSPEC does not disconnect a connected socket; a full backlog does not delay a non-blocking connect",
+    "a non-blocking connect to a TSoR listener completes at once (no EALREADY); AF_UNSPEC does not disconnect a connection; a copy of the fd made before connect (dup, fork) keeps the kernel socket",
   ),
   partial("shutdown", sysShutdown, "a connection's state follows the shutdowns the sentry sees, not the peer's close"),
   supported("getsockname", sysGetsockname),
   supported("getpeername", sysGetpeername),
-  partial("getsockopt", sysGetsockopt, "emulated options listed in sys_sockopt.ts; others as set, else the kernel default (int-sized); TCP_INFO minimal"),
-  partial("setsockopt", sysSetsockopt, "options not emulated are checked against a scratch kernel socket (int-sized only) and recorded"),
+  partial("getsockopt", sysGetsockopt, "on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default (int-sized); TCP_INFO minimal"),
+  partial("setsockopt", sysSetsockopt, "on a connection: options not emulated are checked against a scratch kernel socket (int-sized only) and recorded"),
 ];
 
 /** The table, by x86_64 syscall number. */

@@ -1,13 +1,17 @@
-// One container's socket stack: its vsockets by inode, the bind table / listener registry, the
-// ephemeral port allocator, accept queues, and the way out to the kernel (shadow sockets and the
-// kernel fallback) in the container's network namespace. The syscall handlers
-// (sentry/syscalls/sys_*.ts) read and check the app's arguments; the state changes happen here.
+// One container's socket stack: its vsockets by inode (listeners and connections), the listener
+// registry, the ephemeral port allocator for virtual connections, accept queues and doorbells,
+// and the hand-over of connections through tsor-netd. The app's unconnected TCP sockets are real
+// kernel sockets in the pod's netns (socket/bind run natively), so this stack keeps no bind table
+// of its own: the kernel decides EADDRINUSE, ephemeral ports of bind(0), SO_REUSEADDR and
+// TIME_WAIT. The syscall handlers (sentry/syscalls/sys_*.ts) read and check the app's arguments;
+// the state changes happen here.
 import { constants as osConstants } from "node:os";
 
 import { native } from "../../native/index.js";
 import type { IncomingConnection, NetdClient } from "../../netstack/client.js";
 import { SyscallError, type Task } from "../platform/platform.js";
-import { IPPROTO_IPV6, IPV6_V6ONLY, SOL_SOCKET, SO_SNDBUF, SO_SNDBUFFORCE } from "../syscalls/linux.js";
+import { IPPROTO_IPV6, IPV6_V6ONLY, SOL_SOCKET, SO_ERROR, SO_REUSEPORT, SO_SNDBUF, SO_SNDBUFFORCE } from "../syscalls/linux.js";
+import { decodeSockaddr, formatSockaddr } from "../syscalls/sockaddr.js";
 import {
   AF_INET,
   AF_INET6,
@@ -24,13 +28,13 @@ import {
   type InetAddr,
   type InetFamily,
 } from "./address.js";
-import { KernelError, NetnsKernel, type KernelNet } from "./kernel.js";
+import { NetnsKernel, type KernelNet } from "./kernel.js";
 import { ListenerRegistry, PortAllocator, type Binding } from "./registry.js";
-import { ListenQueue, SentryEnd, VirtualSocket, closeQuietly, type PendingConn, type SockOpts } from "./vsocket.js";
+import { ListenQueue, SockOpts, VirtualSocket, closeQuietly, type PendingConn } from "./vsocket.js";
 
 export { ListenerRegistry, PortAllocator, EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN } from "./registry.js";
 
-const { EADDRINUSE, EADDRNOTAVAIL, ECONNREFUSED, EINPROGRESS, EINTR, EINVAL, ENETUNREACH } = osConstants.errno;
+const { EADDRNOTAVAIL, ECONNREFUSED, EINPROGRESS, EINTR } = osConstants.errno;
 
 /** The slice of a pino logger the stack and the handlers use. */
 export interface StackLog {
@@ -41,10 +45,10 @@ export interface StackLog {
 const silent: StackLog = { warn: () => {}, debug: () => {} };
 
 export interface SocketStackOptions {
-  /** The container's network namespace (e.g. /proc/<pid>/ns/net): shadow sockets and the kernel fallback live there. */
+  /** The container's network namespace (e.g. /proc/<pid>/ns/net): doorbell sockets live there. */
   netnsPath?: string;
-  /** Overrides `netnsPath` (tests); null: no kernel side at all (no shadows, connect() elsewhere fails ENETUNREACH). */
-  kernel?: KernelNet | null;
+  /** Overrides `netnsPath` (tests). */
+  kernel?: KernelNet;
   /** The pod's own addresses besides loopback (connect() to them reaches this stack's listeners). */
   localAddresses?: readonly Buffer[];
   /** The node's tsor-netd session (pod-to-pod connections); may also come later (attachNetd). */
@@ -54,7 +58,7 @@ export interface SocketStackOptions {
 
 /**
  * The slice of NetdClient the stack uses (tests fake it): listener registration, the hand-over of
- * a client's sentry end, fallback reports, the pod's IPs and the incoming connections.
+ * a client's end, fallback reports, the pod's IPs and the incoming connections.
  */
 export type StackNetd = Pick<NetdClient, "available" | "podIps" | "listen" | "unlisten" | "connect" | "reportFallback" | "on" | "off">;
 
@@ -76,10 +80,48 @@ function sizeSendBuffer(fd: number): void {
   }
 }
 
+/** A socketpair for one connection: [client's end, server's end], both sized for loopback-like buffering. */
+function connectionPair(): [number, number] {
+  const pair = native.socketpair();
+  try {
+    sizeSendBuffer(pair[0]);
+    sizeSendBuffer(pair[1]);
+  } catch (e) {
+    closeQuietly(pair[0]);
+    closeQuietly(pair[1]);
+    throw e;
+  }
+  return pair;
+}
+
 /** `ip` (4 or 16 bytes) as an address of a socket of `family` (IPv4 on AF_INET6 becomes v4-mapped). */
 function inFamily(family: InetFamily, ip: Buffer, port: number): InetAddr {
   if (family === AF_INET) return { family, ip: v4Of(ip) ?? ip, port };
   return { family, ip: ip.length === 4 ? v4Mapped(ip) : ip, port };
+}
+
+/** How many doorbell sockets one trip into the netns makes. */
+const DOORBELL_POOL = 16;
+
+/** A doorbell: the sentry's kernel client connected to a listener, standing for one queued virtual connection. */
+interface Doorbell {
+  readonly fd: number;
+  readonly owner: VirtualSocket;
+}
+
+/** The kernel TCP socket the app is connecting, as the handler found it (not yet a vsocket). */
+export interface ConnectingSocket {
+  readonly family: InetFamily;
+  /** Its address if it was bound before connect (getsockname with a port), else null. */
+  readonly bound: InetAddr | null;
+  /** Options set on it that a connection keeps answering (SockOpts of the handler's recording). */
+  readonly opts: SockOpts;
+}
+
+/** A connection made: the app's end (installed over its fd) and what connect(2) answers. */
+export interface Connected {
+  readonly appEnd: number;
+  readonly result: 0 | typeof EINPROGRESS;
 }
 
 export class SocketStack {
@@ -88,6 +130,10 @@ export class SocketStack {
   readonly ports = new PortAllocator();
   readonly log: StackLog;
   private readonly sockets = new Map<bigint, VirtualSocket>();
+  /** Options the app set on kernel TCP sockets the sentry has not taken over yet, by inode. */
+  private readonly kernelOpts = new Map<bigint, SockOpts>();
+  private readonly doorbells = new Map<string, Doorbell>();
+  private readonly doorbellPool = new Map<InetFamily, number[]>();
   private localAddrs: Buffer[];
   private readonly ownAddrs: Buffer[];
   /** The pod's IPs from netd's hello reply. */
@@ -97,7 +143,7 @@ export class SocketStack {
   private readonly onUp = (): void => this.learnPodIps();
 
   constructor(opts: SocketStackOptions = {}) {
-    this.kernel = opts.kernel !== undefined ? opts.kernel : opts.netnsPath ? new NetnsKernel(opts.netnsPath) : null;
+    this.kernel = opts.kernel ?? (opts.netnsPath ? new NetnsKernel(opts.netnsPath) : null);
     this.ownAddrs = (opts.localAddresses ?? []).map((ip) => Buffer.from(v4Of(ip) ?? ip));
     this.localAddrs = [...this.ownAddrs];
     this.log = opts.log ?? silent;
@@ -186,61 +232,6 @@ export class SocketStack {
     });
   }
 
-  /**
-   * connect(2) to a listener of another TSoR pod on this node, through netd: the client's sentry
-   * end is handed to the listener's sentry, and the two apps share the socketpair. Returns 0 /
-   * EINPROGRESS when connected, null for the kernel path (no netd, netd down, not a TSoR pod here);
-   * throws ECONNREFUSED when the destination is a TSoR pod with nothing listening there.
-   */
-  async connectRemote(task: Task, vs: VirtualSocket, dest: InetAddr, nonblock: boolean): Promise<number | null> {
-    const netd = this.netd;
-    if (!netd || isLoopback(dest.ip) || this.isLocal(dest.ip)) return null;
-    if (!netd.available) {
-      netd.reportFallback("netd_unavailable");
-      return null;
-    }
-    if (!vs.end) throw new SyscallError(EINVAL, "vsocket has no end to connect");
-    const dest4 = v4Of(dest.ip);
-    const destIp = dest4 ?? dest.ip;
-    let src: Buffer | undefined;
-    if (vs.local && !isAny(vs.local.ip)) src = v4Of(vs.local.ip) ?? vs.local.ip;
-    else src = [...this.podAddrs, ...this.ownAddrs].find((a) => a.length === destIp.length);
-    if (!src) return null; // no pod address of the destination's family: the kernel knows the route
-    const srcPort = vs.local?.port || this.ports.allocate((p) => this.registry.portFree(p) && p !== dest.port) || 0;
-    if (srcPort === 0) throw new SyscallError(EADDRNOTAVAIL, "no ephemeral port left");
-
-    // The end is sent as is (the kernel duplicates it in flight); ours is watched again on failure.
-    const fd = vs.end.release();
-    vs.end = null;
-    const restore = (): void => {
-      vs.end = new SentryEnd(fd, () => this.hangup(vs));
-    };
-    let pending: Promise<unknown>;
-    try {
-      pending = netd.connect({ ip: ipText(destIp), port: dest.port }, { ip: ipText(src), port: srcPort }, fd);
-    } catch (e) {
-      restore();
-      throw e;
-    }
-    try {
-      await pending;
-    } catch (e) {
-      restore();
-      const code = (e as { code?: string }).code;
-      if (code === "ECONNREFUSED") throw new SyscallError(ECONNREFUSED, `${addrText(dest)}: refused (netd)`);
-      if ((e as Error).name === "NetdUnavailable") netd.reportFallback("netd_unavailable");
-      else if (code !== "ENOTLOCAL" && code !== "EAGAIN") this.log.warn({ dest: addrText(dest), err: (e as Error).message }, "vsock: netd connect failed");
-      return null;
-    }
-    closeQuietly(fd);
-    if (!task.stillPending()) this.log.debug({ dest: addrText(dest) }, "vsock: connect interrupted after the hand-over");
-    this.unbind(vs);
-    vs.local = inFamily(vs.family, src, srcPort);
-    vs.peer = { ...inFamily(vs.family, destIp, dest.port), flowinfo: dest.flowinfo, scopeId: dest.scopeId };
-    vs.state = nonblock ? "connecting" : "connected";
-    return nonblock ? EINPROGRESS : 0;
-  }
-
   /** How many vsockets the stack knows. */
   get size(): number {
     return this.sockets.size;
@@ -250,35 +241,32 @@ export class SocketStack {
     return this.sockets.get(ino);
   }
 
-  /**
-   * socket(2): a socketpair; the vsocket keeps one end and is keyed by the other's inode. Returns
-   * that other end (the app's, O_NONBLOCK as asked), which the caller installs and then closes.
-   */
-  create(family: InetFamily, nonblock: boolean): { appEnd: number; vs: VirtualSocket } {
-    const [a1, a2] = native.socketpair();
-    try {
-      // Each end may become a connection's sending side (A1 the client's, A2 the accepted one).
-      sizeSendBuffer(a1);
-      sizeSendBuffer(a2);
-      if (nonblock) native.setNonblock(a1, true);
-      const vs = new VirtualSocket(native.fstatIno(a1).ino, family, null);
-      vs.end = new SentryEnd(a2, () => this.hangup(vs));
-      this.sockets.set(vs.ino, vs);
-      return { appEnd: a1, vs };
-    } catch (e) {
-      closeQuietly(a1);
-      closeQuietly(a2);
-      throw e;
+  /** Records an option the app set on a kernel TCP socket not taken over yet (a later connection keeps answering it). */
+  recordKernelOpt(ino: bigint, level: number, name: number, value: Buffer): void {
+    let opts = this.kernelOpts.get(ino);
+    if (!opts) {
+      // Sockets that are closed without ever connecting or listening leave their entry behind
+      // (close is not trapped): the oldest go once there are many.
+      if (this.kernelOpts.size >= 4096) this.kernelOpts.delete(this.kernelOpts.keys().next().value!);
+      opts = new SockOpts();
+      this.kernelOpts.set(ino, opts);
     }
+    opts.set(level, name, value);
+  }
+
+  /** The options recorded for kernel socket `ino` (handed over: the entry goes). */
+  takeKernelOpts(ino: bigint): SockOpts {
+    const opts = this.kernelOpts.get(ino) ?? new SockOpts();
+    this.kernelOpts.delete(ino);
+    return opts;
   }
 
   /** Records the server side of a connection accepted from a local client: `fd` is what the app gets. */
   adopt(fd: number, family: InetFamily, local: InetAddr, peer: InetAddr, opts: SockOpts, client?: VirtualSocket): VirtualSocket {
-    const vs = new VirtualSocket(native.fstatIno(fd).ino, family, null);
+    const vs = new VirtualSocket(native.fstatIno(fd).ino, family, "connected");
     vs.opts.copyFrom(opts);
     vs.local = local;
     vs.peer = peer;
-    vs.state = "connected";
     if (client) {
       vs.peerVs = client;
       client.peerVs = vs;
@@ -289,58 +277,270 @@ export class SocketStack {
   }
 
   /**
-   * shutdown(2) of a listener with SHUT_RD or SHUT_RDWR (inet_shutdown -> tcp_disconnect ->
-   * inet_csk_listen_stop): held accepts wake (EINVAL), pending connections are dropped, the socket
-   * is closed but keeps its address (getsockname answers it; connects are refused). Returns how
-   * many readiness bytes the caller must take back from the app's end.
+   * listen(2) on the app's kernel socket `dup` (inode `ino`) succeeded: the sentry takes it over
+   * as a listener. The kernel listener stays the app's fd (its readiness, FIONREAD, names and
+   * options are Linux's own; clients outside TSoR connect to it); the sentry adds a virtual
+   * queue for connections from TSoR clients. A registered listener the kernel let this one
+   * coexist with (not an SO_REUSEPORT group) must have been closed: it is dropped.
    */
-  stopListening(vs: VirtualSocket): number {
-    if (vs.queue) for (const c of vs.queue.close()) closeQuietly(c.fd);
-    vs.queue = null;
-    if (vs.binding) vs.binding.listening = false;
-    this.unregisterListener(vs);
-    // The kernel shadow cannot stop listening: it goes (kernel clients are refused, as on Linux).
-    vs.shadow?.close();
-    vs.shadow = null;
-    vs.state = "bound";
-    const n = vs.signalled;
-    vs.signalled = 0;
-    return n;
+  listen(ino: bigint, dup: number, family: InetFamily, backlog: number): VirtualSocket {
+    const existing = this.sockets.get(ino);
+    if (existing?.state === "listening" && existing.queue) {
+      existing.queue.backlog = backlog;
+      return existing;
+    }
+    const local = decodeSockaddr(native.getsockname(dup));
+    if (!local) throw new SyscallError(EADDRNOTAVAIL, "listener has no inet address");
+    const vs = new VirtualSocket(ino, family, "listening");
+    vs.opts.copyFrom(this.takeKernelOpts(ino));
+    if (family === AF_INET6) vs.opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, native.getsockoptInt(dup, IPPROTO_IPV6, IPV6_V6ONLY));
+    vs.opts.setInt(SOL_SOCKET, SO_REUSEPORT, native.getsockoptInt(dup, SOL_SOCKET, SO_REUSEPORT));
+    vs.local = local;
+    vs.queue = new ListenQueue(backlog);
+    const binding: Binding<VirtualSocket> = {
+      family,
+      ip: local.ip,
+      port: local.port,
+      v6only: vs.v6only,
+      reuseAddr: () => false,
+      reusePort: () => vs.reusePort,
+      listening: true,
+      owner: vs,
+    };
+    for (let stale = this.registry.conflict(binding); stale; stale = this.registry.conflict(binding)) {
+      this.log.debug({ port: local.port }, "vsock: a listener the app closed is dropped");
+      this.forget(stale.owner);
+    }
+    vs.binding = binding;
+    this.registry.add(binding);
+    this.sockets.set(ino, vs);
+    return vs;
   }
 
   /**
-   * The app closed its last fd of the vsocket (EOF on the sentry's end). A listener with held
-   * accepts lives on until they return (close() does not wake a blocked accept on Linux: it holds
-   * the file); anything else is forgotten now.
+   * A new connection for `listener`: to a held accept, or queued with a doorbell rung. False if
+   * the doorbell found no kernel listener (the app closed it): the listener is dropped and the
+   * connection closed.
    */
-  private hangup(vs: VirtualSocket): void {
-    vs.end = null;
-    if (vs.queue && vs.queue.waiting > 0) vs.closing = true;
-    else this.forget(vs);
-  }
-
-  /** An accept on `listener` returned: a closing listener goes once no accept is held any more. */
-  acceptDone(listener: VirtualSocket): void {
-    if (listener.closing && (!listener.queue || listener.queue.waiting === 0)) this.forget(listener);
-  }
-
-  /** Drops a vsocket: frees its address, closes its shadow and pending connections, wakes held accepts. */
-  forget(vs: VirtualSocket): void {
-    if (this.sockets.get(vs.ino) === vs) this.sockets.delete(vs.ino);
-    this.unbind(vs);
-    if (vs.queue) {
-      for (const c of vs.queue.close()) closeQuietly(c.fd);
-      vs.queue = null;
+  incoming(listener: VirtualSocket, conn: PendingConn): boolean {
+    const queue = listener.queue;
+    if (!queue) {
+      closeQuietly(conn.fd);
+      return false;
     }
-    vs.end?.close();
-    vs.end = null;
+    if (queue.offer(conn) === "delivered") return true;
+    if (this.ring(listener)) return true;
+    const i = queue.pending.indexOf(conn);
+    if (i >= 0) queue.pending.splice(i, 1);
+    closeQuietly(conn.fd);
+    this.forget(listener);
+    return false;
   }
 
-  /** Forgets every vsocket (the container is gone). */
-  dispose(): void {
-    this.detachNetd();
-    for (const vs of [...this.sockets.values()]) this.forget(vs);
-    this.kernel?.close();
+  /** Puts back a connection an interrupted accept had taken: first in line again, doorbell rung. */
+  requeue(listener: VirtualSocket, conn: PendingConn): void {
+    if (!listener.queue) return closeQuietly(conn.fd);
+    listener.queue.unshift(conn);
+    if (!this.ring(listener)) this.forget(listener);
+  }
+
+  private doorbellKey(src: InetAddr, listenerPort: number): string {
+    return `${listenerPort}/${(v4Of(src.ip) ?? src.ip).toString("hex")}/${src.port}`;
+  }
+
+  private doorbellSocket(family: InetFamily): number {
+    let pool = this.doorbellPool.get(family);
+    if (!pool || pool.length === 0) {
+      if (!this.kernel) throw new SyscallError(ECONNREFUSED, "no kernel side for doorbells");
+      pool = this.kernel.sockets(family, DOORBELL_POOL);
+      this.doorbellPool.set(family, pool);
+    }
+    return pool.pop()!;
+  }
+
+  /**
+   * Makes `listener` readable for the app as a real client would: a kernel connection from the
+   * sentry to the app's kernel listener (loopback in the pod's netns; the handshake completes
+   * inside connect). False if nothing listens there any more.
+   */
+  private ring(listener: VirtualSocket): boolean {
+    const local = listener.local;
+    if (!local || !this.kernel) return false;
+    let ip = local.ip;
+    if (isAny(ip)) ip = listener.family === AF_INET ? IPV4_LOOPBACK : IPV6_LOOPBACK;
+    else if (isV4Mapped(ip) && isAny(v4Of(ip)!)) ip = v4Mapped(IPV4_LOOPBACK);
+    const fd = this.doorbellSocket(listener.family);
+    const r = native.connectNow(fd, formatSockaddr({ ...local, ip }));
+    if ((r !== 0 && r !== EINPROGRESS) || native.getsockoptInt(fd, SOL_SOCKET, SO_ERROR) !== 0) {
+      closeQuietly(fd);
+      return false;
+    }
+    const src = decodeSockaddr(native.getsockname(fd));
+    if (!src) {
+      closeQuietly(fd);
+      return false;
+    }
+    this.doorbells.set(this.doorbellKey(src, local.port), { fd, owner: listener });
+    return true;
+  }
+
+  /**
+   * The next connection for an accept on `listener` (`dup`: the sentry's duplicate of the app's
+   * kernel listener), or null if there is none now. The kernel queue goes first, in its order: a
+   * client outside TSoR is handed out as is; a doorbell stands for the oldest virtual connection
+   * of its listener (an SO_REUSEPORT sibling's doorbell may land here: the kernel spread it, and
+   * the connection goes with it). Throws the kernel's errno (EINVAL once it stopped listening).
+   */
+  nextConnection(listener: VirtualSocket, dup: number): PendingConn | null {
+    for (;;) {
+      const got = native.acceptNow(dup);
+      if (!got) break;
+      const peer = decodeSockaddr(got.addr);
+      const key = peer && listener.local ? this.doorbellKey(peer, listener.local.port) : null;
+      const bell = key ? this.doorbells.get(key) : undefined;
+      if (!bell) {
+        return { kind: "kernel", fd: got.fd, peer: peer && inFamily(listener.family, peer.ip, peer.port) };
+      }
+      this.doorbells.delete(key!);
+      native.closeReset(got.fd);
+      native.closeReset(bell.fd);
+      if (bell.owner.orphanDoorbells > 0) {
+        bell.owner.orphanDoorbells--;
+        continue;
+      }
+      const conn = bell.owner.queue?.take();
+      if (conn) return conn;
+    }
+    // A virtual connection whose doorbell is not in the kernel queue yet (a full backlog dropped
+    // its SYN): handed out now, its doorbell discarded when it arrives.
+    const conn = listener.queue?.take();
+    if (conn) listener.orphanDoorbells++;
+    return conn ?? null;
+  }
+
+  /**
+   * connect(2) of the app's kernel socket `sock` to `dest`, if `dest` is a TSoR listener: here in
+   * this container, or in another pod through netd. The connection is a socketpair; the caller
+   * installs `appEnd` over the app's fd. Null: not a TSoR listener (the kernel connects). Throws
+   * ECONNREFUSED when netd knows the pod but nothing listens there.
+   */
+  async connect(task: Task, sock: ConnectingSocket, dest: InetAddr, nonblock: boolean): Promise<Connected | null> {
+    return (await this.connectLocal(task, sock, dest, nonblock)) ?? (await this.connectRemote(task, sock, dest, nonblock));
+  }
+
+  /** A connection between two sockets of this container: the server's end goes to the listener's queue. */
+  private async connectLocal(task: Task, sock: ConnectingSocket, dest: InetAddr, nonblock: boolean): Promise<Connected | null> {
+    let listener = this.listenerFor(dest);
+    if (!listener) return null;
+    // A blocking connect to a full queue waits for room, as a client whose SYN is dropped retries.
+    while (!nonblock && listener.queue!.full) {
+      const open = await listener.queue!.waitRoom();
+      if (!task.stillPending()) throw new SyscallError(EINTR, "connect interrupted while waiting for room");
+      if (!open) throw new SyscallError(ECONNREFUSED, "listener closed");
+      listener = this.listenerFor(dest);
+      if (!listener) throw new SyscallError(ECONNREFUSED, "listener closed");
+    }
+    // The source address: the bound one, else what the route to a local destination would pick.
+    const dest4 = v4Of(dest.ip);
+    let src: Buffer;
+    if (sock.bound && !isAny(sock.bound.ip)) src = v4Of(sock.bound.ip) ?? sock.bound.ip;
+    else if (dest4) src = dest4[0] === 127 ? IPV4_LOOPBACK : dest4;
+    else src = isLoopback(dest.ip) ? IPV6_LOOPBACK : dest.ip;
+    const srcPort = this.sourcePort(sock, dest);
+    const destIp = dest4 ?? dest.ip;
+
+    const [appEnd, serverEnd] = connectionPair();
+    let vs: VirtualSocket;
+    try {
+      vs = this.connection(appEnd, sock, nonblock, src, srcPort, dest);
+    } catch (e) {
+      closeQuietly(appEnd);
+      closeQuietly(serverEnd);
+      throw e;
+    }
+    const queued = this.incoming(listener, {
+      kind: "local",
+      fd: serverEnd,
+      local: inFamily(listener.family, destIp, dest.port),
+      peer: inFamily(listener.family, src, srcPort),
+      opts: listener.opts,
+      client: vs,
+    });
+    if (!queued) {
+      // The app closed that listener: the kernel answers (ECONNREFUSED, or whoever listens now).
+      this.sockets.delete(vs.ino);
+      closeQuietly(appEnd);
+      return null;
+    }
+    return { appEnd, result: nonblock ? EINPROGRESS : 0 };
+  }
+
+  /**
+   * A connection to a listener of another TSoR pod on this node, through netd: the server's end
+   * is handed to the listener's sentry, and the two apps share the socketpair. Null for the
+   * kernel path (no netd, netd down, not a TSoR pod here).
+   */
+  private async connectRemote(task: Task, sock: ConnectingSocket, dest: InetAddr, nonblock: boolean): Promise<Connected | null> {
+    const netd = this.netd;
+    if (!netd || isLoopback(dest.ip) || this.isLocal(dest.ip)) return null;
+    if (!netd.available) {
+      netd.reportFallback("netd_unavailable");
+      return null;
+    }
+    const dest4 = v4Of(dest.ip);
+    const destIp = dest4 ?? dest.ip;
+    let src: Buffer | undefined;
+    if (sock.bound && !isAny(sock.bound.ip)) src = v4Of(sock.bound.ip) ?? sock.bound.ip;
+    else src = [...this.podAddrs, ...this.ownAddrs].find((a) => a.length === destIp.length);
+    if (!src) return null; // no pod address of the destination's family: the kernel knows the route
+    const srcPort = this.sourcePort(sock, dest);
+
+    const [appEnd, serverEnd] = connectionPair();
+    try {
+      // The end is sent as is (the kernel duplicates it in flight); ours is closed either way.
+      await netd.connect({ ip: ipText(destIp), port: dest.port }, { ip: ipText(src), port: srcPort }, serverEnd);
+    } catch (e) {
+      closeQuietly(appEnd);
+      const code = (e as { code?: string }).code;
+      if (code === "ECONNREFUSED") throw new SyscallError(ECONNREFUSED, `${addrText(dest)}: refused (netd)`);
+      if ((e as Error).name === "NetdUnavailable") netd.reportFallback("netd_unavailable");
+      else if (code !== "ENOTLOCAL" && code !== "EAGAIN") this.log.warn({ dest: addrText(dest), err: (e as Error).message }, "vsock: netd connect failed");
+      return null;
+    } finally {
+      closeQuietly(serverEnd);
+    }
+    if (!task.stillPending()) this.log.debug({ dest: addrText(dest) }, "vsock: connect interrupted after the hand-over");
+    try {
+      this.connection(appEnd, sock, nonblock, src, srcPort, dest);
+    } catch (e) {
+      closeQuietly(appEnd);
+      throw e;
+    }
+    return { appEnd, result: nonblock ? EINPROGRESS : 0 };
+  }
+
+  /** The bound port, else an ephemeral one no listener of this stack uses. */
+  private sourcePort(sock: ConnectingSocket, dest: InetAddr): number {
+    const port = sock.bound?.port || this.ports.allocate((p) => this.registry.portFree(p) && p !== dest.port);
+    if (!port) throw new SyscallError(EADDRNOTAVAIL, "no ephemeral port left");
+    return port;
+  }
+
+  /** The client's vsocket for its end `appEnd` of a new connection. */
+  private connection(appEnd: number, sock: ConnectingSocket, nonblock: boolean, src: Buffer, srcPort: number, dest: InetAddr): VirtualSocket {
+    if (nonblock) native.setNonblock(appEnd, true);
+    const vs = new VirtualSocket(native.fstatIno(appEnd).ino, sock.family, nonblock ? "connecting" : "connected");
+    vs.opts.copyFrom(sock.opts);
+    vs.local = inFamily(sock.family, src, srcPort);
+    vs.peer = { ...inFamily(sock.family, v4Of(dest.ip) ?? dest.ip, dest.port), flowinfo: dest.flowinfo, scopeId: dest.scopeId };
+    this.sockets.set(vs.ino, vs);
+    return vs;
+  }
+
+  private listenerFor(dest: InetAddr): VirtualSocket | null {
+    if (!this.isLocal(dest.ip)) return null;
+    const l = this.registry.lookup(dest.ip, dest.port)?.owner;
+    return l?.queue ? l : null;
   }
 
   /** Loopback, the wildcard, or one of the pod's own addresses. */
@@ -351,202 +551,38 @@ export class SocketStack {
   }
 
   /**
-   * bind(2) after the handler checked the arguments (inet_bind/inet6_bind): EINVAL if already
-   * bound, EADDRNOTAVAIL for a foreign address (without a kernel side; with one the shadow's bind
-   * decides), EADDRINUSE from the registry or the kernel; port 0 takes the kernel's pick (or an
-   * ephemeral port).
+   * shutdown(2) of a listener with SHUT_RD or SHUT_RDWR (inet_shutdown -> tcp_disconnect ->
+   * inet_csk_listen_stop): held accepts wake (EINVAL), pending virtual connections are dropped,
+   * and the vsocket goes; the caller lets the kernel stop its own listener.
    */
-  bind(vs: VirtualSocket, addr: InetAddr): void {
-    if (vs.state !== "unbound") throw new SyscallError(EINVAL, "already bound");
-    if (!this.kernel && !this.isLocal(addr.ip)) throw new SyscallError(EADDRNOTAVAIL, `${addrText(addr)} is not local`);
-    const binding = (port: number): Binding<VirtualSocket> => ({
-      family: vs.family,
-      ip: addr.ip,
-      port,
-      v6only: vs.v6only,
-      reuseAddr: () => vs.reuseAddr,
-      reusePort: () => vs.reusePort,
-      listening: false,
-      owner: vs,
-    });
-    if (addr.port !== 0 && this.registry.conflict(binding(addr.port))) {
-      throw new SyscallError(EADDRINUSE, `${addrText(addr)} in use`);
-    }
-    let port = addr.port;
-    if (this.kernel) {
-      try {
-        vs.shadow = this.kernel.bindShadow(addr, { v6only: vs.v6only, reuseAddr: vs.reuseAddr, reusePort: vs.reusePort });
-      } catch (e) {
-        if (e instanceof KernelError) throw new SyscallError(e.errno, e.message);
-        throw e;
-      }
-      port = vs.shadow.port;
-    } else if (port === 0) {
-      port = this.ports.allocate((p) => this.registry.conflict(binding(p)) === null) ?? 0;
-      if (port === 0) throw new SyscallError(EADDRINUSE, "no ephemeral port left");
-    }
-    vs.binding = binding(port);
-    this.registry.add(vs.binding);
-    vs.local = { ...addr, port };
-    vs.state = "bound";
-    // __inet6_bind: a specific address that is not v4-mapped turns IPV6_V6ONLY on by itself.
-    if (vs.family === AF_INET6 && !isAny(addr.ip) && !isV4Mapped(addr.ip)) vs.opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, 1);
+  stopListening(vs: VirtualSocket): void {
+    this.forget(vs);
   }
 
-  private unbind(vs: VirtualSocket): void {
+  /** Drops a vsocket: unregisters a listener, closes its pending connections and doorbells, wakes held accepts. */
+  forget(vs: VirtualSocket): void {
+    if (this.sockets.get(vs.ino) === vs) this.sockets.delete(vs.ino);
     this.unregisterListener(vs);
     if (vs.binding) this.registry.remove(vs.binding);
     vs.binding = null;
-    vs.shadow?.close();
-    vs.shadow = null;
-  }
-
-  /**
-   * listen(2) (inet_listen): EINVAL unless unconnected; again on a listener only updates the
-   * backlog; an unbound socket is bound to the wildcard and an ephemeral port first (inet_autobind);
-   * EADDRINUSE if another socket listens on the address (inet_csk_listen_start re-checks the port).
-   */
-  listen(vs: VirtualSocket, backlog: number): void {
-    if (vs.state === "listening" && vs.queue) {
-      vs.queue.backlog = backlog;
-      return;
+    if (vs.queue) {
+      for (const c of vs.queue.close()) closeQuietly(c.fd);
+      vs.queue = null;
     }
-    if (vs.state === "connected" || vs.state === "connecting") throw new SyscallError(EINVAL, "connected");
-    if (vs.state === "unbound") {
-      this.bind(vs, { family: vs.family, ip: Buffer.alloc(vs.family === AF_INET ? 4 : 16), port: 0 });
-    }
-    const binding = vs.binding!;
-    binding.listening = true;
-    if (this.registry.conflict(binding)) {
-      binding.listening = false;
-      throw new SyscallError(EADDRINUSE, `port ${binding.port} has a listener`);
-    }
-    const queue = new ListenQueue(backlog);
-    if (vs.shadow) {
-      const err = vs.shadow.listen(backlog, (fd, peer) => this.incoming(vs, { kind: "kernel", fd, peer }));
-      if (err) {
-        binding.listening = false;
-        throw new SyscallError(err, `shadow listen on port ${binding.port}`);
-      }
-    }
-    vs.queue = queue;
-    vs.state = "listening";
-  }
-
-  /** A new connection for `listener` (or one an interrupted accept gives back): to a held accept, or queued with one readiness byte. */
-  incoming(listener: VirtualSocket, conn: PendingConn): void {
-    const queue = listener.queue;
-    if (!queue) {
-      closeQuietly(conn.fd);
-      return;
-    }
-    if (queue.offer(conn) === "queued" && listener.end) {
-      listener.end.signal();
-      listener.signalled++;
+    for (const [key, bell] of this.doorbells) {
+      if (bell.owner !== vs) continue;
+      this.doorbells.delete(key);
+      closeQuietly(bell.fd);
     }
   }
 
-  /**
-   * The oldest pending connection of a listener, and whether the caller must consume one
-   * readiness byte from the app's end (it wrote one when the connection was queued).
-   */
-  takePending(listener: VirtualSocket): { conn: PendingConn; consumeByte: boolean } | null {
-    const conn = listener.queue?.take();
-    if (!conn) return null;
-    const consumeByte = listener.signalled > 0;
-    if (consumeByte) listener.signalled--;
-    return { conn, consumeByte };
-  }
-
-  /**
-   * connect(2) to a listener of this stack, if `dest` names one: the client's sentry end becomes
-   * the server's accepted socket (the socketpair is the connection). Returns 0 (blocking: done, as
-   * a loopback handshake completes before accept), EINPROGRESS (non-blocking: already writable,
-   * SO_ERROR 0), or null if no listener of this stack matches (the caller falls back to the kernel).
-   * A blocking connect to a full queue waits for room, as a client whose SYN is dropped retries.
-   */
-  async connectLocal(task: Task, vs: VirtualSocket, dest: InetAddr, nonblock: boolean): Promise<number | null> {
-    // A listener the app has just closed is forgotten here, synchronously (see SentryEnd.pollNow).
-    this.listenerFor(dest)?.end?.pollNow();
-    let listener = this.listenerFor(dest);
-    if (!listener) return null;
-    while (!nonblock && listener.queue!.full) {
-      const open = await listener.queue!.waitRoom();
-      if (!task.stillPending()) throw new SyscallError(EINTR, "connect interrupted while waiting for room");
-      if (!open) throw new SyscallError(ECONNREFUSED, "listener closed");
-      listener = this.listenerFor(dest);
-      if (!listener) throw new SyscallError(ECONNREFUSED, "listener closed");
-    }
-    if (!vs.end) throw new SyscallError(EINVAL, "vsocket has no end to connect");
-
-    // The source address: the bound one, else what the route to a local destination would pick.
-    const dest4 = v4Of(dest.ip);
-    let src: Buffer;
-    if (vs.local && !isAny(vs.local.ip)) src = v4Of(vs.local.ip) ?? vs.local.ip;
-    else if (dest4) src = dest4[0] === 127 ? IPV4_LOOPBACK : dest4;
-    else src = isLoopback(dest.ip) ? IPV6_LOOPBACK : dest.ip;
-    const srcPort =
-      vs.local?.port || this.ports.allocate((p) => this.registry.portFree(p) && p !== dest.port) || 0;
-    if (srcPort === 0) throw new SyscallError(EADDRNOTAVAIL, "no ephemeral port left");
-    const destIp = dest4 ?? dest.ip;
-
-    const fd = vs.end.release();
-    vs.end = null;
-    // The connection holds its port from now on; the bind table entry and shadow go (the sentry
-    // cannot see this socket's close any more to free them).
-    this.unbind(vs);
-    vs.local = inFamily(vs.family, src, srcPort);
-    vs.peer = { ...inFamily(vs.family, destIp, dest.port), flowinfo: dest.flowinfo, scopeId: dest.scopeId };
-    vs.state = nonblock ? "connecting" : "connected";
-    this.incoming(listener, {
-      kind: "local",
-      fd,
-      local: inFamily(listener.family, destIp, dest.port),
-      peer: inFamily(listener.family, src, srcPort),
-      opts: listener.opts,
-      client: vs,
-    });
-    return nonblock ? EINPROGRESS : 0;
-  }
-
-  private listenerFor(dest: InetAddr): VirtualSocket | null {
-    if (!this.isLocal(dest.ip)) return null;
-    const l = this.registry.lookup(dest.ip, dest.port)?.owner;
-    return l?.queue ? l : null;
-  }
-
-  /**
-   * The kernel fallback: a real socket in the netns (the bound shadow itself if there is one),
-   * O_NONBLOCK as the app's file, recorded options replayed; the vsocket is forgotten. The caller
-   * installs it over the app's fd and lets the kernel run the app's connect.
-   */
-  fallback(vs: VirtualSocket, nonblock: boolean): number {
-    if (!this.kernel) throw new SyscallError(ENETUNREACH, "no kernel network for this stack");
-    let fd: number;
-    if (vs.shadow) {
-      fd = vs.shadow.takeFd();
-      vs.shadow = null;
-    } else {
-      fd = this.kernel.socket(vs.family, nonblock);
-    }
-    try {
-      native.setNonblock(fd, nonblock);
-      for (const o of vs.opts.all()) {
-        if (o.value.length !== 4) {
-          this.log.debug({ level: o.level, name: o.name }, "vsock: option not replayed on the kernel socket");
-          continue;
-        }
-        try {
-          this.kernel.setsockoptInt(fd, o.level, o.name, o.value.readInt32LE(0));
-        } catch (e) {
-          this.log.debug({ level: o.level, name: o.name, err: (e as Error).message }, "vsock: option replay failed");
-        }
-      }
-    } catch (e) {
-      closeQuietly(fd);
-      throw e;
-    }
-    this.forget(vs);
-    return fd;
+  /** Forgets every vsocket (the container is gone). */
+  dispose(): void {
+    this.detachNetd();
+    for (const vs of [...this.sockets.values()]) this.forget(vs);
+    for (const pool of this.doorbellPool.values()) for (const fd of pool) closeQuietly(fd);
+    this.doorbellPool.clear();
+    this.kernelOpts.clear();
+    this.kernel?.close();
   }
 }

@@ -45,18 +45,12 @@ function nativeRun(prog: string): ProgResult {
  * when the sentry learns the behaviour: the list only shrinks.
  */
 const KNOWN_DIVERGENCES: Record<string, string> = {
-  bind_reuseaddr_after_close: "closed listeners' ports are not kept in TIME_WAIT, so SO_REUSEADDR rules differ after close",
+  bind_reuseaddr_after_close: "a connection closed server-first leaves no TIME_WAIT (the socketpair has none; close is not trapped), so the port is free at once",
   connect_bound_client: "a connection's local port is not held in the bind table after connect (the sentry cannot see the connection's close to free it)",
   connect_ealready: "a non-blocking connect to a local listener completes at once (no SYN_SENT, no EALREADY)",
   data_half_close: "the peer's close is not trapped and an AF_UNIX end cannot be polled without consuming: a second SHUT_WR after the peer closed is not ENOTCONN",
-  epoll_listener: "a virtual listener's readiness is the socketpair's (writable): filling A1->A2 would make it unwritable, but the sentry then could not read its end to see the app's close",
   getpeername_after_peer_close: "the peer's close (or reset) is not trapped, so a connection does not reach CLOSE when only the peer closed",
-  io_unconnected: "read/send on an unconnected virtual socket block or succeed instead of ENOTCONN/EPIPE",
-  ioctl_fionread: "FIONREAD on a virtual listener is the socketpair's answer, not EINVAL",
-  poll_listener: "a virtual listener polls writable like the socketpair it is",
-  poll_unconnected: "an unconnected virtual socket does not poll POLLOUT|POLLHUP",
-  select_listener: "a virtual listener selects writable like the socketpair it is",
-  sockopt_rcvtimeo: "SO_RCVTIMEO is recorded, not applied: the addon has no setsockopt with a struct timeval for the socketpair, and a held accept ignores it",
+  ioctl_fionread: "SIOCOUTQ on a connection is the socketpair's (bytes the peer has not read yet), not TCP's unacknowledged bytes (0 on loopback)",
   write_after_peer_close: "no TCP reset emulation: the first write after the peer closed fails at once",
 };
 

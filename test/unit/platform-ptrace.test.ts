@@ -76,7 +76,7 @@ async function readWord(fd: number): Promise<string> {
   return r.data.toString();
 }
 
-test('ptrace platform: answers, errnos, EFAULT, continue, installFd, replaceFdThenContinue', async () => {
+test('ptrace platform: answers, errnos, EFAULT, continue, installFd, replaceFd', async () => {
   const peers: Promise<string>[] = [];
   const dispatch: SyscallHandler = (task: Task, call: TrappedSyscall): Outcome => {
     switch (call.nr) {
@@ -94,7 +94,7 @@ test('ptrace platform: answers, errnos, EFAULT, continue, installFd, replaceFdTh
         if (call.args[0] !== 77n) {
           const { ours, peer } = pair();
           peers.push(readWord(peer));
-          return { kind: 'replaceFdThenContinue', fd: ours, targetFd: Number(call.args[0]), cloexec: false };
+          return { kind: 'replaceFd', fd: ours, targetFd: Number(call.args[0]), cloexec: false, value: 0, errno: 0 };
         }
         const len = task.readMemory(call.args[2], 4).readUInt32LE(0);
         assert.equal(len, 32);

@@ -140,7 +140,8 @@ describe("SeccompPlatform with tsor-init's trap filter", { skip: !isRoot && "nee
         }
         case NR.listen: {
           const tcp = native.socketInNetns(`/proc/${task.tid}/ns/net`, c().AF_INET, c().SOCK_STREAM, 0);
-          return { kind: "replaceFdThenContinue", fd: tcp, targetFd: Number(a0), cloexec: false };
+          native.listen(tcp, 5);
+          return { kind: "replaceFd", fd: tcp, targetFd: Number(a0), cloexec: false, value: 0, errno: 0 };
         }
         case NR.setsockopt:
           if (a1 === 999n) throw new Error("boom (a handler bug)");
@@ -206,7 +207,7 @@ describe("SeccompPlatform with tsor-init's trap filter", { skip: !isRoot && "nee
     const peer = calls.find((x) => x.nr === NR.getpeername)!;
     assert.equal(peer.tgid, peer.tid, "main thread: tgid == tid");
 
-    // replaceFdThenContinue: the UDP fd became a listening TCP socket, by the kernel's listen().
+    // replaceFd: the UDP fd became the sentry's listening TCP socket, and listen() answered 0.
     assert.equal(r.get("listen_replaced"), "0");
     assert.equal(r.get("replaced_type"), String(c().SOCK_STREAM));
     assert.equal(r.get("replaced_acceptconn"), "1");

@@ -91,11 +91,12 @@ export class FakeTask implements Task {
     return r;
   }
 
-  /** Plays the platform for replaceFdThenContinue. */
-  replace(out: Outcome): void {
-    if (out.kind !== "replaceFdThenContinue") throw new Error(`expected replaceFdThenContinue, got ${JSON.stringify(out)}`);
+  /** Plays the platform for replaceFd: our fd takes the app's fd number; the call's answer follows. */
+  replace(out: Outcome): Outcome {
+    if (out.kind !== "replaceFd") throw new Error(`expected replaceFd, got ${JSON.stringify(out)}`);
     n.closeFd(this.real(out.targetFd));
     this.fds.set(out.targetFd, out.fd);
+    return out.errno ? { kind: "errno", errno: out.errno } : { kind: "return", value: out.value };
   }
 
   close(fd: number): void {
@@ -137,15 +138,95 @@ export function mapped(ip: string): Buffer {
   return Buffer.concat([Buffer.from("00000000000000000000ffff", "hex"), Buffer.from(ip.split(".").map(Number))]);
 }
 
-/** A stack, a dispatcher and a task wired together. */
-export function harness(opts: SocketStackOptions = { kernel: null }) {
+/**
+ * Plays the kernel for a call the sentry let through (CONTINUE): the same syscall on the real fd
+ * behind the app's fd, its result as an Outcome. The fake's sockets are real kernel sockets in
+ * this process's netns (loopback), as the app's would be in its pod.
+ */
+function runNatively(task: FakeTask, nr: number, args: readonly bigint[]): Outcome {
+  const i = (k: number) => Number(BigInt.asIntN(32, args[k]));
+  try {
+    switch (nr) {
+      case NR.socket: {
+        const fd = n.socketInNetns("/proc/self/ns/net", i(0), i(1) & ~SOCK_CLOEXEC, i(2));
+        return { kind: "return", value: task.adopt(fd) };
+      }
+      case NR.bind:
+        n.bind(task.real(i(0)), task.readMemory(args[1], i(2)));
+        return { kind: "return", value: 0 };
+      case NR.listen:
+        n.listen(task.real(i(0)), i(1));
+        return { kind: "return", value: 0 };
+      case NR.connect: {
+        const r = n.connectNow(task.real(i(0)), task.readMemory(args[1], i(2)));
+        return r === 0 ? { kind: "return", value: 0 } : { kind: "errno", errno: r };
+      }
+      case NR.accept:
+      case NR.accept4: {
+        const got = n.acceptNow(task.real(i(0)));
+        if (!got) return { kind: "errno", errno: E.EAGAIN };
+        if (args[1] !== 0n) writeName(task, args[1], args[2], got.addr);
+        return { kind: "return", value: task.adopt(got.fd) };
+      }
+      case NR.getsockname:
+      case NR.getpeername: {
+        const real = task.real(i(0));
+        writeName(task, args[1], args[2], nr === NR.getsockname ? n.getsockname(real) : n.getpeername(real));
+        return { kind: "return", value: 0 };
+      }
+      case NR.getsockopt: {
+        const len = task.int(args[4]);
+        const val = n.getsockoptBuf(task.real(i(0)), i(1), i(2), Math.max(0, Math.min(len, 512)));
+        task.writeMemory(args[3], val);
+        const lenb = Buffer.alloc(4);
+        lenb.writeInt32LE(val.length, 0);
+        task.writeMemory(args[4], lenb);
+        return { kind: "return", value: 0 };
+      }
+      case NR.setsockopt:
+        n.setsockoptBuf(task.real(i(0)), i(1), i(2), i(4) > 0 ? task.readMemory(args[3], i(4)) : Buffer.alloc(0));
+        return { kind: "return", value: 0 };
+      case NR.shutdown:
+        n.shutdownFd(task.real(i(0)));
+        return { kind: "return", value: 0 };
+      default:
+        throw new Error(`no native runner for syscall ${nr}`);
+    }
+  } catch (e) {
+    if (e instanceof SyscallError) return { kind: "errno", errno: e.errno };
+    const errno = (e as { errno?: number }).errno;
+    if (typeof errno === "number") return { kind: "errno", errno };
+    throw e;
+  }
+}
+
+function writeName(task: FakeTask, ptr: bigint, lenPtr: bigint, addr: Buffer): void {
+  const room = task.int(lenPtr);
+  task.writeMemory(ptr, addr.subarray(0, Math.max(0, Math.min(room, addr.length))));
+  const lenb = Buffer.alloc(4);
+  lenb.writeInt32LE(addr.length, 0);
+  task.writeMemory(lenPtr, lenb);
+}
+
+/** A stack (its kernel side in this process's netns), a dispatcher and a task wired together. */
+export function harness(opts: SocketStackOptions = { netnsPath: "/proc/self/ns/net" }) {
   const stack = new SocketStack(opts);
   const dispatch = createDispatcher(stack);
   const task = new FakeTask();
-  const call = (nr: number, ...args: (number | bigint)[]): Promise<Outcome> =>
-    Promise.resolve(dispatch(task, { nr, args: args.map((a) => BigInt.asUintN(64, BigInt(a))) }));
-  const socket = async (family = AF_INET, type = SOCK_STREAM): Promise<number> =>
-    task.install(await call(NR.socket, family, type, 0));
+  /** One trapped call as the app sees it: the sentry's answer, or the kernel's when it let the call through. */
+  const call = async (nr: number, ...args: (number | bigint)[]): Promise<Outcome> => {
+    const raw = args.map((a) => BigInt.asUintN(64, BigInt(a)));
+    const out = await dispatch(task, { nr, args: raw });
+    if (out.kind === "continue") return runNatively(task, nr, raw);
+    if (out.kind === "replaceFd") return task.replace(out);
+    if (out.kind === "installFd") return { kind: "return", value: task.install(out) };
+    return out;
+  };
+  const socket = async (family = AF_INET, type = SOCK_STREAM): Promise<number> => {
+    const out = await call(NR.socket, family, type, 0);
+    if (out.kind !== "return") throw new Error(`socket: ${JSON.stringify(out)}`);
+    return Number(out.value);
+  };
   const bind = (fd: number, addr: Buffer) => call(NR.bind, fd, task.put(addr), addr.length);
   const connect = (fd: number, addr: Buffer) => call(NR.connect, fd, task.put(addr), addr.length);
   const getsockname = async (fd: number, nr: number = NR.getsockname): Promise<{ out: Outcome; addr: Buffer }> => {
@@ -154,11 +235,25 @@ export function harness(opts: SocketStackOptions = { kernel: null }) {
     const out = await call(nr, fd, buf, len);
     return { out, addr: task.readMemory(buf, Math.max(0, Math.min(128, task.int(len)))) };
   };
+  /** A connection between two sockets of this stack: the client's and the server's fd, and the listener's. */
+  const connection = async (family = AF_INET): Promise<{ client: number; server: number; listener: number }> => {
+    const listener = await socket(family);
+    const any = family === AF_INET ? sin("127.0.0.1", 0) : sin6(V6_LOOPBACK, 0);
+    await bind(listener, any);
+    await call(NR.listen, listener, 8);
+    const port = (await getsockname(listener)).addr.readUInt16BE(2);
+    const client = await socket(family);
+    const out = await connect(client, family === AF_INET ? sin("127.0.0.1", port) : sin6(V6_LOOPBACK, port));
+    if (out.kind !== "return") throw new Error(`connect: ${JSON.stringify(out)}`);
+    const acc = await call(NR.accept, listener, 0, 0);
+    if (acc.kind !== "return") throw new Error(`accept: ${JSON.stringify(acc)}`);
+    return { client, server: Number(acc.value), listener };
+  };
   const cleanup = () => {
     task.closeAll();
     stack.dispose();
   };
-  return { stack, dispatch, task, call, socket, bind, connect, getsockname, cleanup };
+  return { stack, dispatch, task, call, socket, bind, connect, getsockname, connection, cleanup };
 }
 
 export const ok = (value: number | bigint = 0): Outcome => ({ kind: "return", value });

@@ -1,4 +1,5 @@
-// getsockopt/setsockopt on vsockets: emulated options, Linux's length and error rules.
+// getsockopt/setsockopt on connections (emulated options, Linux's length and error rules) and on
+// kernel sockets (the kernel's own answers; options a connection keeps are recorded).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
@@ -25,13 +26,12 @@ function opts(h: ReturnType<typeof harness>) {
 test("identity options: SO_TYPE/DOMAIN/PROTOCOL/ACCEPTCONN, read-only", async () => {
   const h = harness();
   const o = opts(h);
-  const s = await h.socket(AF_INET6);
+  const { client: s, listener } = await h.connection(AF_INET6);
   assert.equal(await o.getInt(s, 1, 3), 1);
   assert.equal(await o.getInt(s, 1, 39), AF_INET6);
   assert.equal(await o.getInt(s, 1, 38), 6);
   assert.equal(await o.getInt(s, 1, 30), 0);
-  await h.call(NR.listen, s, 1);
-  assert.equal(await o.getInt(s, 1, 30), 1);
+  assert.equal(await o.getInt(listener, 1, 30), 1, "the listener is the kernel's: SO_ACCEPTCONN 1");
   for (const name of [3, 39, 38, 30, 4]) assert.deepEqual(await o.setInt(s, 1, name, 1), errno(E.ENOPROTOOPT));
   h.cleanup();
 });
@@ -39,7 +39,7 @@ test("identity options: SO_TYPE/DOMAIN/PROTOCOL/ACCEPTCONN, read-only", async ()
 test("bool and int options round trip; SO_RCVBUF/SNDBUF double; keepalive ranges", async () => {
   const h = harness();
   const o = opts(h);
-  const s = await h.socket();
+  const { client: s } = await h.connection();
   assert.equal(await o.getInt(s, 1, 2), 0);
   assert.deepEqual(await o.setInt(s, 1, 2, 7), ok());
   assert.equal(await o.getInt(s, 1, 2), 1, "SO_REUSEADDR reads back as 1");
@@ -68,7 +68,7 @@ test("bool and int options round trip; SO_RCVBUF/SNDBUF double; keepalive ranges
 test("SO_LINGER: struct linger; l_onoff 0 keeps l_linger; short optlen EINVAL", async () => {
   const h = harness();
   const o = opts(h);
-  const s = await h.socket();
+  const { client: s } = await h.connection();
   const ling = (on: number, secs: number) => {
     const b = Buffer.alloc(8);
     b.writeInt32LE(on, 0);
@@ -89,7 +89,7 @@ test("SO_LINGER: struct linger; l_onoff 0 keeps l_linger; short optlen EINVAL", 
 test("lengths and faults: truncation, negative optlen, EFAULT, short setsockopt", async () => {
   const h = harness();
   const o = opts(h);
-  const s = await h.socket();
+  const { client: s } = await h.connection();
   const r = await o.get(s, 1, 3, 2);
   assert.deepEqual(r.out, ok());
   assert.equal(r.len, 2, "int truncated to 2 bytes");
@@ -104,20 +104,17 @@ test("lengths and faults: truncation, negative optlen, EFAULT, short setsockopt"
   h.cleanup();
 });
 
-test("IPV6_V6ONLY: only on AF_INET6, EINVAL after bind; unknown options stored or ENOPROTOOPT", async () => {
+test("IPV6_V6ONLY: only on AF_INET6, EINVAL once connected; unknown options stored or ENOPROTOOPT", async () => {
   const h = harness();
   const o = opts(h);
-  const s4 = await h.socket(AF_INET);
+  const { client: s4 } = await h.connection(AF_INET);
   assert.deepEqual(await o.setInt(s4, 41, 26, 1), errno(E.ENOPROTOOPT));
   assert.deepEqual((await o.get(s4, 41, 26)).out, errno(E.EOPNOTSUPP), "do_ip_getsockopt: not SOL_IP");
-  const s6 = await h.socket(AF_INET6);
+  const { client: s6 } = await h.connection(AF_INET6);
   assert.equal(await o.getInt(s6, 41, 26), 0);
-  assert.deepEqual(await o.setInt(s6, 41, 26, 5), ok());
-  assert.equal(await o.getInt(s6, 41, 26), 1);
-  await h.call(NR.listen, s6, 1);
-  assert.deepEqual(await o.setInt(s6, 41, 26, 0), errno(E.EINVAL));
-  // Unknown: ENOPROTOOPT until set, then what was set; unknown levels ENOPROTOOPT.
-  assert.deepEqual((await o.get(s4, 1, 12 /* SO_PRIORITY */)).out, errno(E.ENOPROTOOPT));
+  assert.deepEqual(await o.setInt(s6, 41, 26, 1), errno(E.EINVAL), "a connection has a port");
+  // Unknown: Linux's default until set, then what was set; unknown levels ENOPROTOOPT.
+  assert.equal(await o.getInt(s4, 1, 12 /* SO_PRIORITY */), 0);
   assert.deepEqual(await o.setInt(s4, 1, 12, 6), ok());
   assert.equal(await o.getInt(s4, 1, 12), 6);
   assert.deepEqual(await o.setInt(s4, 0, 1 /* IP_TOS */, 0x10), ok());
@@ -125,10 +122,15 @@ test("IPV6_V6ONLY: only on AF_INET6, EINVAL after bind; unknown options stored o
   assert.deepEqual(await o.setInt(s4, 999, 1, 1), errno(E.ENOPROTOOPT));
   assert.deepEqual((await o.get(s4, 999, 1)).out, errno(E.EOPNOTSUPP), "AF_INET: ip_getsockopt");
   assert.deepEqual((await o.get(s6, 999, 1)).out, errno(E.ENOPROTOOPT), "AF_INET6: ipv6_getsockopt");
-  // __inet6_bind: a specific IPv6 address turns IPV6_V6ONLY on.
-  const b6 = await h.socket(AF_INET6);
-  await h.bind(b6, sin6(Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), 9490));
-  assert.equal(await o.getInt(b6, 41, 26), 1);
+  // Set on the kernel socket before connect, kept by the connection.
+  const c6 = await h.socket(AF_INET6);
+  assert.deepEqual(await o.setInt(c6, 41, 26, 1), ok());
+  assert.deepEqual(await o.setInt(c6, 6, 1, 1), ok());
+  const { listener } = await h.connection(AF_INET6);
+  const port = (await h.getsockname(listener)).addr.readUInt16BE(2);
+  assert.deepEqual(await h.connect(c6, sin6(Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), port)), ok());
+  assert.equal(await o.getInt(c6, 41, 26), 1, "IPV6_V6ONLY kept");
+  assert.equal(await o.getInt(c6, 6, 1), 1, "TCP_NODELAY kept");
   h.cleanup();
 });
 
@@ -163,7 +165,9 @@ test("an accepted socket inherits the listener's options", async () => {
   await h.call(NR.listen, l, 1);
   const c = await h.socket();
   await h.connect(c, sin("127.0.0.1", 9510));
-  const s = h.task.install(await h.call(NR.accept, l, 0, 0));
+  const acc = await h.call(NR.accept, l, 0, 0);
+  assert.equal(acc.kind, "return");
+  const s = Number((acc as { value: number }).value);
   assert.equal(await o.getInt(s, 6, 1), 1);
   assert.equal(await o.getInt(s, 1, 30), 0);
   h.cleanup();

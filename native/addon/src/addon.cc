@@ -146,6 +146,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMemory(env, exports);
   InitPtrace(env, exports);
   InitUnix(env, exports);
+  InitInet(env, exports);
   return exports;
 }
 

@@ -1,5 +1,5 @@
 // Unix sockets and fd passing: socketpair, sendFds, recvFds (on its own thread), int sockopts,
-// and socketInNetns (a socket created in another network namespace).
+// (sockets in another network namespace: inet.cc).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -204,34 +204,6 @@ void SetsockoptInt(const Napi::CallbackInfo& info) {
   }
 }
 
-// socketInNetns(netnsPath, domain, type, protocol): setns(CLONE_NEWNET) changes only the calling
-// thread, so it runs on a short-lived thread of its own; the fd table is shared, so the socket
-// (which stays in the namespace it was created in) is usable from every thread. Close-on-exec.
-Napi::Value SocketInNetns(const Napi::CallbackInfo& info) {
-  std::string path = ArgString(info, 0, "socketInNetns", "netnsPath");
-  int domain = static_cast<int>(ArgInt(info, 1, "socketInNetns", "domain", 0, INT32_MAX));
-  int type = static_cast<int>(ArgInt(info, 2, "socketInNetns", "type", 0, INT32_MAX));
-  int protocol = static_cast<int>(ArgInt(info, 3, "socketInNetns", "protocol", 0, INT32_MAX));
-  SysError error;
-  int fd = -1;
-  std::thread([&]() {
-    int ns = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (ns < 0) {
-      error.Set("open", errno);
-      return;
-    }
-    if (setns(ns, CLONE_NEWNET) != 0) {
-      error.Set("setns", errno);
-    } else {
-      fd = socket(domain, type | SOCK_CLOEXEC, protocol);
-      if (fd < 0) error.Set("socket", errno);
-    }
-    close(ns);
-  }).join();
-  if (error) ThrowErrno(info.Env(), error.syscall, error.err);
-  return Napi::Number::New(info.Env(), fd);
-}
-
 // recvNow(sock, maxData): one recv(MSG_DONTWAIT) on the calling thread, for data known to be
 // there (a readiness byte the sentry wrote itself): a Buffer (empty at EOF), or null if nothing
 // waits (EAGAIN). Never blocks, whatever the socket's O_NONBLOCK.
@@ -266,7 +238,8 @@ Napi::Value SendNow(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
-// new ReadableWatcher(fd): the event loop watches `fd` (uv_poll, not owned: never closed here);
+// new ReadableWatcher(fd): the event loop watches `fd` (uv_poll, not owned: never closed here;
+// its O_NONBLOCK left as it was);
 // start(onReadable) calls onReadable() on the JS thread whenever the fd is readable or hung up
 // (the callback reads it, e.g. with recvNow, until EAGAIN), or onReadable(err) once if watching
 // fails. stop() ends it (no call after it returns). ref()/unref() as for Node's handles.
@@ -297,8 +270,17 @@ class ReadableWatcher : public Napi::ObjectWrap<ReadableWatcher> {
     Napi::Function cb = ArgFunction(info, 0, "ReadableWatcher.start", "onReadable");
     if (poll_ != nullptr) throw Napi::Error::New(env, "ReadableWatcher.start: already started");
     int err = 0;
+    // uv_poll_init sets O_NONBLOCK, a flag of the open file: on a duplicate of the app's socket
+    // that would change the app's own blocking mode. A poll watch needs no O_NONBLOCK; restored.
+    int flags = fcntl(fd_, F_GETFL);
+    if (flags < 0) ThrowErrno(env, "fcntl(F_GETFL)", errno);
     uv_poll_t* handle = StartLoopPoll(env, fd_, this, &ReadableWatcher::OnPoll, keepAlive_, &err);
     if (handle == nullptr) ThrowErrno(env, "uv_poll_start", -err);
+    if (fcntl(fd_, F_SETFL, flags) != 0) {
+      int e = errno;
+      CloseLoopPoll(handle);
+      ThrowErrno(env, "fcntl(F_SETFL)", e);
+    }
     poll_ = handle;
     env_ = env;
     if (!asyncContext_) asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "tsor-readable");
@@ -369,7 +351,6 @@ void InitFdPass(Napi::Env env, Napi::Object exports) {
   exports.Set("ReadableWatcher", ReadableWatcher::Define(env));
   exports.Set("getsockoptInt", Napi::Function::New(env, GetsockoptInt, "getsockoptInt"));
   exports.Set("setsockoptInt", Napi::Function::New(env, SetsockoptInt, "setsockoptInt"));
-  exports.Set("socketInNetns", Napi::Function::New(env, SocketInNetns, "socketInNetns"));
   TSOR_CONSTANT(exports, AF_UNIX);
   TSOR_CONSTANT(exports, AF_INET);
   TSOR_CONSTANT(exports, AF_INET6);

@@ -1,0 +1,215 @@
+// Plain socket calls on fds the sentry holds (its duplicates of the app's TCP sockets, and the
+// doorbell sockets it makes in the pod's netns): listen, a non-blocking accept, a non-blocking
+// connect, names, raw socket options and a zero-timeout poll. All run on the calling thread and
+// never block; each failure is a NativeError naming the syscall and errno.
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common.h"
+
+namespace tsor {
+
+namespace {
+
+// The largest sockaddr and option value passed through (sockaddr_storage; TCP_INFO fits).
+constexpr size_t kMaxOptLen = 512;
+
+Napi::Buffer<char> SockaddrBuffer(Napi::Env env, const sockaddr_storage& ss, socklen_t len) {
+  if (len > sizeof(ss)) len = sizeof(ss);
+  return Napi::Buffer<char>::Copy(env, reinterpret_cast<const char*>(&ss), len);
+}
+
+// listen(fd, backlog).
+void Listen(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "listen");
+  int backlog = static_cast<int>(ArgInt(info, 1, "listen", "backlog", INT32_MIN, INT32_MAX));
+  if (listen(fd, backlog) != 0) ThrowErrno(info.Env(), "listen", errno);
+}
+
+// bind(fd, sockaddr).
+void Bind(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "bind");
+  Napi::Uint8Array addr = ArgBytes(info, 1, "bind", "sockaddr");
+  if (bind(fd, reinterpret_cast<const sockaddr*>(addr.Data()), static_cast<socklen_t>(addr.ByteLength())) != 0) {
+    ThrowErrno(info.Env(), "bind", errno);
+  }
+}
+
+// acceptNow(fd): accept4(SOCK_CLOEXEC) with MSG_DONTWAIT semantics: { fd, addr } or null (EAGAIN).
+// The listener's own O_NONBLOCK is the app's and is left alone: readiness is checked by poll first.
+Napi::Value AcceptNow(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "acceptNow");
+  pollfd p{fd, POLLIN, 0};
+  int r;
+  do {
+    r = poll(&p, 1, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) ThrowErrno(info.Env(), "poll", errno);
+  if (r == 0) return info.Env().Null();
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  int c;
+  do {
+    c = accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  } while (c < 0 && errno == EINTR);
+  if (c < 0) {
+    // Another thread of the app took it first, or the listener has an error to report.
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return info.Env().Null();
+    ThrowErrno(info.Env(), "accept4", errno);
+  }
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("fd", Napi::Number::New(info.Env(), c));
+  out.Set("addr", SockaddrBuffer(info.Env(), ss, len));
+  return out;
+}
+
+// connectNow(fd, sockaddr): connect(2) on a non-blocking socket: 0 (connected), or the errno it
+// answered (EINPROGRESS, ECONNREFUSED, ...) as a positive number; never throws for the connect.
+Napi::Value ConnectNow(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "connectNow");
+  Napi::Uint8Array addr = ArgBytes(info, 1, "connectNow", "sockaddr");
+  int r;
+  do {
+    r = connect(fd, reinterpret_cast<const sockaddr*>(addr.Data()), static_cast<socklen_t>(addr.ByteLength()));
+  } while (r < 0 && errno == EINTR);
+  return Napi::Number::New(info.Env(), r == 0 ? 0 : errno);
+}
+
+Napi::Value Name(const Napi::CallbackInfo& info, bool peer) {
+  const char* fn = peer ? "getpeername" : "getsockname";
+  int fd = ArgFd(info, 0, fn);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  int r = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+               : getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (r != 0) ThrowErrno(info.Env(), fn, errno);
+  return SockaddrBuffer(info.Env(), ss, len);
+}
+
+Napi::Value Getsockname(const Napi::CallbackInfo& info) { return Name(info, false); }
+Napi::Value Getpeername(const Napi::CallbackInfo& info) { return Name(info, true); }
+
+// getsockoptBuf(fd, level, name, maxLen): the value's bytes (as long as the kernel answered).
+Napi::Value GetsockoptBuf(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "getsockoptBuf");
+  int level = static_cast<int>(ArgInt(info, 1, "getsockoptBuf", "level", 0, INT32_MAX));
+  int name = static_cast<int>(ArgInt(info, 2, "getsockoptBuf", "name", 0, INT32_MAX));
+  socklen_t len = static_cast<socklen_t>(ArgInt(info, 3, "getsockoptBuf", "maxLen", 0, kMaxOptLen));
+  std::vector<char> buf(len > 0 ? len : 1);
+  if (getsockopt(fd, level, name, buf.data(), &len) != 0) ThrowErrno(info.Env(), "getsockopt", errno);
+  return Napi::Buffer<char>::Copy(info.Env(), buf.data(), len);
+}
+
+// setsockoptBuf(fd, level, name, value): setsockopt with the value's bytes as given.
+void SetsockoptBuf(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "setsockoptBuf");
+  int level = static_cast<int>(ArgInt(info, 1, "setsockoptBuf", "level", 0, INT32_MAX));
+  int name = static_cast<int>(ArgInt(info, 2, "setsockoptBuf", "name", 0, INT32_MAX));
+  Napi::Uint8Array value = ArgBytes(info, 3, "setsockoptBuf", "value");
+  if (setsockopt(fd, level, name, value.Data(), static_cast<socklen_t>(value.ByteLength())) != 0) {
+    ThrowErrno(info.Env(), "setsockopt", errno);
+  }
+}
+
+// pollNow(fd, events): poll(2) with a zero timeout: the revents (0 if none).
+Napi::Value PollNow(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "pollNow");
+  int events = static_cast<int>(ArgInt(info, 1, "pollNow", "events", 0, 0xffff));
+  pollfd p{fd, static_cast<short>(events), 0};
+  int r;
+  do {
+    r = poll(&p, 1, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) ThrowErrno(info.Env(), "poll", errno);
+  return Napi::Number::New(info.Env(), r == 0 ? 0 : p.revents);
+}
+
+// closeReset(fd): SO_LINGER {1, 0} then close: a TCP socket sends RST and leaves no TIME_WAIT
+// (tcp_close with linger 0 -> tcp_disconnect), for the sentry's doorbell connections.
+void CloseReset(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "closeReset");
+  linger l{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));  // best effort: a non-TCP fd just closes
+  if (close(fd) != 0 && errno != EINTR) ThrowErrno(info.Env(), "close", errno);
+}
+
+// `count` close-on-exec sockets created inside the netns at `path` on one short-lived thread:
+// setns(CLONE_NEWNET) changes only the calling thread, and the fd table is shared, so the sockets
+// (which stay in the namespace they were created in) are usable from every thread.
+std::vector<int> SocketsIn(Napi::Env env, const std::string& path, int domain, int type, int protocol, int count) {
+  SysError error;
+  std::vector<int> fds;
+  std::thread([&]() {
+    int ns = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0) {
+      error.Set("open", errno);
+      return;
+    }
+    if (setns(ns, CLONE_NEWNET) != 0) {
+      error.Set("setns", errno);
+    } else {
+      for (int i = 0; i < count; i++) {
+        int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+        if (fd < 0) {
+          error.Set("socket", errno);
+          break;
+        }
+        fds.push_back(fd);
+      }
+    }
+    close(ns);
+  }).join();
+  if (error) {
+    for (int fd : fds) close(fd);
+    ThrowErrno(env, error.syscall, error.err);
+  }
+  return fds;
+}
+
+// socketInNetns(netnsPath, domain, type, protocol): one socket in the netns.
+Napi::Value SocketInNetns(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "socketInNetns", "netnsPath");
+  int domain = static_cast<int>(ArgInt(info, 1, "socketInNetns", "domain", 0, INT32_MAX));
+  int type = static_cast<int>(ArgInt(info, 2, "socketInNetns", "type", 0, INT32_MAX));
+  int protocol = static_cast<int>(ArgInt(info, 3, "socketInNetns", "protocol", 0, INT32_MAX));
+  return Napi::Number::New(info.Env(), SocketsIn(info.Env(), path, domain, type, protocol, 1)[0]);
+}
+
+// socketsInNetns(netnsPath, domain, type, protocol, count): a pool of sockets for one thread's cost.
+Napi::Value SocketsInNetns(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "socketsInNetns", "netnsPath");
+  int domain = static_cast<int>(ArgInt(info, 1, "socketsInNetns", "domain", 0, INT32_MAX));
+  int type = static_cast<int>(ArgInt(info, 2, "socketsInNetns", "type", 0, INT32_MAX));
+  int protocol = static_cast<int>(ArgInt(info, 3, "socketsInNetns", "protocol", 0, INT32_MAX));
+  int count = static_cast<int>(ArgInt(info, 4, "socketsInNetns", "count", 1, 1024));
+  std::vector<int> fds = SocketsIn(info.Env(), path, domain, type, protocol, count);
+  Napi::Array out = Napi::Array::New(info.Env(), fds.size());
+  for (size_t i = 0; i < fds.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), fds[i]));
+  return out;
+}
+
+}  // namespace
+
+void InitInet(Napi::Env env, Napi::Object exports) {
+  exports.Set("bind", Napi::Function::New(env, Bind, "bind"));
+  exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
+  exports.Set("acceptNow", Napi::Function::New(env, AcceptNow, "acceptNow"));
+  exports.Set("connectNow", Napi::Function::New(env, ConnectNow, "connectNow"));
+  exports.Set("getsockname", Napi::Function::New(env, Getsockname, "getsockname"));
+  exports.Set("getpeername", Napi::Function::New(env, Getpeername, "getpeername"));
+  exports.Set("getsockoptBuf", Napi::Function::New(env, GetsockoptBuf, "getsockoptBuf"));
+  exports.Set("setsockoptBuf", Napi::Function::New(env, SetsockoptBuf, "setsockoptBuf"));
+  exports.Set("pollNow", Napi::Function::New(env, PollNow, "pollNow"));
+  exports.Set("closeReset", Napi::Function::New(env, CloseReset, "closeReset"));
+  exports.Set("socketInNetns", Napi::Function::New(env, SocketInNetns, "socketInNetns"));
+  exports.Set("socketsInNetns", Napi::Function::New(env, SocketsInNetns, "socketsInNetns"));
+}
+
+}  // namespace tsor
