@@ -5,8 +5,11 @@
 // (TSOR_NETD_SOCKET in dockerd's environment), so no netd of other tests is involved.
 // 1. `-p 127.0.0.1:H:P`: docker's userland proxy connects over the bridge from the host; inside
 //    tsor that connection comes from outside the sentry, through the listener's kernel shadow.
-// 2. Two tsor containers on one user-defined network: the client reaches the server by its IP,
-//    and the connection is a socketpair handed over by netd (nothing crosses the bridge).
+// 2. Two tsor containers on one user-defined network: the client reaches the server by its IP
+//    or its name (docker's embedded DNS), and the connection is a socketpair handed over by netd:
+//    nothing crosses the server's veth (a runc client, for contrast, sends it all over the veth).
+// 3. `docker network connect` of a running tsor container: netd learns the new address (it
+//    re-reads a pod's addresses when a connect finds no listener) and it takes the fast path too.
 // Root only; a tsor test (skipped under TSOR_RUNTIME=runc).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -107,23 +110,29 @@ function retry(cmd: string, tries = 100): string {
 }
 
 /**
- * A client container on the user network sends 4 MiB to `host:port` (a server answering the md5
- * of what it read): the sum must match, the server's veth must stay quiet and netd must count one
- * more hand-over.
+ * A client container (`runtime`) on the user network sends 4 MiB to `host:port`, a server that
+ * answers the md5 of what it read; the sums must match. Returns the bytes that crossed the veths
+ * of containers that outlive the client (the server's) and how many connections netd handed over.
  */
-async function sendThroughNetd(host: string, port: number): Promise<void> {
+async function send(host: string, port: number, runtime = "tsor"): Promise<{ moved: number; handedOver: number; netd: StatusReply }> {
   const before = bridgePortBytes();
   const local0 = (await netdStatus()).connections.local;
   const script = `dd if=/dev/urandom of=/tmp/d bs=1M count=4 2>/dev/null && md5sum < /tmp/d && ${retry(`nc ${host} ${port} < /tmp/d`)}`;
-  const cli = d!.docker(["run", "--rm", "--runtime=tsor", "--network", USER_NET.name, IMAGE, "sh", "-c", script], 40_000);
+  const cli = d!.docker(["run", "--rm", `--runtime=${runtime}`, "--network", USER_NET.name, IMAGE, "sh", "-c", script], 40_000);
   assert.equal(cli.code, 0, cli.stderr);
   const [sent, got] = cli.stdout.trim().split("\n").map((l) => l.split(/\s+/)[0]);
   assert.match(sent ?? "", /^[0-9a-f]{32}$/);
   assert.equal(got, sent, `the server read what the client sent: ${cli.stdout}`);
   const moved = bytesSince(before);
   const st = await netdStatus();
-  assert.ok(moved < 256 * 1024, `${moved} bytes crossed the server's veth (kernel TCP, not the fast path); netd: ${JSON.stringify(st)}`);
-  assert.ok(st.connections.local > local0, `netd handed the connection over: ${JSON.stringify(st.connections)}`);
+  return { moved, handedOver: st.connections.local - local0, netd: st };
+}
+
+/** send() from a tsor client: through netd, not over the bridge. */
+async function sendThroughNetd(host: string, port: number): Promise<void> {
+  const r = await send(host, port);
+  assert.ok(r.moved < 256 * 1024, `${r.moved} bytes crossed the server's veth (kernel TCP, not the fast path); netd: ${JSON.stringify(r.netd)}`);
+  assert.equal(r.handedOver, 1, `netd handed the connection over: ${JSON.stringify(r.netd.connections)}`);
 }
 
 describe("docker --runtime=tsor with bridge networking (a private dockerd on its own bridge)", { skip }, () => {
@@ -140,6 +149,7 @@ describe("docker --runtime=tsor with bridge networking (a private dockerd on its
       { env: (tmp) => ({ TSOR_NETD_NAME: `dk-${tag}`, TSOR_NETD_SOCKET: path.join(tmp, NETD_SOCKET), TSOR_NETD_STATE_DIR: path.join(tmp, "netd") }) },
     );
     await d.start();
+    d.ok(["network", "create", "--subnet", USER_NET.subnet, "-o", `com.docker.network.bridge.name=${USER_NET.bridge}`, USER_NET.name]);
   });
 
   after(async () => {
@@ -163,13 +173,24 @@ describe("docker --runtime=tsor with bridge networking (a private dockerd on its
     }
     assert.match(last, /^HTTP\/1\.[01] 200/);
     assert.match(last, /hello-from-tsor/);
+    // With iptables off only docker-proxy serves 127.0.0.1:H; it connected over the bridge to a
+    // listener the sentry owns (registered with netd), through that listener's kernel shadow.
+    const st = await netdStatus();
+    assert.ok(
+      st.listeners.some((l) => l.port === 8080 && l.containerId === id),
+      `httpd's listen went through the sentry: ${JSON.stringify(st.listeners)}`,
+    );
   });
 
   test("two tsor containers on a user-defined network: 4 MiB through tsor-netd, not over the bridge", async () => {
-    d!.ok(["network", "create", "--subnet", USER_NET.subnet, "-o", `com.docker.network.bridge.name=${USER_NET.bridge}`, USER_NET.name]);
     const srv = runDetached(["--network", USER_NET.name, "--name", `srv-${tag}`, IMAGE, "nc", "-ll", "-p", "9000", "-e", "md5sum"]);
     await sendThroughNetd(containerIp(srv, USER_NET.name), 9000);
     await sendThroughNetd(`srv-${tag}`, 9000);
+    // The same transfer from a runc client is kernel TCP into the server's shadow listener: the
+    // byte count above would have seen it.
+    const plain = await send(`srv-${tag}`, 9000, "runc");
+    assert.ok(plain.moved > 4 * 1024 * 1024, `a runc client's 4 MiB crossed the server's veth (${plain.moved} bytes)`);
+    assert.equal(plain.handedOver, 0);
   });
 
   test("docker network connect of a running container: its new address takes the fast path too", async () => {
