@@ -60,6 +60,8 @@ export interface NetDaemonOptions {
   onIdle?: () => void;
   /** The pod addresses of a container's init pid when its hello names none (tests replace it). */
   podAddresses?: (pid: number) => string[];
+  /** At most this often a connect to an unknown address re-reads pod addresses (default 1000 ms). */
+  podIpsRefreshMs?: number;
 }
 
 /**
@@ -105,10 +107,18 @@ export function closeInheritedFds(): number[] {
 const ALLOWED_UID = 0;
 /** Accept failures like EMFILE are retried after this pause rather than in a tight loop. */
 const ACCEPT_RETRY_MS = 100;
+/**
+ * A pod's addresses can change after its hello (docker network connect/disconnect of a running
+ * container): a connect to an address no session has re-reads them, but not more often than this,
+ * since every connect to a non-TSoR peer misses and each read is one /proc file per pod.
+ */
+const POD_IPS_REFRESH_MS = 1000;
 
 class Session implements Owner {
   containerId = "";
   podIps: string[] = [];
+  /** The pid whose netns gave `podIps` (the hello named none): they are read from it again. */
+  addrPid: number | undefined;
   netns = "";
   helloed = false;
   ended = false;
@@ -135,6 +145,7 @@ export class NetDaemon {
   private metricsServer: Server | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly started = Date.now();
+  private lastPodIpsRefresh = 0;
 
   constructor(private readonly opts: NetDaemonOptions) {
     this.log = opts.log ?? silent;
@@ -292,6 +303,7 @@ export class NetDaemon {
       case "hello":
         return this.hello(s, req);
       case "listen": {
+        this.refreshPodIps([s]); // a listen on an address the pod got after its hello
         const r = this.registry.listen(s, req.ip, req.port, req.reuseport);
         this.metrics.listeners.set(this.registry.size);
         if (!r.ok) throw new ProtocolError(r.error, r.message, req.id);
@@ -326,12 +338,17 @@ export class NetDaemon {
       }
     }
     let podIps = req.podIps;
-    if (podIps.length === 0 && req.pid !== undefined) podIps = (this.opts.podAddresses ?? podAddresses)(req.pid);
+    if (podIps.length === 0 && req.pid !== undefined) {
+      s.addrPid = req.pid;
+      podIps = this.readPodIps(req.pid);
+    }
     s.containerId = req.containerId;
     s.podIps = [...new Set(podIps)];
     s.netns = netnsIdentity(req.pid) ?? req.netns;
     s.helloed = true;
     this.log.info({ container: s.containerId, podIps: s.podIps, peer: s.peer }, "netd: hello");
+    // An address of ours another pod still claims was taken from it (disconnected, then reused).
+    this.refreshPodIps([...this.sessions].filter((o) => o !== s && o.podIps.some((ip) => s.podIps.includes(ip))));
     this.reply(s, { id: req.id, ok: true, podIps: s.podIps });
   }
 
@@ -341,7 +358,10 @@ export class NetDaemon {
     const svc = this.opts.cluster?.resolveService(dst.ip, dst.port);
     const svcIp = svc && canonicalIp(svc.ip);
     if (svc && svcIp) dst = { ip: svcIp, port: svc.port };
-    const entry = this.registry.lookup(dst.ip, dst.port);
+    let entry = this.registry.lookup(dst.ip, dst.port);
+    if (!entry && !this.isLocalPod(dst.ip) && this.podIpsRefreshDue() && this.refreshPodIps(this.sessions)) {
+      entry = this.registry.lookup(dst.ip, dst.port);
+    }
     if (!entry) {
       if (this.isLocalPod(dst.ip)) {
         this.counts.refused++;
@@ -370,6 +390,31 @@ export class NetDaemon {
     this.metrics.connections.inc({ transport: "local" });
     this.metrics.connectSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
     this.reply(s, { id: req.id, ok: true, transport: "local", to: owner.containerId, dst });
+  }
+
+  private readPodIps(pid: number): string[] {
+    return [...new Set((this.opts.podAddresses ?? podAddresses)(pid))];
+  }
+
+  private podIpsRefreshDue(): boolean {
+    const now = Date.now();
+    if (now - this.lastPodIpsRefresh < (this.opts.podIpsRefreshMs ?? POD_IPS_REFRESH_MS)) return false;
+    this.lastPodIpsRefresh = now;
+    return true;
+  }
+
+  /** Reads the addresses of `sessions` that learned them from their netns again; true if any changed. */
+  private refreshPodIps(sessions: Iterable<Session>): boolean {
+    let changed = false;
+    for (const s of sessions) {
+      if (s.addrPid === undefined || s.ended) continue;
+      const ips = this.readPodIps(s.addrPid);
+      if (ips.length === s.podIps.length && ips.every((ip) => s.podIps.includes(ip))) continue;
+      this.log.info({ container: s.containerId, was: s.podIps, podIps: ips }, "netd: pod addresses changed");
+      s.podIps = ips;
+      changed = true;
+    }
+    return changed;
   }
 
   /** A pod of a session on this node (a connection there with no listener is refused, not sent to the kernel). */

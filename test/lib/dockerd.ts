@@ -36,6 +36,14 @@ export interface DockerResult {
   stderr: string;
 }
 
+export interface PrivateDockerdOptions {
+  /**
+   * Added to dockerd's environment, which its containerd, its shims and so tsor's sentries
+   * inherit; given the daemon's temp dir, so that paths under it go with it at stop().
+   */
+  env?: (tmp: string) => Record<string, string>;
+}
+
 export class PrivateDockerd {
   readonly tmp: string;
   readonly sock: string;
@@ -45,7 +53,10 @@ export class PrivateDockerd {
    * `config` is merged into daemon.json (the default: no iptables, no bridge, vfs storage).
    * Call start() in `before` and stop() in `after`.
    */
-  constructor(private readonly config: Record<string, unknown> = {}) {
+  constructor(
+    private readonly config: Record<string, unknown> = {},
+    private readonly opts: PrivateDockerdOptions = {},
+  ) {
     this.tmp = fs.mkdtempSync("/tmp/tsor-dk-");
     this.sock = path.join(this.tmp, "docker.sock");
   }
@@ -92,7 +103,10 @@ export class PrivateDockerd {
 
     const logPath = path.join(this.tmp, "dockerd.log");
     const log = fs.openSync(logPath, "a");
-    const daemon = spawn(DOCKERD, ["--config-file", daemonJson], { stdio: ["ignore", log, log] });
+    const daemon = spawn(DOCKERD, ["--config-file", daemonJson], {
+      stdio: ["ignore", log, log],
+      env: { ...process.env, ...this.opts.env?.(this.tmp) },
+    });
     this.daemon = daemon;
     fs.closeSync(log);
     const deadline = Date.now() + 30_000;
