@@ -120,11 +120,14 @@ export function resourcesFromFlags(f: UpdateFlags): CgroupResources {
 
 /**
  * What runc update copies from a LinuxResources document into the container's cgroup config:
- * memory, cpu, blockIO, pids, unified. Devices, hugepage limits, network and rdma are not
+ * memory limit/reservation/swap (kernel ones only to warn), cpu, blockIO, pids, unified.
+ * Devices, hugepage limits, network, rdma, swappiness and the OOM killer switch are not
  * updatable in runc (it even skips devices on purpose) and are ignored the same way here.
  */
 export function updatableResources(r: CgroupResources): CgroupResources {
-  return defined({ memory: r.memory, cpu: r.cpu, blockIO: r.blockIO, pids: r.pids, unified: r.unified }) ?? {};
+  const m = r.memory;
+  const memory = m && defined({ limit: m.limit, reservation: m.reservation, swap: m.swap, kernel: m.kernel, kernelTCP: m.kernelTCP });
+  return defined({ memory, cpu: r.cpu, blockIO: r.blockIO, pids: r.pids, unified: r.unified }) ?? {};
 }
 
 /**

@@ -116,6 +116,7 @@ export class V2Manager extends BaseManager {
     const limit = m.limit ?? 0;
     const swapSpec = m.swap ?? 0;
     if (limit === 0 && swapSpec === 0 && !m.reservation) return;
+    if (m.checkBeforeUpdate) this.checkMemoryUsage(limit, swapSpec);
     let swap: number;
     try {
       swap = swapToV2(swapSpec, limit);
@@ -134,6 +135,25 @@ export class V2Manager extends BaseManager {
     }
     if (limitStr(limit) !== "") this.write("memory.max", limitStr(limit));
     if (limitStr(m.reservation) !== "") this.write("memory.low", limitStr(m.reservation));
+  }
+
+  /**
+   * memory.checkBeforeUpdate (runc's fs2 checkMemoryUsage): refuse a limit below what the cgroup
+   * already uses, which v2 would otherwise meet by reclaiming or OOM-killing.
+   */
+  private checkMemoryUsage(limit: number, swap: number): void {
+    const read = (file: string) => {
+      const p = path.join(this.dir, file);
+      return this.fs.exists(p) ? Number(this.fs.readFile(p).trim()) : 0;
+    };
+    const usage = read("memory.current");
+    if (limit > 0 && usage > limit) {
+      throw new CgroupError(`linux.resources.memory.limit: rejecting memory limit ${limit} below current usage ${usage}`);
+    }
+    const both = usage + read("memory.swap.current");
+    if (swap > 0 && both > swap) {
+      throw new CgroupError(`linux.resources.memory.swap: rejecting memory+swap limit ${swap} below current usage ${both}`);
+    }
   }
 
   private setIo(r: CgroupResources): void {

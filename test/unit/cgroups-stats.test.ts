@@ -1,8 +1,16 @@
-// cgroup statistics as `runc events` reports them, read from the in-memory cgroupfs.
+// cgroup statistics as `runc events` reports them, read from the in-memory cgroupfs, and the v2
+// writers' behaviour that only `update` exercises (one of quota/period, checkBeforeUpdate).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FakeCgroupFs, createCgroupManager } from "../../oci/cgroups/index.js";
 import { MAX_U64, eventJson, parseCpuList, parseU64 } from "../../oci/cgroups/stats.js";
+
+/** Container c1's cgroup, created on a fresh in-memory v1 or v2 host. */
+function created(fs: FakeCgroupFs) {
+  const m = createCgroupManager({ id: "c1", fs });
+  m.create();
+  return { fs, m };
+}
 
 describe("stats helpers", () => {
   it("parses counters exactly, past 2^53 as bigint", () => {
@@ -24,9 +32,7 @@ describe("stats helpers", () => {
 
 describe("v1 stats", () => {
   it("reads cpuacct, cpu, memory, pids, blkio in runc's field names", () => {
-    const fs = FakeCgroupFs.v1({ rootCpus: "0-1" });
-    const m = createCgroupManager({ id: "c1", fs });
-    m.create();
+    const { fs, m } = created(FakeCgroupFs.v1({ rootCpus: "0-1" }));
     const d = (c: string, f: string, v: string) => fs.files.set(`/sys/fs/cgroup/${c}/tsor/c1/${f}`, v);
     d("cpuacct", "cpuacct.usage", "3000\n");
     d("cpuacct", "cpuacct.usage_percpu", "1000 2000 \n");
@@ -53,9 +59,7 @@ describe("v1 stats", () => {
   });
 
   it("counts OOM kills from memory.oom_control", () => {
-    const fs = FakeCgroupFs.v1();
-    const m = createCgroupManager({ id: "c1", fs });
-    m.create();
+    const { fs, m } = created(FakeCgroupFs.v1());
     assert.equal(m.oomKills(), 0);
     fs.files.set("/sys/fs/cgroup/memory/tsor/c1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
     assert.equal(m.oomKills(), 2);
@@ -66,9 +70,7 @@ describe("v2 stats", () => {
   const DIR = "/sys/fs/cgroup/tsor/c1";
 
   it("converts cpu.stat microseconds, memory.* and pids to runc's v1-style record", () => {
-    const fs = FakeCgroupFs.v2();
-    const m = createCgroupManager({ id: "c1", fs });
-    m.create();
+    const { fs, m } = created(FakeCgroupFs.v2());
     m.set({ pids: { limit: 9 }, memory: { limit: 1 << 20 } });
     fs.files.set(`${DIR}/cpu.stat`, "usage_usec 5\nuser_usec 3\nsystem_usec 2\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n");
     fs.files.set(`${DIR}/memory.current`, "4096\n");
@@ -89,11 +91,23 @@ describe("v2 stats", () => {
     });
     assert.equal(m.oomKills(), 1);
   });
+});
+
+describe("v2 writers, as `tsor update` uses them", () => {
+  const DIR = "/sys/fs/cgroup/tsor/c1";
+
+  it("memory.checkBeforeUpdate refuses a limit below the current usage (runc's fs2)", () => {
+    const { fs, m } = created(FakeCgroupFs.v2());
+    fs.files.set(`${DIR}/memory.current`, "5000\n");
+    fs.files.set(`${DIR}/memory.swap.current`, "1000\n");
+    assert.throws(() => m.set({ memory: { limit: 4096, checkBeforeUpdate: true } }), /memory\.limit: rejecting memory limit 4096 below current usage 5000/);
+    assert.throws(() => m.set({ memory: { limit: 8192, swap: 5500, checkBeforeUpdate: true } }), /memory\.swap: rejecting memory\+swap limit 5500 below current usage 6000/);
+    m.set({ memory: { limit: 8192, checkBeforeUpdate: true } });
+    assert.equal(fs.files.get(`${DIR}/memory.max`), "8192");
+  });
 
   it("update --cpu-quota alone keeps the period already in cpu.max", () => {
-    const fs = FakeCgroupFs.v2();
-    const m = createCgroupManager({ id: "c1", fs });
-    m.create();
+    const { fs, m } = created(FakeCgroupFs.v2());
     m.set({ cpu: { quota: 30000, period: 50000 } });
     m.set({ cpu: { quota: 20000 } });
     m.set({ cpu: { period: 80000 } });

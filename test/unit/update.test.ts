@@ -94,6 +94,8 @@ describe("update: --resources", () => {
       }),
       { pids: { limit: 3 } },
     );
+    assert.deepEqual(updatableResources({ memory: { limit: MiB, swappiness: 10, disableOOMKiller: true } }), { memory: { limit: MiB } });
+    assert.deepEqual(updatableResources({ memory: { swappiness: 10 } }), {});
   });
 });
 
