@@ -1,11 +1,13 @@
 // runc's cgroup verbs on a running container: `update` (flags and --resources JSON) changes the
 // limits the kernel enforces, `events` reports the cgroup's counters as JSON lines; and
-// checkpoint/restore, which tsor refuses clearly (no CRIU).
-import { describe, test, after } from "node:test";
+// checkpoint/restore, which tsor refuses clearly (no CRIU). Last, `docker update` through a
+// private dockerd, whose runc shim calls `tsor update --resources -` (tsor only).
+import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Harness, cgroupValue, mentions, waitFor } from "./harness.js";
+import { BUSYBOX_IMAGE, PrivateDockerd, dockerSkipReason } from "../lib/dockerd.js";
 
 const h = new Harness("upd");
 after(() => h.cleanup());
@@ -143,5 +145,44 @@ describe("checkpoint and restore", { skip: h.rtm.isRunc ? "runc implements them 
   test("features says checkpoint is not enabled", () => {
     const f = JSON.parse(h.ok(["features"]));
     assert.equal(f.annotations["org.opencontainers.runc.checkpoint.enabled"], "false");
+  });
+});
+
+/** The host pid of the one process whose command line is exactly `argv`. */
+function pidOf(argv: string[]): number | undefined {
+  const want = argv.join("\0") + "\0";
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${name}/cmdline`, "utf8") === want) return Number(name);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
+
+describe("docker update (the runc shim's update --resources -)", { skip: dockerSkipReason(h.rtm.isRunc) }, () => {
+  let d: PrivateDockerd | undefined;
+  before(async () => {
+    d = new PrivateDockerd();
+    await d.start();
+  });
+  after(async () => {
+    await d?.stop();
+  });
+
+  test("--memory, --memory-swap, --pids-limit reach the container's cgroup", async () => {
+    // A command line no other process has, to find the container's process on the host.
+    const argv = ["sleep", String(100_000 + (process.pid % 100_000))];
+    const id = d!.ok(["run", "-d", "--runtime=tsor", "--network", "none", BUSYBOX_IMAGE, ...argv]).trim();
+    try {
+      const pid = await waitFor("the container's sleep", () => pidOf(argv));
+      d!.ok(["update", "--memory", "64m", "--memory-swap", "128m", "--pids-limit", "50", id]);
+      assert.equal(cgroupValue(pid, "pids", "pids.max", "pids.max"), "50");
+      assert.equal(cgroupValue(pid, "memory", "memory.limit_in_bytes", "memory.max"), String(64 * MiB));
+    } finally {
+      d!.docker(["rm", "-f", id]);
+    }
   });
 });
