@@ -113,6 +113,25 @@ describe("events", () => {
     for (const line of r.stdout.trim().split("\n")) assert.equal(JSON.parse(line).id, id);
   });
 
+  test("an OOM kill in the container is an oom line", async () => {
+    const { id } = await h.started(sleeper());
+    h.ok(["update", "--memory", "16m", "--memory-swap", "16m", id]);
+    const outFile = path.join(h.dir("events"), "stdout");
+    const running = h.rtAsync(["events", "--interval", "300ms", id], { stdoutFile: outFile });
+    const lines = () => (fs.existsSync(outFile) ? fs.readFileSync(outFile, "utf8").split("\n").filter(Boolean) : []);
+    try {
+      await waitFor("the first stats line", () => (lines().length > 0 ? true : undefined));
+      // A string that doubles until the OOM killer takes the shell.
+      const r = h.rt(["exec", id, "sh", "-c", "x=0123456789abcdef; while :; do x=$x$x; done"], { timeoutMs: 30_000 });
+      assert.equal(r.code, 137, `the shell was OOM-killed: ${r.code} ${r.stderr}`);
+      await waitFor("an oom line", () => (lines().some((l) => JSON.parse(l).type === "oom") ? true : undefined));
+      assert.deepEqual(JSON.parse(lines().find((l) => JSON.parse(l).type === "oom")!), { type: "oom", id });
+    } finally {
+      h.rt(["delete", "--force", id]);
+      await running;
+    }
+  });
+
   test("an unknown container is an error, exit 1", () => {
     const r = h.rt(["events", "--stats", "no-such-container"]);
     assert.equal(r.code, 1);
