@@ -28,7 +28,7 @@ export interface BlkioEntry {
 /** runc's types.Stats, the parts a cgroupfs driver can fill (no Intel RDT, no interfaces). */
 export interface CgroupStats {
   cpu: {
-    usage?: { total?: U64; percpu?: U64[]; kernel: U64; user: U64 };
+    usage?: { total?: U64; percpu?: U64[]; percpu_kernel?: U64[]; percpu_user?: U64[]; kernel: U64; user: U64 };
     throttling?: { periods?: U64; throttledPeriods?: U64; throttledTime?: U64 };
   };
   cpuset: { cpus?: number[]; mems?: number[] };
@@ -37,6 +37,7 @@ export interface CgroupStats {
     usage?: MemoryEntry;
     swap?: MemoryEntry;
     kernel?: MemoryEntry;
+    kernelTCP?: MemoryEntry;
     raw?: Record<string, U64>;
   };
   pids: { current?: U64; limit?: U64 };

@@ -251,6 +251,8 @@ export class V1Manager extends BaseManager {
       out.cpu.usage = omitEmpty({
         total: r.u64(cpuacct, "cpuacct.usage"),
         percpu: r.list(cpuacct, "cpuacct.usage_percpu"),
+        percpu_kernel: r.list(cpuacct, "cpuacct.usage_percpu_sys"),
+        percpu_user: r.list(cpuacct, "cpuacct.usage_percpu_user"),
         kernel: ticksToNs(stat.system),
         user: ticksToNs(stat.user),
       });
@@ -289,6 +291,7 @@ export class V1Manager extends BaseManager {
         usage: entry("memory."),
         swap: entry("memory.memsw."),
         kernel: entry("memory.kmem."),
+        kernelTCP: entry("memory.kmem.tcp."),
         raw,
       });
     }

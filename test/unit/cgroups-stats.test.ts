@@ -37,6 +37,8 @@ describe("v1 stats", () => {
     d("cpuacct", "cpuacct.usage", "3000\n");
     d("cpuacct", "cpuacct.usage_percpu", "1000 2000 \n");
     d("cpuacct", "cpuacct.stat", "user 2\nsystem 1\n");
+    d("cpuacct", "cpuacct.usage_percpu_sys", "100 200\n");
+    d("cpuacct", "cpuacct.usage_percpu_user", "900 1800\n");
     d("cpu", "cpu.stat", "nr_periods 4\nnr_throttled 1\nthrottled_time 77\n");
     d("memory", "memory.usage_in_bytes", "4096\n");
     d("memory", "memory.max_usage_in_bytes", "8192\n");
@@ -46,7 +48,7 @@ describe("v1 stats", () => {
     d("blkio", "blkio.throttle.io_service_bytes", "8:0 Read 10\n8:0 Write 0\nTotal 10\n");
     const s = m.stats();
     assert.deepEqual(s.cpu, {
-      usage: { total: 3000, percpu: [1000, 2000], kernel: 10_000_000, user: 20_000_000 },
+      usage: { total: 3000, percpu: [1000, 2000], percpu_kernel: [100, 200], percpu_user: [900, 1800], kernel: 10_000_000, user: 20_000_000 },
       throttling: { periods: 4, throttledPeriods: 1, throttledTime: 77 },
     });
     assert.deepEqual(s.cpuset, { cpus: [0, 1], mems: [0] });
