@@ -8,7 +8,8 @@ import { PassThrough, type Readable } from "node:stream";
 import { UserError, type GlobalOptions } from "./cli.js";
 import { StateStore, processAlive, publicState, validateId, type ContainerState, type PublicState, type Status } from "./state.js";
 import { loadSpec } from "./spec/validate.js";
-import { createCgroupManager, type CgroupManager } from "./cgroups/index.js";
+import { createCgroupManager, type CgroupManager, type CgroupResources } from "./cgroups/index.js";
+import type { CgroupStats, U64 } from "./cgroups/stats.js";
 import { runHooks } from "../gofer/hooks.js";
 import { controlRequest, type ExitStatus } from "../sentry/control.js";
 import { NETWORK_MODES, sentryEntry, STATUS_FD, type LaunchRequest, type LaunchResult, type NetworkMode } from "../sentry/launch.js";
@@ -296,7 +297,28 @@ export class Runtime {
     if (s.status !== "paused") throw new UserError(`container ${id} is not paused: ${s.status}`);
     await this.cgroupOf(s).thaw();
   }
+
+  /**
+   * implements `update` (runc update): write new limits into the container's cgroup. Returns the
+   * settings that were skipped (warnings). Like runc's Set, refused once the container stopped.
+   */
+  update(id: string, resources: CgroupResources): string[] {
+    const s = this.state(id);
+    if (s.status === "stopped") throw new UserError(`update ${id}: container not running`);
+    return this.cgroupOf(s).set(resources);
+  }
+
+  /** implements `events`' readings: the cgroup's counters and OOM kills, while the container lives. */
+  usage(id: string): { stats: CgroupStats; oomKills: U64 } {
+    const s = this.state(id);
+    if (s.status === "stopped") throw new NotRunningError(`container with id ${id} is not running`);
+    const cg = this.cgroupOf(s);
+    return { stats: cg.stats(), oomKills: cg.oomKills() };
+  }
 }
+
+/** The container exists but has stopped (runc's words for `events`). */
+export class NotRunningError extends UserError {}
 
 /** `--platform`: a known platform that is available. */
 function checkPlatform(name: string): PlatformName {

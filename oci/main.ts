@@ -16,6 +16,10 @@ import * as pause from "./commands/pause.js";
 import * as resume from "./commands/resume.js";
 import * as spec from "./commands/spec.js";
 import * as features from "./commands/features.js";
+import * as update from "./commands/update.js";
+import * as events from "./commands/events.js";
+import * as checkpoint from "./commands/checkpoint.js";
+import * as restore from "./commands/restore.js";
 import * as netd from "./commands/netd.js";
 import * as syscalls from "./commands/syscalls.js";
 import * as install from "./commands/install.js";
@@ -26,7 +30,7 @@ export const VERSION = "0.1.0";
 /** runtime-spec operations (runtime.md#operations). */
 const SPEC_VERBS = [create, start, state, kill, del];
 /** runc's extras. */
-const RUNC_VERBS = [run, exec, list, ps, pause, resume, spec, features];
+const RUNC_VERBS = [run, exec, list, ps, pause, resume, update, events, checkpoint, restore, spec, features];
 /** tsor's own. */
 const TSOR_VERBS = [netd, syscalls, install, uninstall];
 

@@ -46,7 +46,7 @@ export class ContainerSupervisor {
   private sockets: SocketStack | undefined;
   /** The container's dispatch (over `sockets`), shared with the trap server's platforms. */
   private dispatch: SyscallHandler | undefined;
-  /** `<state dir>/trap.sock`: traps `tsor exec`'d processes (seccomp platform only). */
+  /** `<state dir>/trap.sock`: traps `tsor exec`'d processes (both platforms). */
   private trapServer: TrapServer | undefined;
 
   constructor(
@@ -189,8 +189,12 @@ export class ContainerSupervisor {
       // The listener arrives just before execve (after `tsor start`); the platform waits for it.
       this.startPlatform(platformName, pid, this.trapChannel);
       this.trapChannel = -1;
-      // `tsor exec` connects here for its process's trap channel (same dispatch, same sockets).
-      this.trapServer = new TrapServer(path.join(stateDir, TRAP_SOCKET_NAME), this.dispatch!, this.log);
+    }
+    if (trapped) {
+      // `tsor exec` connects here for its process's trap (same dispatch, same sockets): a
+      // listener channel under seccomp, a request to seize the process under ptrace.
+      const opts = { platform: platformName, containerPid: pid };
+      this.trapServer = new TrapServer(path.join(stateDir, TRAP_SOCKET_NAME), this.dispatch!, this.log, opts);
       this.trapServer.start();
     }
     this.state.status = "created";

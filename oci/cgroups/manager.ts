@@ -5,6 +5,7 @@ import { posix as path } from "node:path";
 import type { CgroupMode } from "./detect.js";
 import { CgroupError, isCode, type CgroupFs } from "./fs.js";
 import type { CgroupResources } from "./resources.js";
+import type { CgroupStats, U64 } from "./stats.js";
 
 export type FreezerState = "frozen" | "thawed";
 
@@ -34,6 +35,10 @@ export interface CgroupManager {
   paths(): Record<string, string>;
   /** Does the cgroup directory exist in any hierarchy? */
   exists(): boolean;
+  /** Usage counters and limits, as `runc events` reports them (stats.ts). */
+  stats(): CgroupStats;
+  /** How many times the OOM killer struck in the cgroup (0 if the kernel does not say). */
+  oomKills(): U64;
 }
 
 /** How long to wait for killed processes to leave the cgroup before removing it. */
@@ -131,6 +136,8 @@ export abstract class BaseManager implements CgroupManager {
   abstract freeze(): Promise<void>;
   abstract thaw(): Promise<void>;
   abstract state(): FreezerState;
+  abstract stats(): CgroupStats;
+  abstract oomKills(): U64;
   protected abstract applyResources(r: CgroupResources): void;
   /** The directory whose subtree lists the container's processes. */
   protected abstract pidsDir(): string;

@@ -8,6 +8,10 @@ import {
   DEFAULT_DEVICE_RULES, deviceRuleString, pidsMaxValue,
   type CgroupResources, type ThrottleDevice,
 } from "./resources.js";
+import {
+  StatReader, emptyStats, omitEmpty, parseCpuList, parseU64, ticksToNs,
+  type BlkioEntry, type CgroupStats, type MemoryEntry, type U64,
+} from "./stats.js";
 
 /** freezer: attempts before giving up, and how often to thaw and retry (runc's numbers). */
 const FREEZE_TRIES = 1000;
@@ -235,6 +239,101 @@ export class V1Manager extends BaseManager {
     }
   }
 
+  // ---- stats (runc's libcontainer/cgroups/fs GetStats, one reader per controller) ----
+
+  stats(): CgroupStats {
+    const out = emptyStats();
+    const r = new StatReader(this.fs);
+    const at = (key: string) => (this.dirByKey[key] !== undefined && this.fs.exists(this.dirByKey[key]) ? this.dirByKey[key] : undefined);
+    const cpuacct = at("cpuacct");
+    if (cpuacct !== undefined) {
+      const stat = r.keyed(cpuacct, "cpuacct.stat") ?? {};
+      out.cpu.usage = omitEmpty({
+        total: r.u64(cpuacct, "cpuacct.usage"),
+        percpu: r.list(cpuacct, "cpuacct.usage_percpu"),
+        percpu_kernel: r.list(cpuacct, "cpuacct.usage_percpu_sys"),
+        percpu_user: r.list(cpuacct, "cpuacct.usage_percpu_user"),
+        kernel: ticksToNs(stat.system),
+        user: ticksToNs(stat.user),
+      });
+    }
+    const cpu = at("cpu");
+    if (cpu !== undefined) {
+      const stat = r.keyed(cpu, "cpu.stat") ?? {};
+      out.cpu.throttling = omitEmpty({
+        periods: stat.nr_periods,
+        throttledPeriods: stat.nr_throttled,
+        throttledTime: stat.throttled_time,
+      });
+    }
+    const cpuset = at("cpuset");
+    if (cpuset !== undefined) {
+      out.cpuset = omitEmpty({
+        cpus: parseCpuList(r.text(cpuset, "cpuset.cpus") ?? ""),
+        mems: parseCpuList(r.text(cpuset, "cpuset.mems") ?? ""),
+      });
+    }
+    const memory = at("memory");
+    if (memory !== undefined) {
+      const entry = (prefix: string): MemoryEntry | undefined => {
+        const usage = r.u64(memory, `${prefix}usage_in_bytes`);
+        if (usage === undefined) return undefined;
+        return omitEmpty({
+          limit: r.u64(memory, `${prefix}limit_in_bytes`) ?? 0,
+          usage,
+          max: r.u64(memory, `${prefix}max_usage_in_bytes`),
+          failcnt: r.u64(memory, `${prefix}failcnt`) ?? 0,
+        });
+      };
+      const raw = r.keyed(memory, "memory.stat");
+      out.memory = omitEmpty({
+        cache: raw?.cache,
+        usage: entry("memory."),
+        swap: entry("memory.memsw."),
+        kernel: entry("memory.kmem."),
+        kernelTCP: entry("memory.kmem.tcp."),
+        raw,
+      });
+    }
+    const pids = at("pids");
+    if (pids !== undefined) {
+      // "max" is no limit: runc reports 0, which it leaves out.
+      const max = r.text(pids, "pids.max")?.trim();
+      out.pids = omitEmpty({ current: r.u64(pids, "pids.current"), limit: max === "max" ? undefined : r.u64(pids, "pids.max") });
+    }
+    const blkio = at("blkio");
+    if (blkio !== undefined) {
+      // CFQ's recursive counters, or the throttle layer's when CFQ is gone (as runc).
+      const read = (cfq: string, throttle: string) => {
+        const list = blkioEntries(r.text(blkio, cfq));
+        return list.length > 0 ? list : blkioEntries(r.text(blkio, throttle));
+      };
+      out.blkio = omitEmpty({
+        ioServiceBytesRecursive: read("blkio.io_service_bytes_recursive", "blkio.throttle.io_service_bytes"),
+        ioServicedRecursive: read("blkio.io_serviced_recursive", "blkio.throttle.io_serviced"),
+      });
+    }
+    const hugetlb = at("hugetlb");
+    if (hugetlb !== undefined) {
+      for (const e of this.fs.readdir(hugetlb)) {
+        const m = /^hugetlb\.([^.]+)\.usage_in_bytes$/.exec(e.name);
+        if (!m) continue;
+        out.hugetlb[m[1]!] = omitEmpty({
+          usage: r.u64(hugetlb, e.name),
+          max: r.u64(hugetlb, `hugetlb.${m[1]}.max_usage_in_bytes`),
+          failcnt: r.u64(hugetlb, `hugetlb.${m[1]}.failcnt`) ?? 0,
+        });
+      }
+    }
+    return out;
+  }
+
+  oomKills(): U64 {
+    const memory = this.dirByKey.memory;
+    if (memory === undefined || !this.fs.exists(memory)) return 0;
+    return new StatReader(this.fs).keyed(memory, "memory.oom_control")?.oom_kill ?? 0;
+  }
+
   protected pidsDir(): string {
     // Every process the container has is in each hierarchy it joined; prefer ones it always has.
     for (const key of ["freezer", "pids", "memory", "devices", "cpu", ""]) {
@@ -296,4 +395,16 @@ export class V1Manager extends BaseManager {
     if (this.fs.exists(self) && this.fs.readFile(self).trim() === "0") return "thawed";
     return "frozen";
   }
+}
+
+/** blkio's "MAJ:MIN Op value" lines; the closing "Total N" line has no device and is skipped. */
+function blkioEntries(text: string | undefined): BlkioEntry[] {
+  const out: BlkioEntry[] = [];
+  for (const line of (text ?? "").split("\n")) {
+    const [dev, op, value] = line.trim().split(/\s+/);
+    const m = /^(\d+):(\d+)$/.exec(dev ?? "");
+    if (!m || op === undefined || value === undefined) continue;
+    out.push(omitEmpty({ major: Number(m[1]), minor: Number(m[2]), op, value: parseU64(value) }));
+  }
+  return out;
 }

@@ -7,6 +7,10 @@ import {
   blkioWeightToIoWeight, pidsMaxValue, sharesToWeight, swapToV2,
   type CgroupResources, type ThrottleDevice,
 } from "./resources.js";
+import {
+  MAX_U64, StatReader, addU64, emptyStats, mulU64, omitEmpty, parseCpuList, parseU64,
+  type BlkioEntry, type CgroupStats, type MemoryEntry, type U64,
+} from "./stats.js";
 
 /** Polling cgroup.events for "frozen 1": 1000 x 10 ms, runc's bound. */
 const FREEZE_POLL_TRIES = 1000;
@@ -112,6 +116,7 @@ export class V2Manager extends BaseManager {
     const limit = m.limit ?? 0;
     const swapSpec = m.swap ?? 0;
     if (limit === 0 && swapSpec === 0 && !m.reservation) return;
+    if (m.checkBeforeUpdate) this.checkMemoryUsage(limit, swapSpec);
     let swap: number;
     try {
       swap = swapToV2(swapSpec, limit);
@@ -130,6 +135,25 @@ export class V2Manager extends BaseManager {
     }
     if (limitStr(limit) !== "") this.write("memory.max", limitStr(limit));
     if (limitStr(m.reservation) !== "") this.write("memory.low", limitStr(m.reservation));
+  }
+
+  /**
+   * memory.checkBeforeUpdate (runc's fs2 checkMemoryUsage): refuse a limit below what the cgroup
+   * already uses, which v2 would otherwise meet by reclaiming or OOM-killing.
+   */
+  private checkMemoryUsage(limit: number, swap: number): void {
+    const read = (file: string) => {
+      const p = path.join(this.dir, file);
+      return this.fs.exists(p) ? Number(this.fs.readFile(p).trim()) : 0;
+    };
+    const usage = read("memory.current");
+    if (limit > 0 && usage > limit) {
+      throw new CgroupError(`linux.resources.memory.limit: rejecting memory limit ${limit} below current usage ${usage}`);
+    }
+    const both = usage + read("memory.swap.current");
+    if (swap > 0 && both > swap) {
+      throw new CgroupError(`linux.resources.memory.swap: rejecting memory+swap limit ${swap} below current usage ${both}`);
+    }
   }
 
   private setIo(r: CgroupResources): void {
@@ -185,7 +209,12 @@ export class V2Manager extends BaseManager {
       }
     }
     if (quota !== 0 || period !== 0) {
-      this.write("cpu.max", `${quota > 0 ? quota : "max"} ${period !== 0 ? period : 100000}`);
+      // cpu.max holds both: when only one is given (`update --cpu-quota`), keep the other's
+      // current value, as runc does by merging the update into its saved config.
+      const [curQuota = "max", curPeriod = "100000"] = (this.fs.exists(path.join(this.dir, "cpu.max")) && (quota === 0 || period === 0)
+        ? this.fs.readFile(path.join(this.dir, "cpu.max")).trim().split(/\s+/)
+        : []);
+      this.write("cpu.max", `${quota > 0 ? quota : quota < 0 ? "max" : curQuota} ${period !== 0 ? period : curPeriod}`);
       if (burstLater) this.write("cpu.max.burst", c.burst!);
     }
   }
@@ -215,6 +244,84 @@ export class V2Manager extends BaseManager {
       }
       for (const line of value.split("\n")) if (line !== "") this.write(key, line);
     }
+  }
+
+  // ---- stats (runc's libcontainer/cgroups/fs2 Stats, converted to v1's meaning as runc does) ----
+
+  stats(): CgroupStats {
+    const out = emptyStats();
+    const r = new StatReader(this.fs);
+    const dir = this.dir;
+    if (!this.fs.exists(dir)) return out;
+    const us = (v: U64 | undefined) => (v === undefined ? undefined : mulU64(v, 1000));
+    const cpu = r.keyed(dir, "cpu.stat") ?? {};
+    out.cpu.usage = omitEmpty({ total: us(cpu.usage_usec), kernel: us(cpu.system_usec) ?? 0, user: us(cpu.user_usec) ?? 0 });
+    out.cpu.throttling = omitEmpty({
+      periods: cpu.nr_periods,
+      throttledPeriods: cpu.nr_throttled,
+      throttledTime: us(cpu.throttled_usec),
+    });
+    const cpus = r.text(dir, "cpuset.cpus.effective");
+    if (cpus !== undefined) {
+      out.cpuset = omitEmpty({ cpus: parseCpuList(cpus), mems: parseCpuList(r.text(dir, "cpuset.mems.effective") ?? "") });
+    }
+    const current = r.u64(dir, "memory.current");
+    if (current !== undefined) {
+      const events = r.keyed(dir, "memory.events") ?? {};
+      const usage: MemoryEntry = omitEmpty({
+        limit: r.u64(dir, "memory.max") ?? MAX_U64,
+        usage: current,
+        max: r.u64(dir, "memory.peak"),
+        failcnt: events.max ?? 0,
+      });
+      const raw = r.keyed(dir, "memory.stat");
+      out.memory = omitEmpty({ cache: raw?.file, usage, raw });
+      const swapCur = r.u64(dir, "memory.swap.current");
+      if (swapCur !== undefined) {
+        // v1 reports memory+swap as "swap"; runc adds the memory values in for compatibility.
+        const swapMax = r.u64(dir, "memory.swap.max") ?? MAX_U64;
+        out.memory.swap = omitEmpty({
+          limit: swapMax === MAX_U64 ? MAX_U64 : addU64(swapMax, usage.limit),
+          usage: addU64(swapCur, current),
+          failcnt: (r.keyed(dir, "memory.swap.events") ?? {}).max ?? 0,
+        });
+      }
+    }
+    const pidsMax = r.text(dir, "pids.max")?.trim();
+    out.pids = omitEmpty({ current: r.u64(dir, "pids.current"), limit: pidsMax === "max" || pidsMax === undefined ? undefined : parseU64(pidsMax) });
+    const io = r.text(dir, "io.stat");
+    if (io !== undefined) {
+      const bytes: BlkioEntry[] = [];
+      const ios: BlkioEntry[] = [];
+      for (const line of io.split("\n")) {
+        const [dev, ...kv] = line.trim().split(/\s+/);
+        const m = /^(\d+):(\d+)$/.exec(dev ?? "");
+        if (!m) continue;
+        const entry = (op: string, value: string) => omitEmpty({ major: Number(m[1]), minor: Number(m[2]), op, value: parseU64(value) });
+        for (const pair of kv) {
+          const [k, v = ""] = pair.split("=");
+          if (k === "rbytes") bytes.push(entry("Read", v));
+          else if (k === "wbytes") bytes.push(entry("Write", v));
+          else if (k === "rios") ios.push(entry("Read", v));
+          else if (k === "wios") ios.push(entry("Write", v));
+        }
+      }
+      out.blkio = omitEmpty({ ioServiceBytesRecursive: bytes, ioServicedRecursive: ios });
+    }
+    for (const e of this.fs.readdir(dir)) {
+      const m = /^hugetlb\.([^.]+)\.current$/.exec(e.name);
+      if (!m) continue;
+      out.hugetlb[m[1]!] = omitEmpty({
+        usage: r.u64(dir, e.name),
+        failcnt: (r.keyed(dir, `hugetlb.${m[1]}.events`) ?? {}).max ?? 0,
+      });
+    }
+    return out;
+  }
+
+  oomKills(): U64 {
+    if (!this.fs.exists(this.dir)) return 0;
+    return new StatReader(this.fs).keyed(this.dir, "memory.events")?.oom_kill ?? 0;
   }
 
   protected pidsDir(): string {

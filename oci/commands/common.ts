@@ -1,6 +1,6 @@
 // What every verb needs: the Runtime for the global flags, and small shared flag parsers.
 import type { Command } from "commander";
-import { globalOptions } from "../cli.js";
+import { UserError, globalOptions } from "../cli.js";
 import { createLogger } from "../log.js";
 import { Runtime } from "../container.js";
 import { PLATFORM_NAMES } from "../../sentry/platform/platform.js";
@@ -57,4 +57,20 @@ export function createOptions(id: string, f: CreateFlags) {
     network: f.network,
     netdSocket: f.netdSocket,
   };
+}
+
+/**
+ * A runc verb tsor does not implement: registered so that it fails with a clear message and
+ * exit 1 whatever flags are given (as runsc refuses features it lacks), not as an unknown verb.
+ */
+export function registerUnsupported(program: Command, name: string, description: string, why: string): void {
+  program
+    .command(name)
+    .argument("[container-id]")
+    .description(`${description} (not supported by tsor)`)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(() => {
+      throw new UserError(`${name} is not supported by tsor: ${why}`);
+    });
 }

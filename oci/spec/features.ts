@@ -46,13 +46,17 @@ export interface Features {
   annotations?: Record<string, string>;
 }
 
+/** runc's features annotation for checkpoint/restore: tsor has no CRIU support. */
+export const CHECKPOINT_ANNOTATION = "org.opencontainers.runc.checkpoint.enabled";
+
 const sorted = (names: Iterable<string>): string[] => [...names].sort();
 
 /**
  * What tsor implements, independent of this host (features.md: determined at build time).
  * Not implemented, so reported disabled: AppArmor and SELinux labels, Intel RDT, id-mapped
  * mounts, the RDMA cgroup controller, and the systemd cgroup driver (oci/cgroups writes cgroupfs
- * directly, v1 and v2).
+ * directly, v1 and v2). Checkpoint/restore (CRIU) is not implemented either: the
+ * annotation runc uses for it says "false".
  */
 export function buildFeatures(annotations?: Record<string, string>): Features {
   const seccompFlags = [...SECCOMP_FLAGS];
@@ -79,7 +83,8 @@ export function buildFeatures(annotations?: Record<string, string>): Features {
       mountExtensions: { idmap: { enabled: false } },
     },
   };
-  if (annotations && Object.keys(annotations).length > 0) features.annotations = { ...annotations };
+  // runc announces CRIU with this key ("true"); tools that read it learn the truth from tsor.
+  features.annotations = { [CHECKPOINT_ANNOTATION]: "false", ...annotations };
   return features;
 }
 

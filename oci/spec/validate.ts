@@ -8,7 +8,7 @@ import type { z } from "zod";
 import { UserError } from "../cli.js";
 import { CAPABILITIES, HOOKS } from "../known.js";
 import { findJsonError } from "./json.js";
-import { CAPABILITY_SETS, RuntimeSpecSchema, type Namespace, type RuntimeSpec } from "./schema.js";
+import { CAPABILITY_SETS, ResourcesSchema, RuntimeSpecSchema, type LinuxResources, type Namespace, type RuntimeSpec } from "./schema.js";
 
 export const CONFIG_FILE = "config.json";
 
@@ -271,12 +271,10 @@ export function parseSpec(json: unknown, options: ParseOptionsArg = {}): Runtime
   }
 }
 
-/** Parse config.json text; a syntax error names its line and column. */
-export function parseSpecText(text: string, options: ParseOptionsArg = {}): RuntimeSpec {
-  const { source } = resolveOptions(options);
-  let json: unknown;
+/** JSON.parse, with a syntax error that names its line and column. */
+function parseJson(text: string, source: string | undefined): unknown {
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     const where = findJsonError(text);
     const detail = where
@@ -284,7 +282,23 @@ export function parseSpecText(text: string, options: ParseOptionsArg = {}): Runt
       : `invalid JSON: ${(e as Error).message}`;
     throw new SpecError(detail, source);
   }
-  return parseSpec(json, options);
+}
+
+/** Parse config.json text; a syntax error names its line and column. */
+export function parseSpecText(text: string, options: ParseOptionsArg = {}): RuntimeSpec {
+  return parseSpec(parseJson(text, resolveOptions(options).source), options);
+}
+
+/**
+ * Parse an OCI LinuxResources object on its own (`tsor update --resources FILE`, runc's
+ * format): the same schema as linux.resources in config.json, errors naming the field
+ * ("--resources r.json: memory.limit: expected a 64-bit integer, received \"1g\"").
+ */
+export function parseResourcesText(text: string, source: string): LinuxResources {
+  const raw = withoutNulls(parseJson(text, source));
+  const result = ResourcesSchema.safeParse(raw);
+  if (!result.success) throw new SpecError(describeIssue(result.error.issues[0]!, raw).detail, source);
+  return result.data;
 }
 
 /** Read and check `<bundleDir>/config.json`. */

@@ -1,7 +1,10 @@
 // The ptrace platform (DESIGN.md "Platforms"): the same trapped calls as the seccomp platform,
 // for kernels without seccomp user-notify ADDFD. tsor-init installs the same filter returning
 // SECCOMP_RET_TRACE (native/PLAN.md, `trap trace`); the sentry, which seizes the container's
-// first process before `start`, gets a PTRACE_EVENT_SECCOMP stop for every trapped call.
+// first process before `start` (and each `tsor exec`'d process before its start, through the trap
+// server), gets a PTRACE_EVENT_SECCOMP stop for every trapped call. PTRACE_SEIZE needs no
+// parenthood: a tracer waits for its tracees' stops and exits itself (ptrace(2), "the tracer"),
+// and an exec'd process's real parent (tsor-init) is told of its exit once we have seen it.
 //
 // Every traced thread runs its own loop: wait for its next stop (waitPid traced, one report per
 // call), act, resume. Calls are independent: a held accept() parks its thread while the others
@@ -53,6 +56,14 @@ export interface PtracePlatformOptions {
   onExit?: (exit: { code: number | null; signal: number | null }) => void;
 }
 
+/**
+ * Every thread some PtracePlatform of this sentry has a loop for. The container's first process
+ * and each `tsor exec`'d process (sentry/trapserver.ts) have a platform of their own, all traced
+ * by this process: one platform must never adopt another's thread (two waiters on one tid would
+ * steal each other's stops).
+ */
+const TRACKED = new Set<number>();
+
 /** One held call's fate, shared by the handler's promise and the thread's loop. */
 interface HeldCall {
   /** Still waiting for its answer in pause(2). */
@@ -95,9 +106,10 @@ export class PtracePlatform implements Platform {
 
   /** Starts the loop of a newly traced thread (once). */
   private track(tid: number): void {
-    if (this.tasks.has(tid) || this.stopped) return;
+    if (this.tasks.has(tid) || TRACKED.has(tid) || this.stopped) return;
     const t = new TracedThread(tid, tid === this.targetPid, this);
     this.tasks.set(tid, t);
+    TRACKED.add(tid);
     void this.run(t);
   }
 
@@ -107,7 +119,10 @@ export class PtracePlatform implements Platform {
       try {
         const st = next ?? (await t.nextStop());
         next = undefined;
-        if (this.stopped) return t.detach(st);
+        if (this.stopped) {
+          TRACKED.delete(t.tid);
+          return t.detach(st);
+        }
         await this.onStop(t, st);
         // stop() came while this thread was busy: interrupt it again so that its loop detaches it.
         if (this.stopped) t.release();
@@ -132,6 +147,7 @@ export class PtracePlatform implements Platform {
 
   private gone(t: TracedThread, status: WaitStatus | null): void {
     this.tasks.delete(t.tid);
+    TRACKED.delete(t.tid);
     t.abandonHeld();
     if (t.tid === this.targetPid) {
       this.opts.onExit?.({ code: status?.code ?? null, signal: status?.signal ?? null });
