@@ -18,7 +18,7 @@ export const PassthroughDispatch: SyscallHandler = () => ({ kind: "continue" });
 
 /**
  * The dispatch the supervisor gives its platform: the syscall table over the container's own
- * SocketStack, whose kernel side (shadow listeners, fallback connects) lives in the container's
+ * SocketStack, whose kernel side (doorbells, scratch sockets) lives in the container's
  * network namespace; with the node's tsor-netd session (or one attached later), pod-to-pod.
  */
 export function containerDispatch(pid: number, log?: StackLog, netd?: StackNetd): { dispatch: SyscallHandler; stack: SocketStack } {

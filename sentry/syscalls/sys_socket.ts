@@ -7,8 +7,9 @@ import { native } from "../../native/index.js";
 import { SyscallError, type Outcome, type Task } from "../platform/platform.js";
 import type { ConnectingSocket, SocketStack } from "../vsock/stack.js";
 import type { PendingConn, VirtualSocket } from "../vsock/vsocket.js";
-import { closeQuietly } from "../vsock/vsocket.js";
+import { closeQuietly, observePeer } from "../vsock/vsocket.js";
 import { AF_INET6, isV4Mapped } from "../vsock/address.js";
+import { dupOwnFd } from "../vsock/kernel.js";
 import {
   CONTINUE,
   INTERRUPTED,
@@ -128,6 +129,10 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
     const sock: ConnectingSocket = { family, bound, opts };
     const made = await stack.connect(task, sock, dest, isNonblocking(dup));
     if (!made) return CONTINUE;
+    // A port the app bound stays in use while the connection lives (inet_bind sees the
+    // connected socket): the kernel socket that holds it is kept until the sweeper sees the
+    // connection closed.
+    if (bound) made.vs.portHolder = dupOwnFd(dup);
     return {
       kind: "replaceFd",
       fd: made.appEnd,
@@ -242,8 +247,12 @@ export const sysAccept4: SocketHandler = (stack, task, args) => accept(stack, ta
 export const sysShutdown: SocketHandler = (stack, task, args) => {
   const ref = lookupFd(stack, task, args[0]);
   if (!ref) return CONTINUE;
-  ref.done();
   const vs = ref.vs;
+  try {
+    observePeer(vs, ref.dup);
+  } finally {
+    ref.done();
+  }
   const how = argInt(args[1]);
   if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return fail(E.EINVAL);
   if (vs.state === "listening") {

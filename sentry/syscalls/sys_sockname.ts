@@ -1,7 +1,7 @@
 // The socket name family: getsockname, getpeername on virtual TCP sockets.
 import { AF_INET } from "../vsock/address.js";
-import { connectionTcpState } from "../vsock/vsocket.js";
-import { CONTINUE, INTERRUPTED, fail, vsocketOf, ret, type SocketHandler } from "./common.js";
+import { connectionTcpState, observePeer, peerReset } from "../vsock/vsocket.js";
+import { CONTINUE, INTERRUPTED, fail, vsocketOf, ret, withFd, type SocketHandler } from "./common.js";
 import { E } from "./linux.js";
 import { readLen, writeSockaddr } from "./sockaddr.js";
 import type { InetAddr } from "../vsock/address.js";
@@ -30,12 +30,14 @@ export const sysGetsockname: SocketHandler = (stack, task, args) => {
 
 /**
  * implements getpeername(2) (net/socket.c __sys_getpeername; inet_getname with peer=1: ENOTCONN
- * unless connected; a non-blocking connect that answered EINPROGRESS is connected already).
+ * unless connected; a non-blocking connect that answered EINPROGRESS is connected already; once
+ * both sides sent their FIN (CLOSE), or the peer reset the connection, ENOTCONN).
  */
-export const sysGetpeername: SocketHandler = (stack, task, args) => {
-  const vs = vsocketOf(stack, task, args[0]);
-  if (!vs || vs.state === "listening") return CONTINUE;
-  if ((vs.state !== "connected" && vs.state !== "connecting") || !vs.peer) return fail(E.ENOTCONN);
-  if (connectionTcpState(vs) === "CLOSE") return fail(E.ENOTCONN);
-  return answer(task, args, vs.peer);
-};
+export const sysGetpeername: SocketHandler = (stack, task, args) =>
+  withFd(stack, task, args[0], ({ vs, dup }) => {
+    if (!vs || vs.state === "listening") return CONTINUE;
+    if ((vs.state !== "connected" && vs.state !== "connecting") || !vs.peer) return fail(E.ENOTCONN);
+    observePeer(vs, dup);
+    if (connectionTcpState(vs) === "CLOSE" || peerReset(vs)) return fail(E.ENOTCONN);
+    return answer(task, args, vs.peer);
+  });

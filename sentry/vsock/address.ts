@@ -1,6 +1,6 @@
 // Internet socket addresses as the sentry keeps them: the raw address bytes (4 for IPv4, 16 for
 // IPv6) and the port, independent of the app's wire format (sentry/syscalls/sockaddr.ts parses
-// and formats struct sockaddr_in/in6). Also text forms, for the kernel (shadow sockets) and logs.
+// and formats struct sockaddr_in/in6). Also text forms, for netd and logs.
 
 /** The socket families TSoR virtualizes (x86_64 / asm-generic values). */
 export const AF_INET = 2;

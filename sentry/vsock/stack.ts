@@ -5,6 +5,7 @@
 // of its own: the kernel decides EADDRINUSE, ephemeral ports of bind(0), SO_REUSEADDR and
 // TIME_WAIT. The syscall handlers (sentry/syscalls/sys_*.ts) read and check the app's arguments;
 // the state changes happen here.
+import { readFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 
 import { native } from "../../native/index.js";
@@ -118,10 +119,25 @@ export interface ConnectingSocket {
   readonly opts: SockOpts;
 }
 
-/** A connection made: the app's end (installed over its fd) and what connect(2) answers. */
+/** A connection made: the app's end (installed over its fd), its vsocket, and what connect(2) answers. */
 export interface Connected {
   readonly appEnd: number;
+  readonly vs: VirtualSocket;
   readonly result: 0 | typeof EINPROGRESS;
+}
+
+/** How often the stack looks for connections the app closed (close(2) is not trapped). */
+const SWEEP_INTERVAL_MS = 5000;
+
+/** The inodes of the unix sockets in the sentry's netns (/proc/self/net/unix: where it made the socketpairs). */
+function liveUnixInodes(): Set<bigint> {
+  const live = new Set<bigint>();
+  const text = readFileSync("/proc/self/net/unix", "utf8");
+  for (const line of text.split("\n").slice(1)) {
+    const ino = line.trim().split(/\s+/)[6];
+    if (ino) live.add(BigInt(ino));
+  }
+  return live;
 }
 
 export class SocketStack {
@@ -267,12 +283,12 @@ export class SocketStack {
     vs.opts.copyFrom(opts);
     vs.local = local;
     vs.peer = peer;
+    this.addConnection(vs);
     if (client) {
       vs.peerVs = client;
       client.peerVs = vs;
       vs.rcvdFin = client.sentFin;
     }
-    this.sockets.set(vs.ino, vs);
     return vs;
   }
 
@@ -432,6 +448,10 @@ export class SocketStack {
   private async connectLocal(task: Task, sock: ConnectingSocket, dest: InetAddr, nonblock: boolean): Promise<Connected | null> {
     let listener = this.listenerFor(dest);
     if (!listener) return null;
+    // A non-blocking connect to a full queue is the kernel's: the doorbells fill the kernel
+    // listener's queue just as far, so its SYN is dropped and it stays in SYN_SENT (EALREADY,
+    // not writable), then lands in the kernel queue as a client from outside would.
+    if (nonblock && listener.queue!.full) return null;
     // A blocking connect to a full queue waits for room, as a client whose SYN is dropped retries.
     while (!nonblock && listener.queue!.full) {
       const open = await listener.queue!.waitRoom();
@@ -472,7 +492,7 @@ export class SocketStack {
       closeQuietly(appEnd);
       return null;
     }
-    return { appEnd, result: nonblock ? EINPROGRESS : 0 };
+    return { appEnd, vs, result: nonblock ? EINPROGRESS : 0 };
   }
 
   /**
@@ -510,13 +530,14 @@ export class SocketStack {
       closeQuietly(serverEnd);
     }
     if (!task.stillPending()) this.log.debug({ dest: addrText(dest) }, "vsock: connect interrupted after the hand-over");
+    let vs: VirtualSocket;
     try {
-      this.connection(appEnd, sock, nonblock, src, srcPort, dest);
+      vs = this.connection(appEnd, sock, nonblock, src, srcPort, dest);
     } catch (e) {
       closeQuietly(appEnd);
       throw e;
     }
-    return { appEnd, result: nonblock ? EINPROGRESS : 0 };
+    return { appEnd, vs, result: nonblock ? EINPROGRESS : 0 };
   }
 
   /** The bound port, else an ephemeral one no listener of this stack uses. */
@@ -533,8 +554,40 @@ export class SocketStack {
     vs.opts.copyFrom(sock.opts);
     vs.local = inFamily(sock.family, src, srcPort);
     vs.peer = { ...inFamily(sock.family, v4Of(dest.ip) ?? dest.ip, dest.port), flowinfo: dest.flowinfo, scopeId: dest.scopeId };
-    this.sockets.set(vs.ino, vs);
+    this.addConnection(vs);
     return vs;
+  }
+
+  private sweeper: NodeJS.Timeout | null = null;
+
+  /** A connection's vsocket; the sweeper forgets it once the app closed its end. */
+  private addConnection(vs: VirtualSocket): void {
+    this.sockets.set(vs.ino, vs);
+    this.sweeper ??= setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+  }
+
+  /**
+   * Forgets connections whose app end no longer exists (the app closed it: close is not
+   * trapped), freeing the ports their port holders kept. Listeners are checked by their doorbells.
+   */
+  sweep(): void {
+    let live: Set<bigint>;
+    try {
+      live = liveUnixInodes();
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, "vsock: cannot read /proc/self/net/unix");
+      return;
+    }
+    let connections = 0;
+    for (const vs of [...this.sockets.values()]) {
+      if (vs.state === "listening") continue;
+      if (live.has(vs.ino)) connections++;
+      else this.forget(vs);
+    }
+    if (connections === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
   }
 
   private listenerFor(dest: InetAddr): VirtualSocket | null {
@@ -569,6 +622,8 @@ export class SocketStack {
       for (const c of vs.queue.close()) closeQuietly(c.fd);
       vs.queue = null;
     }
+    if (vs.portHolder !== null) closeQuietly(vs.portHolder);
+    vs.portHolder = null;
     for (const [key, bell] of this.doorbells) {
       if (bell.owner !== vs) continue;
       this.doorbells.delete(key);
@@ -578,6 +633,8 @@ export class SocketStack {
 
   /** Forgets every vsocket (the container is gone). */
   dispose(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
     this.detachNetd();
     for (const vs of [...this.sockets.values()]) this.forget(vs);
     for (const pool of this.doorbellPool.values()) for (const fd of pool) closeQuietly(fd);

@@ -12,7 +12,7 @@ import type { Task } from "../platform/platform.js";
 import { AF_INET6, type InetAddr, type InetFamily } from "./address.js";
 import type { Binding } from "./registry.js";
 import { native } from "../../native/index.js";
-import { IPPROTO_IPV6, IPV6_V6ONLY, SO_REUSEPORT, SOL_SOCKET } from "../syscalls/linux.js";
+import { IPPROTO_IPV6, IPV6_V6ONLY, SO_LINGER, SO_REUSEPORT, SOL_SOCKET } from "../syscalls/linux.js";
 
 export type VSocketState = "listening" | "connecting" | "connected";
 
@@ -195,8 +195,12 @@ export class VirtualSocket {
   sentFin = false;
   /** The peer's shutdown(SHUT_WR) (its FIN received). A peer's close is not trapped, so not seen here. */
   rcvdFin = false;
+  /** The peer's close, as the app's end showed it (POLLHUP: both directions shut by the peer's release). */
+  peerClosed = false;
   /** The other end of a connection between two vsockets of this stack. */
   peerVs: VirtualSocket | null = null;
+  /** A kernel socket the sentry keeps bound to the port the app bound before connecting (the port stays in use while the connection lives). */
+  portHolder: number | null = null;
 
   constructor(
     /** The inode of the app's file: the vsocket's identity. */
@@ -215,6 +219,30 @@ export class VirtualSocket {
   get reusePort(): boolean {
     return this.opts.getInt(SOL_SOCKET, SO_REUSEPORT, 0) !== 0;
   }
+}
+
+const POLLHUP = 0x10;
+const POLLRDHUP = 0x2000;
+
+/**
+ * What the app's end of a connection (`dup`, the sentry's duplicate) shows of the peer, without
+ * consuming anything: the peer's FIN (POLLRDHUP: its shutdown(SHUT_WR) or close) and its close
+ * (POLLHUP: unix_release_sock shuts both directions of the survivor). Close is not trapped, so
+ * this is how a connection learns that its peer went. Call before the app's own shutdown(SHUT_RD)
+ * (which also shows as POLLRDHUP).
+ */
+export function observePeer(vs: VirtualSocket, dup: number): void {
+  if (vs.state === "listening") return;
+  const r = native.pollNow(dup, POLLRDHUP);
+  if (r & (POLLRDHUP | POLLHUP)) vs.rcvdFin = true;
+  if (r & POLLHUP) vs.peerClosed = true;
+}
+
+/** The peer closed with SO_LINGER {1, 0}: on TCP a reset, after which the connection is CLOSE at once. */
+export function peerReset(vs: VirtualSocket): boolean {
+  if (!vs.peerClosed || !vs.peerVs) return false;
+  const l = vs.peerVs.opts.get(SOL_SOCKET, SO_LINGER);
+  return l !== undefined && l.length >= 8 && l.readInt32LE(0) !== 0 && l.readInt32LE(4) === 0;
 }
 
 /** Closes an fd the sentry owns, ignoring errors (it may be gone already). */

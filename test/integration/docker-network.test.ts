@@ -4,7 +4,7 @@
 // sentries auto-start it as for a real user, but at a socket under the daemon's temp dir
 // (TSOR_NETD_SOCKET in dockerd's environment), so no netd of other tests is involved.
 // 1. `-p 127.0.0.1:H:P`: docker's userland proxy connects over the bridge from the host; inside
-//    tsor that connection comes from outside the sentry, through the listener's kernel shadow.
+//    tsor that connection comes from outside the sentry, into the app's own kernel listener.
 // 2. Two tsor containers on one user-defined network: the client reaches the server by its IP
 //    or its name (docker's embedded DNS), and the connection is a socketpair handed over by netd:
 //    nothing crosses the server's veth (a runc client, for contrast, sends it all over the veth).
@@ -174,7 +174,7 @@ describe("docker --runtime=tsor with bridge networking (a private dockerd on its
     assert.match(last, /^HTTP\/1\.[01] 200/);
     assert.match(last, /hello-from-tsor/);
     // With iptables off only docker-proxy serves 127.0.0.1:H; it connected over the bridge to a
-    // listener the sentry owns (registered with netd), through that listener's kernel shadow.
+    // listener the sentry owns (registered with netd), into that listener's kernel queue.
     const st = await netdStatus();
     assert.ok(
       st.listeners.some((l) => l.port === 8080 && l.containerId === id),
@@ -186,7 +186,7 @@ describe("docker --runtime=tsor with bridge networking (a private dockerd on its
     const srv = runDetached(["--network", USER_NET.name, "--name", `srv-${tag}`, IMAGE, "nc", "-ll", "-p", "9000", "-e", "md5sum"]);
     await sendThroughNetd(containerIp(srv, USER_NET.name), 9000);
     await sendThroughNetd(`srv-${tag}`, 9000);
-    // The same transfer from a runc client is kernel TCP into the server's shadow listener: the
+    // The same transfer from a runc client is kernel TCP into the server's kernel listener: the
     // byte count above would have seen it.
     const plain = await send(`srv-${tag}`, 9000, "runc");
     assert.ok(plain.moved > 4 * 1024 * 1024, `a runc client's 4 MiB crossed the server's veth (${plain.moved} bytes)`);

@@ -1,6 +1,6 @@
 // `tsor exec` under the container's trap (issue 4): an exec'd process is trapped exactly like
 // the container's first process and served by the same sentry and SocketStack, so its connect()
-// to a virtual listener in the container gets a socketpair, never the shadow kernel listener.
+// to a virtual listener in the container gets a socketpair, never a kernel connection to it.
 // Both platforms: seccomp (the listener over the trap server connection) and ptrace (the sentry
 // seizes the exec'd process before it starts). tsor only (`--network`/`--platform` and the trap
 // are tsor's).
@@ -59,7 +59,7 @@ function filtersOf(out: string): number {
 async function assertExecGetsSocketpair(createFlags: string[]): Promise<void> {
   const { id } = await httpdContainer(createFlags);
   // /proc/net/tcp before and after the exec'd fetch: the container's own readiness probe may
-  // have raced httpd's listen() onto the shadow listener and left a TIME_WAIT row; only rows
+  // have raced httpd's listen() onto the kernel listener and left a TIME_WAIT row; only rows
   // the exec'd wget adds count.
   const r = h.rt(["exec", id, "sh", "-c", "cat /proc/net/tcp && echo ---PAGE--- && wget -q -O - http://127.0.0.1:8080/ && echo ---TCP--- && cat /proc/net/tcp"]);
   assert.equal(r.code, 0, r.stderr);
@@ -68,9 +68,9 @@ async function assertExecGetsSocketpair(createFlags: string[]): Promise<void> {
   assert.equal(page, PAGE);
   const rows = tcpRows(tcp ?? "");
   const old = new Set(tcpRows(before ?? "").map((x) => `${x.local} ${x.remote}`));
-  // The shadow kernel listener (LISTEN, 0A) is there; a kernel connection to it would leave
+  // The kernel listener (LISTEN, 0A) is there; a kernel connection to it would leave
   // an ESTABLISHED (01) or TIME_WAIT/FIN_WAIT/CLOSE_WAIT row on port 8080 behind the fetch.
-  assert.ok(rows.some((x) => x.local.endsWith(PORT_HEX) && x.st === "0A"), `no shadow listener:\n${tcp}`);
+  assert.ok(rows.some((x) => x.local.endsWith(PORT_HEX) && x.st === "0A"), `no kernel listener:\n${tcp}`);
   const kernelConns = rows.filter(
     (x) => x.st !== "0A" && !old.has(`${x.local} ${x.remote}`) && (x.local.endsWith(PORT_HEX) || x.remote.endsWith(PORT_HEX)),
   );

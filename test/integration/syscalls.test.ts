@@ -46,10 +46,6 @@ function nativeRun(prog: string): ProgResult {
  */
 const KNOWN_DIVERGENCES: Record<string, string> = {
   bind_reuseaddr_after_close: "a connection closed server-first leaves no TIME_WAIT (the socketpair has none; close is not trapped), so the port is free at once",
-  connect_bound_client: "a connection's local port is not held in the bind table after connect (the sentry cannot see the connection's close to free it)",
-  connect_ealready: "a non-blocking connect to a local listener completes at once (no SYN_SENT, no EALREADY)",
-  data_half_close: "the peer's close is not trapped and an AF_UNIX end cannot be polled without consuming: a second SHUT_WR after the peer closed is not ENOTCONN",
-  getpeername_after_peer_close: "the peer's close (or reset) is not trapped, so a connection does not reach CLOSE when only the peer closed",
   ioctl_fionread: "SIOCOUTQ on a connection is the socketpair's (bytes the peer has not read yet), not TCP's unacknowledged bytes (0 on loopback)",
   write_after_peer_close: "no TCP reset emulation: the first write after the peer closed fails at once",
 };

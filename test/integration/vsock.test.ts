@@ -1,6 +1,6 @@
 // Virtual sockets seen from outside the app (tsor only): inside one container a connection is
 // a direct socketpair, so no kernel TCP connection exists; a plain client outside TSoR still
-// reaches a TSoR server through its shadow listener.
+// reaches a TSoR server through its kernel listener (the app's own, which the sentry took over).
 import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -37,11 +37,11 @@ describe("virtual sockets", { skip: h.rtm.isRunc ? "runc has no virtual sockets"
     assert.equal(body, "served by a virtual socket\n");
     const states = table!.split("\n").slice(1).map((l) => l.trim().split(/\s+/)[3]).filter((s) => s && /^[0-9A-F]{2}$/.test(s));
     assert.ok(!states.includes(TCP_ESTABLISHED), `no kernel TCP connection expected, /proc/net/tcp:\n${table}`);
-    assert.ok(states.includes(TCP_LISTEN), `the shadow listener is a kernel LISTEN socket:\n${table}`);
+    assert.ok(states.includes(TCP_LISTEN), `the listener is a kernel LISTEN socket:\n${table}`);
   });
 
-  test("a plain client outside TSoR reaches a TSoR server through the shadow listener", async () => {
-    const { id, pid } = await h.started(webBundle("httpd -f -p 8081 -h /www"), "shadow");
+  test("a plain client outside TSoR reaches a TSoR server through its kernel listener", async () => {
+    const { id, pid } = await h.started(webBundle("httpd -f -p 8081 -h /www"), "plain");
     const body = await waitFor("the server to answer a plain client", () => {
       // busybox wget from the host, run in the container's netns but outside the container.
       const r = spawnSync("nsenter", [`--net=/proc/${pid}/ns/net`, "busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:8081/index.html"], {

@@ -1,13 +1,10 @@
-// sentry/vsock: addresses, the bind table / listener registry, the port allocator, and the kernel
-// side (shadow sockets and the fallback) in this process's own network namespace (needs root).
+// sentry/vsock: addresses, the listener registry and the port allocator.
 import assert from "node:assert/strict";
-import { createServer, connect as netConnect, type AddressInfo, type Server } from "node:net";
 import { test } from "node:test";
 
 import { E } from "../../sentry/syscalls/linux.js";
 import { AF_INET, AF_INET6, ipText, isLoopback, parseIp, v4Of } from "../../sentry/vsock/address.js";
 import { ListenerRegistry, PortAllocator, type Binding } from "../../sentry/vsock/registry.js";
-import { NR, errno, harness, n, ok, sin, sin6, V6_LOOPBACK, within } from "./syscalls-fixtures.js";
 
 test("address: text round trips, v4-mapped, loopback", () => {
   for (const t of ["127.0.0.1", "::1", "fe80::1:2", "::ffff:10.0.0.1", "2001:db8::", "1:2:3:4:5:6:7:8"]) {
@@ -84,9 +81,3 @@ test("ports: the ephemeral range, skipping used ports, null when exhausted", () 
   assert.equal(small.allocate((x) => x === 101), 101);
   assert.equal(small.allocate(() => false), null);
 });
-
-function listenNode(host: string): Promise<Server> {
-  return new Promise((res) => {
-    const srv = createServer((c) => c.end("hi")).listen(0, host, () => res(srv));
-  });
-}
