@@ -97,7 +97,7 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<n
       trap: trapFd === undefined ? undefined : trapOptions("seccomp", INIT_FIRST_PRESERVED_FD + opts.preserveFds),
     });
     const preserved = Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
-    started = spawnTsorInit(plan, { preserved, trapFd, detached: opts.detach });
+    started = spawnTsorInit(plan, { preserved, trapFd, detached: opts.detach, terminal: spec.process?.terminal });
   } finally {
     // tsor-init has its own copy (or none: the sentry's platform sees EOF and ends).
     if (trapFd !== undefined) native.closeFd(trapFd);
