@@ -119,12 +119,16 @@ export class Runtime {
   /**
    * The sentry inherits our stdio (it is the container's) and our preserved fds, detaches into
    * its own session and reports on its status pipe once the container waits at the start barrier.
+   * With a terminal the container's stdio is the pty, so the sentry gets /dev/null instead: a
+   * runc shim reads `create`'s output to EOF, which a long-lived sentry holding it would never
+   * give (`docker run -it` hung in containerd's task Create).
    */
   private async spawnSentry(req: LaunchRequest): Promise<LaunchResult> {
     const preserved = Array.from({ length: req.preserveFds }, (_, i) => 3 + i);
+    const stdio = req.consoleSocket ? "ignore" : "inherit";
     const sentry = spawn(process.execPath, [sentryEntry(), JSON.stringify(req)], {
       detached: true,
-      stdio: ["inherit", "inherit", "inherit", "pipe", ...preserved],
+      stdio: [stdio, stdio, stdio, "pipe", ...preserved],
     });
     const status = sentry.stdio[STATUS_FD] as Readable;
     let text = "";

@@ -103,7 +103,7 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<n
       trap: platform === undefined ? undefined : trapOptions(platform, INIT_FIRST_PRESERVED_FD + opts.preserveFds),
     });
     const preserved = Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
-    started = spawnTsorInit(plan, { preserved, trapFd: initTrapFd, detached: opts.detach });
+    started = spawnTsorInit(plan, { preserved, trapFd: initTrapFd, detached: opts.detach, terminal: spec.process?.terminal });
   } catch (e) {
     if (trapFd !== undefined && initTrapFd === undefined) native.closeFd(trapFd);
     throw e;

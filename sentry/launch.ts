@@ -67,10 +67,13 @@ export function tsorInitPath(): string {
  * Start tsor-init with its fds as native/PLAN.md lays them out — 0-2 our stdio (the
  * container's), 3 the sync socket, 4 the plan, then `preserved` (fd numbers of ours) and the
  * trap channel if any — and hand it the plan. The one place the create and exec paths share.
+ * `terminal`: the pty becomes 0-2, so tsor-init gets /dev/null rather than holding ours (the
+ * parent stage of a detached exec outlives the CLI, whose output a runc shim reads to EOF).
  */
-export function spawnTsorInit(plan: string, opts: { preserved: number[]; trapFd?: number; detached?: boolean }): { init: ChildProcess; sync: SyncChannel } {
+export function spawnTsorInit(plan: string, opts: { preserved: number[]; trapFd?: number; detached?: boolean; terminal?: boolean }): { init: ChildProcess; sync: SyncChannel } {
+  const stdio = opts.terminal ? "ignore" : "inherit";
   const init = spawn(tsorInitPath(), [], {
-    stdio: ["inherit", "inherit", "inherit", "pipe", "pipe", ...opts.preserved, ...(opts.trapFd === undefined ? [] : [opts.trapFd])],
+    stdio: [stdio, stdio, stdio, "pipe", "pipe", ...opts.preserved, ...(opts.trapFd === undefined ? [] : [opts.trapFd])],
     detached: opts.detached ?? false,
     env: {},
   });

@@ -241,7 +241,7 @@ export class ContainerSupervisor {
   private spawnInit(plan: string, trapEnd: number | undefined): { init: ChildProcess; sync: SyncChannel } {
     const base = this.req.preservedFdBase ?? STATUS_FD + 1;
     const preserved = Array.from({ length: this.req.preserveFds }, (_, i) => base + i);
-    const started = spawnTsorInit(plan, { preserved, trapFd: trapEnd });
+    const started = spawnTsorInit(plan, { preserved, trapFd: trapEnd, terminal: this.req.consoleSocket !== undefined });
     started.init.on("error", (e) => this.log.error({ err: e.message }, "tsor-init spawn failed"));
     return started;
   }

@@ -17,10 +17,8 @@ export function requireHostBinary(bin: string, pkg: string): void {
   assert.ok(fs.existsSync(bin), `${bin} is missing: install the Debian package ${pkg} (make setup does)`);
 }
 
-/** The sh prelude of every app script: strict mode, lo up (the container's own netns), a poller. */
-const PRELUDE = `set -eu
-ip link set lo up
-# wait_for WHAT CMD...: runs CMD every 0.1 s until it succeeds, for 10 s at most
+/** A sh function for app scripts: wait_for WHAT CMD... (also used by the docker tests). */
+export const WAIT_FOR_SH = `# wait_for WHAT CMD...: runs CMD every 0.1 s until it succeeds, for 10 s at most
 wait_for() {
   what=$1; shift
   i=0
@@ -31,6 +29,11 @@ wait_for() {
   done
 }
 `;
+
+/** The sh prelude of every app script: strict mode, lo up (the container's own netns), a poller. */
+const PRELUDE = `set -eu
+ip link set lo up
+${WAIT_FOR_SH}`;
 
 export interface AppBundleOpts {
   /** Busybox rootfs instead of the host's /usr bound read-only (hostRo). */

@@ -61,8 +61,14 @@ export class PrivateDockerd {
     this.sock = path.join(this.tmp, "docker.sock");
   }
 
+  /** The argv of a docker client command against this daemon (for callers that spawn it themselves). */
+  command(args: string[]): string[] {
+    return [dockerClient()!, "--host", `unix://${this.sock}`, ...args];
+  }
+
   docker(args: string[], timeoutMs = DOCKER_TIMEOUT_MS, input?: string): DockerResult {
-    const r = spawnSync(dockerClient()!, ["--host", `unix://${this.sock}`, ...args], {
+    const [bin, ...argv] = this.command(args);
+    const r = spawnSync(bin!, argv, {
       encoding: "utf8",
       timeout: timeoutMs,
       killSignal: "SIGKILL",
