@@ -37,7 +37,7 @@ export interface PlanOptions {
   /**
    * The platform's trap filter (native/PLAN.md `trap`): `notify` sends its listener fd on the
    * trap channel at tsor-init's fd `fd`; `trace` is for the ptrace platform (no fd). `socketNr`
-   * traps only for TCP sockets, `nrs` always. Unset: no trap filter (`--network host-kernel`).
+   * (if set) traps only for TCP sockets, `nrs` always. Unset: no trap filter (`--network host-kernel`).
    */
   trap?: TrapOptions;
   /** Test seams: the file system securejoin and the bind-source stat look at. */
@@ -49,7 +49,8 @@ export interface TrapOptions {
   mode: "notify" | "trace";
   /** notify: the fd number of the trap channel in tsor-init (after the preserved fds: 5 + N). */
   fd?: number;
-  socketNr: number;
+  /** The call trapped only for TCP sockets (by its arguments); unset: none. */
+  socketNr?: number;
   nrs: readonly number[];
 }
 
@@ -156,7 +157,7 @@ function trapDirectives(opts: PlanOptions): Directive[] {
   const t = opts.trap;
   if (!t) return [];
   const isNr = (n: number) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
-  if (!isNr(t.socketNr)) throw new PlanError("trap.socketNr", `bad syscall number ${t.socketNr}`);
+  if (t.socketNr !== undefined && !isNr(t.socketNr)) throw new PlanError("trap.socketNr", `bad syscall number ${t.socketNr}`);
   for (const nr of t.nrs) {
     if (!isNr(nr)) throw new PlanError("trap.nrs", `bad syscall number ${nr}`);
     if (nr === t.socketNr) throw new PlanError("trap.nrs", `holds socketNr ${nr} (it is trapped by its arguments)`);
@@ -171,7 +172,7 @@ function trapDirectives(opts: PlanOptions): Directive[] {
   } else if (t.fd !== undefined) {
     throw new PlanError("trap.fd", "trace takes no fd");
   }
-  return [["trap", t.mode, fd, String(t.socketNr), t.nrs.join(",")]];
+  return [["trap", t.mode, fd, t.socketNr === undefined ? "-" : String(t.socketNr), t.nrs.join(",")]];
 }
 
 function terminalDirectives(spec: Spec, opts: PlanOptions): Directive[] {

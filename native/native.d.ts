@@ -134,6 +134,19 @@ export declare class SeccompListener {
   respond(id: bigint, val: bigint | number, error: number, flags: number): void;
   /** SECCOMP_IOCTL_NOTIF_ADDFD: installs a duplicate of our `srcFd` in the task; returns its number there. */
   addFd(id: bigint, srcFd: number, newFd: number, flags?: AddFdFlags): number;
+  /**
+   * addFd on a worker thread (the ioctl waits for the task to install the fd), followed by a SEND
+   * answering the call with `then` when given (not with `send`); `onDone(err, fd)` runs on the
+   * loop afterwards. `srcFd` is the worker's from now on (closed right after the ADDFD).
+   */
+  addFdAsync(
+    id: bigint,
+    srcFd: number,
+    newFd: number,
+    flags: AddFdFlags,
+    then: { val: number; error: number } | null,
+    onDone: (err: NativeError | null, fd: number) => void,
+  ): void;
   /** SECCOMP_IOCTL_NOTIF_ID_VALID: the notification is still pending (re-check after reading task memory). */
   idValid(id: bigint): boolean;
   /**
@@ -214,6 +227,8 @@ export interface NativeBinding {
   setsockoptBuf(fd: number, level: number, name: number, value: Uint8Array): void;
   /** poll(2) with a zero timeout: the revents, 0 if none. */
   pollNow(fd: number, events: number): number;
+  /** The `flags:` of /proc/<pid>/fdinfo/<fd> (pid 0: self), or -1 if gone. */
+  fdinfoFlags(pid: number, fd: number): number;
   /** SO_LINGER {1, 0} then close: RST, no TIME_WAIT. */
   closeReset(fd: number): void;
 

@@ -217,9 +217,14 @@ static void parse_trap(struct plan *p, const struct directive *d)
 	} else if (d->argv[1][0]) {
 		fail("plan: line %d: trap: mode trace takes no fd", d->line);
 	}
-	unsigned long long socket_nr = field_u64(d, 2);
-	if (socket_nr > 0xffffffffu) fail("plan: line %d: trap: bad syscall number", d->line);
-	p->trap_socket_nr = (long)socket_nr;
+	/* `-`: no call traps by its arguments (the sentry lets socket(2) be the kernel's). */
+	if (!strcmp(d->argv[2], "-")) {
+		p->trap_socket_nr = -1;
+	} else {
+		unsigned long long socket_nr = field_u64(d, 2);
+		if (socket_nr > 0xffffffffu) fail("plan: line %d: trap: bad syscall number", d->line);
+		p->trap_socket_nr = (long)socket_nr;
+	}
 
 	const char *s = d->argv[3];
 	size_t n = *s ? 1 : 0;

@@ -98,7 +98,7 @@ void *trap_prepare(const struct plan *p)
 	emit(g, BPF_LD | BPF_W | BPF_ABS, OFF_NR, 0, 0);
 	/* x32 shares AUDIT_ARCH_X86_64 but numbers its calls differently (41 is not socket). */
 	emit(g, BPF_JMP | BPF_JSET | BPF_K, X32_SYSCALL_BIT, L_ALLOW, NEXT);
-	emit(g, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)p->trap_socket_nr, L_SOCKET, NEXT);
+	if (p->trap_socket_nr >= 0) emit(g, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)p->trap_socket_nr, L_SOCKET, NEXT);
 	/* The other socket control calls trap whatever their fd: only the sentry can tell a
 	 * virtual socket's fd from a kernel one, and CONTINUE hands the others back. */
 	for (size_t i = 0; i < p->trap_nnrs; i++)
@@ -106,7 +106,9 @@ void *trap_prepare(const struct plan *p)
 	emit(g, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
 
 	/* socket(domain, type, protocol) traps only for what becomes a virtual socket: TCP over
-	 * IPv4/IPv6. UDP, AF_UNIX, netlink, raw sockets never notify, so they cost nothing. */
+	 * IPv4/IPv6. UDP, AF_UNIX, netlink, raw sockets never notify, so they cost nothing. (Not
+	 * emitted without SOCKET_NR: nothing jumps there.) */
+	if (p->trap_socket_nr < 0) goto tail;
 	place(g, L_SOCKET);
 	emit(g, BPF_LD | BPF_W | BPF_ABS, OFF_ARG_LO(0), 0, 0);
 	emit(g, BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 1, NEXT);  /* skip the AF_INET6 test */
@@ -120,6 +122,7 @@ void *trap_prepare(const struct plan *p)
 	emit(g, BPF_JMP | BPF_JEQ | BPF_K, 0, L_TRAP, NEXT);
 	emit(g, BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, L_TRAP, L_ALLOW);
 
+tail:
 	place(g, L_ALLOW);
 	emit(g, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
 	place(g, L_TRAP);

@@ -45,8 +45,6 @@ export function createPlatform(name: PlatformName, opts: SeccompPlatformOptions 
  * tsor-init's fd `fd`), ptrace traces. socket() traps by its arguments, the rest always.
  */
 export function trapOptions(platform: PlatformName, fd: number): TrapOptions {
-  const nrs = TRAPPED_SOCKET_CALLS.filter((n) => n !== "socket").map((n) => SOCKET_SYSCALLS[n]);
-  return platform === "seccomp"
-    ? { mode: "notify", fd, socketNr: SOCKET_SYSCALLS.socket, nrs }
-    : { mode: "trace", socketNr: SOCKET_SYSCALLS.socket, nrs };
+  const nrs = TRAPPED_SOCKET_CALLS.map((n) => SOCKET_SYSCALLS[n]);
+  return platform === "seccomp" ? { mode: "notify", fd, nrs } : { mode: "trace", nrs };
 }

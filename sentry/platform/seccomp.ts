@@ -216,6 +216,7 @@ export class SeccompPlatform implements Platform {
       if (ourFd !== undefined) native.closeFd(ourFd);
       return;
     }
+    if (o.kind === "installFd" || o.kind === "replaceFd") return this.answerWithFd(listener, notif, o);
     try {
       switch (o.kind) {
         case "return":
@@ -224,23 +225,33 @@ export class SeccompPlatform implements Platform {
           return listener.respond(notif.id, 0, o.errno, 0);
         case "continue":
           return listener.respond(notif.id, 0, 0, native.constants.SECCOMP_USER_NOTIF_FLAG_CONTINUE);
-        case "installFd":
-          // ADDFD_FLAG_SEND installs the fd and answers with its number in one step.
-          listener.addFd(notif.id, o.fd, 0, { send: true, cloexec: o.cloexec });
-          return;
-        case "replaceFd":
-          listener.addFd(notif.id, o.fd, o.targetFd, { setfd: true, cloexec: o.cloexec });
-          return listener.respond(notif.id, o.value, o.errno, 0);
       }
     } catch (e) {
       if (isNotificationGone(e)) return;
-      // ADDFD can fail for the task's own reasons (EMFILE past its RLIMIT_NOFILE): the app sees them.
-      if (e instanceof NativeError && e.syscall === "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)") {
-        return this.respondQuietly(listener, notif, e.errno);
-      }
       this.opts.log?.error({ err: (e as Error).message, nr: notif.nr, tid: notif.pid }, "seccomp platform: answer failed");
-    } finally {
-      if (ourFd !== undefined) native.closeFd(ourFd);
+    }
+  }
+
+  /**
+   * An answer that installs our fd: ADDFD waits until the task itself has installed it, so it
+   * runs on the addon's worker thread and the event loop goes on serving other calls meanwhile.
+   * installFd: ADDFD_FLAG_SEND installs the fd and answers with its number in one step.
+   * replaceFd: SETFD at the target number, then SEND with the call's own answer.
+   */
+  private answerWithFd(listener: SeccompListener, notif: SeccompNotif, o: Extract<Outcome, { kind: "installFd" | "replaceFd" }>): void {
+    // The worker closes o.fd right after the ADDFD (before the answer of a replaceFd).
+    const done = (err: NativeError | null): void => {
+      if (!err || isNotificationGone(err) || this.stopped) return;
+      // ADDFD can fail for the task's own reasons (EMFILE past its RLIMIT_NOFILE): the app sees them.
+      if (err.syscall === "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)") return this.respondQuietly(listener, notif, err.errno);
+      this.opts.log?.error({ err: err.message, nr: notif.nr, tid: notif.pid }, "seccomp platform: answer failed");
+    };
+    try {
+      if (o.kind === "installFd") listener.addFdAsync(notif.id, o.fd, 0, { send: true, cloexec: o.cloexec }, null, done);
+      else listener.addFdAsync(notif.id, o.fd, o.targetFd, { setfd: true, cloexec: o.cloexec }, { val: o.value, error: o.errno }, done);
+    } catch (e) {
+      native.closeFd(o.fd);
+      throw e;
     }
   }
 

@@ -24,7 +24,9 @@ export type SocketSyscallName = keyof typeof SOCKET_SYSCALLS;
  * AF_INET/AF_INET6 + SOCK_STREAM (+ protocol 0 or IPPROTO_TCP); the others whatever their fd.
  */
 export const TRAPPED_SOCKET_CALLS: readonly SocketSyscallName[] = [
-  "socket",
+  // socket(2) is not trapped: a fresh kernel TCP socket in the pod's netns is exactly what an
+  // unconnected socket should be, and the sentry meets it at listen or connect (one trap fewer
+  // per connection).
   "connect",
   "accept",
   // shutdown: a listener's SHUT_RD (wakes held accepts, stops listening), ENOTCONN on an

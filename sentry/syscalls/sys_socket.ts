@@ -43,13 +43,6 @@ import {
 import { decodeSockaddr, parseConnectAddr, readSockaddr, sockaddrFamily, writeSockaddr } from "./sockaddr.js";
 
 /**
- * socket(2) is the kernel's: a fresh TCP socket in the pod's netns is exactly what an
- * unconnected socket should be (POLLOUT|POLLHUP, ENOTCONN on read, EPIPE on write, its own
- * bind table). The sentry meets it at listen or connect.
- */
-export const sysSocket: SocketHandler = () => CONTINUE;
-
-/**
  * bind(2) is the kernel's on an unconnected socket (inet_bind decides EADDRINUSE, EACCES, port 0
  * and TIME_WAIT against every socket of the netns). A connection (socketpair) is bound already:
  * EINVAL, as inet_bind says for a socket with a port.
@@ -67,7 +60,7 @@ export const sysBind: SocketHandler = (stack, task, args) => {
  * app's: EINVAL when connected, EADDRINUSE), then the sentry takes it over.
  */
 export const sysListen: SocketHandler = (stack, task, args) =>
-  withFd(stack, task, args[0], async ({ vs, dup, ino }) => {
+  withFd(stack, task, args[0], async ({ vs, fd, dup, ino }) => {
     if (vs && vs.state !== "listening") return fail(E.EINVAL); // a connection (inet_listen: not TCP_CLOSE)
     const family = vs?.family ?? kernelTcpSocket(dup);
     if (family === null) return CONTINUE;
@@ -75,7 +68,7 @@ export const sysListen: SocketHandler = (stack, task, args) =>
     if (backlog >>> 0 > SOMAXCONN) backlog = SOMAXCONN;
     if (!task.stillPending()) return INTERRUPTED;
     native.listen(dup, backlog);
-    const listener = stack.listen(ino, dup, family, backlog);
+    const listener = stack.listen(ino, dup, family, backlog, { tgid: task.tgid, fd });
     await stack.registerListener(listener);
     return ret(0);
   });

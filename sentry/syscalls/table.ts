@@ -2,7 +2,7 @@
 // handler. Derived from the one list of trapped calls (numbers.ts); `tsor syscalls` can print it.
 import type { SocketHandler } from "./common.js";
 import { SOCKET_SYSCALLS, type SocketSyscallName } from "./numbers.js";
-import { sysAccept, sysAccept4, sysBind, sysConnect, sysListen, sysShutdown, sysSocket } from "./sys_socket.js";
+import { sysAccept, sysAccept4, sysBind, sysConnect, sysListen, sysShutdown } from "./sys_socket.js";
 import { sysGetpeername, sysGetsockname } from "./sys_sockname.js";
 import { sysGetsockopt, sysSetsockopt } from "./sys_sockopt.js";
 
@@ -23,7 +23,6 @@ function partial(name: SocketSyscallName, handler: SocketHandler, note: string):
 }
 
 const ENTRIES: readonly SyscallEntry[] = [
-  partial("socket", sysSocket, "left to the kernel (a real TCP socket in the pod's netns is what an unconnected socket is); trapped only to be counted, not changed"),
   supported("bind", sysBind),
   supported("listen", sysListen),
   supported("accept", sysAccept),

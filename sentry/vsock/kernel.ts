@@ -4,8 +4,6 @@
 // answer for options the sentry does not emulate. The app's own TCP sockets are created by the
 // kernel in the app's context (socket(2) is not the sentry's), so no socket of the app is made
 // here.
-import { readFileSync } from "node:fs";
-
 import { native } from "../../native/index.js";
 import type { InetFamily } from "./address.js";
 
@@ -32,12 +30,9 @@ export function dupOwnFd(fd: number): number {
 
 /** The `flags:` of /proc/<pid>/fdinfo/<fd> (file status flags, plus O_CLOEXEC for the fd), or null. */
 export function fdinfoFlags(pid: number | "self", fd: number): number | null {
-  try {
-    const m = /^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"));
-    return m ? parseInt(m[1], 8) : null;
-  } catch {
-    return null;
-  }
+  if (pid !== "self" && pid <= 0) return null;
+  const flags = native.fdinfoFlags(pid === "self" ? 0 : pid, fd);
+  return flags < 0 ? null : flags;
 }
 
 /** KernelNet in the network namespace at `netnsPath` (e.g. /proc/<pid>/ns/net). */

@@ -5,7 +5,7 @@
 // of its own: the kernel decides EADDRINUSE, ephemeral ports of bind(0), SO_REUSEADDR and
 // TIME_WAIT. The syscall handlers (sentry/syscalls/sys_*.ts) read and check the app's arguments;
 // the state changes happen here.
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 
 import { native } from "../../native/index.js";
@@ -299,7 +299,7 @@ export class SocketStack {
    * queue for connections from TSoR clients. A registered listener the kernel let this one
    * coexist with (not an SO_REUSEPORT group) must have been closed: it is dropped.
    */
-  listen(ino: bigint, dup: number, family: InetFamily, backlog: number): VirtualSocket {
+  listen(ino: bigint, dup: number, family: InetFamily, backlog: number, at?: { tgid: number; fd: number }): VirtualSocket {
     const existing = this.sockets.get(ino);
     if (existing?.state === "listening" && existing.queue) {
       existing.queue.backlog = backlog;
@@ -308,6 +308,7 @@ export class SocketStack {
     const local = decodeSockaddr(native.getsockname(dup));
     if (!local) throw new SyscallError(EADDRNOTAVAIL, "listener has no inet address");
     const vs = new VirtualSocket(ino, family, "listening");
+    vs.listenedAt = at ?? null;
     vs.opts.copyFrom(this.takeKernelOpts(ino));
     if (family === AF_INET6) vs.opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, native.getsockoptInt(dup, IPPROTO_IPV6, IPV6_V6ONLY));
     vs.opts.setInt(SOL_SOCKET, SO_REUSEPORT, native.getsockoptInt(dup, SOL_SOCKET, SO_REUSEPORT));
@@ -334,9 +335,12 @@ export class SocketStack {
   }
 
   /**
-   * A new connection for `listener`: to a held accept, or queued with a doorbell rung. False if
-   * the doorbell found no kernel listener (the app closed it): the listener is dropped and the
-   * connection closed.
+   * A new connection for `listener`: to a held accept, or queued with a doorbell. The doorbell
+   * is rung at once when the listener may be gone (the app's fd no longer names it): a refused
+   * doorbell then answers this connect as Linux would (false: the listener is dropped and the
+   * connection closed). Otherwise it is rung after the event loop's current turn, and not at
+   * all if an accept that the app had already made takes the connection first (a server looping
+   * on accept pays no doorbell).
    */
   incoming(listener: VirtualSocket, conn: PendingConn): boolean {
     const queue = listener.queue;
@@ -345,7 +349,12 @@ export class SocketStack {
       return false;
     }
     if (queue.offer(conn) === "delivered") return true;
-    if (this.ring(listener)) return true;
+    listener.unrung++;
+    if (this.appHolds(listener)) {
+      this.ringLater(listener);
+      return true;
+    }
+    if (this.ringPending(listener)) return true;
     const i = queue.pending.indexOf(conn);
     if (i >= 0) queue.pending.splice(i, 1);
     closeQuietly(conn.fd);
@@ -357,7 +366,42 @@ export class SocketStack {
   requeue(listener: VirtualSocket, conn: PendingConn): void {
     if (!listener.queue) return closeQuietly(conn.fd);
     listener.queue.unshift(conn);
-    if (!this.ring(listener)) this.forget(listener);
+    listener.unrung++;
+    this.ringLater(listener);
+  }
+
+  /**
+   * Whether the app's fd that listen(2) was called on still names the listener (readlink of
+   * /proc/<tgid>/fd/<fd>: one syscall; close is not trapped). False may also mean the app moved
+   * it to another fd or process: the caller then asks the kernel with a doorbell.
+   */
+  private appHolds(listener: VirtualSocket): boolean {
+    const where = listener.listenedAt;
+    if (!where) return false;
+    try {
+      return readlinkSync(`/proc/${where.tgid}/fd/${where.fd}`) === `socket:[${listener.ino}]`;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Rings the listener's outstanding doorbells after this turn of the event loop. */
+  private ringLater(listener: VirtualSocket): void {
+    if (listener.ringScheduled) return;
+    listener.ringScheduled = true;
+    setImmediate(() => {
+      listener.ringScheduled = false;
+      if (listener.queue && !this.ringPending(listener)) this.forget(listener);
+    });
+  }
+
+  /** Rings one doorbell per queued connection that has none; false if the kernel listener is gone. */
+  private ringPending(listener: VirtualSocket): boolean {
+    while (listener.unrung > 0) {
+      if (!this.ring(listener)) return false;
+      listener.unrung--;
+    }
+    return true;
   }
 
   private doorbellKey(src: InetAddr, listenerPort: number): string {
@@ -427,10 +471,13 @@ export class SocketStack {
       const conn = bell.owner.queue?.take();
       if (conn) return conn;
     }
-    // A virtual connection whose doorbell is not in the kernel queue yet (a full backlog dropped
-    // its SYN): handed out now, its doorbell discarded when it arrives.
+    // A virtual connection with no doorbell in the kernel queue: not rung yet (then it never
+    // is), or in flight (a full backlog dropped its SYN: discarded when it arrives).
     const conn = listener.queue?.take();
-    if (conn) listener.orphanDoorbells++;
+    if (conn) {
+      if (listener.unrung > 0) listener.unrung--;
+      else listener.orphanDoorbells++;
+    }
     return conn ?? null;
   }
 

@@ -110,7 +110,9 @@ export class ListenQueue {
         w.resolve({ kind: "interrupted" });
         continue;
       }
-      w.resolve({ kind: "conn", conn });
+      // After the current turn's promise jobs: the connect that brought the connection is
+      // answered first (the accept's answer waits for the server thread to install the fd).
+      process.nextTick(() => w.resolve({ kind: "conn", conn }));
       return "delivered";
     }
     this.pending.push(conn);
@@ -190,6 +192,11 @@ export class VirtualSocket {
   readonly doorbells = new Map<number, number>();
   /** Virtual connections handed out before their doorbell reached the kernel queue (discarded on arrival). */
   orphanDoorbells = 0;
+  /** Queued virtual connections whose doorbell is not rung yet (ringing waits for the event loop's turn). */
+  unrung = 0;
+  ringScheduled = false;
+  /** Where the app called listen(2): its process and fd (whether it still holds the listener). */
+  listenedAt: { tgid: number; fd: number } | null = null;
   readonly dataPath: DataPath = "socketpair";
   /** A connection's own shutdown(SHUT_WR) (its FIN sent; the peer acks at once, as on loopback). */
   sentFin = false;

@@ -8,6 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -195,6 +198,30 @@ Napi::Value SocketsInNetns(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// fdinfoFlags(pid, fd): the `flags:` field of /proc/<pid>/fdinfo/<fd> (octal: the file's status
+// flags, with O_CLOEXEC for the fd's close-on-exec), or -1 if the fd or process is gone. One
+// open/read/close here instead of a JS file read on the trap path.
+Napi::Value FdinfoFlags(const Napi::CallbackInfo& info) {
+  int pid = static_cast<int>(ArgInt(info, 0, "fdinfoFlags", "pid", 0, INT32_MAX));
+  int fd = ArgFd(info, 1, "fdinfoFlags");
+  char path[64];
+  if (pid == 0) snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+  else snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", pid, fd);
+  int f = open(path, O_RDONLY | O_CLOEXEC);
+  if (f < 0) return Napi::Number::New(info.Env(), -1);
+  char buf[256];
+  ssize_t n;
+  do {
+    n = read(f, buf, sizeof buf - 1);
+  } while (n < 0 && errno == EINTR);
+  close(f);
+  if (n <= 0) return Napi::Number::New(info.Env(), -1);
+  buf[n] = 0;
+  const char* line = strstr(buf, "flags:");
+  if (line == nullptr) return Napi::Number::New(info.Env(), -1);
+  return Napi::Number::New(info.Env(), static_cast<double>(strtoul(line + 6, nullptr, 8)));
+}
+
 }  // namespace
 
 void InitInet(Napi::Env env, Napi::Object exports) {
@@ -207,6 +234,7 @@ void InitInet(Napi::Env env, Napi::Object exports) {
   exports.Set("getsockoptBuf", Napi::Function::New(env, GetsockoptBuf, "getsockoptBuf"));
   exports.Set("setsockoptBuf", Napi::Function::New(env, SetsockoptBuf, "setsockoptBuf"));
   exports.Set("pollNow", Napi::Function::New(env, PollNow, "pollNow"));
+  exports.Set("fdinfoFlags", Napi::Function::New(env, FdinfoFlags, "fdinfoFlags"));
   exports.Set("closeReset", Napi::Function::New(env, CloseReset, "closeReset"));
   exports.Set("socketInNetns", Napi::Function::New(env, SocketInNetns, "socketInNetns"));
   exports.Set("socketsInNetns", Napi::Function::New(env, SocketsInNetns, "socketsInNetns"));

@@ -1,6 +1,7 @@
 // Seccomp user notification: the sentry's hot path. A SeccompListener receives notifications on a
 // dedicated thread (poll + SECCOMP_IOCTL_NOTIF_RECV) and hands them to JS in batches through one
-// thread-safe function; answers (SEND, ADDFD, ID_VALID) are quick ioctls made on the JS thread.
+// thread-safe function; answers (SEND, ID_VALID) are quick ioctls made on the JS thread, and
+// ADDFD, which waits for the task, can run on a worker thread (addFdAsync).
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
@@ -13,6 +14,9 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <functional>
+#include <map>
 #include <cstring>
 #include <deque>
 #include <thread>
@@ -113,6 +117,154 @@ struct Channel {
   SeccompListener* owner = nullptr;  // JS thread only; null once stopped
 };
 
+// The blocking half of an answer that installs an fd. SECCOMP_IOCTL_NOTIF_ADDFD sleeps until the
+// trapped task itself has woken and installed the fd (seccomp_notify_addfd waits for
+// seccomp_handle_addfd): tens of microseconds of scheduling on a busy machine, during which the
+// event loop would serve nobody. The worker makes those ioctls (and the SEND that follows a
+// SETFD) on a thread of its own and reports each result to the loop through a uv_async handle.
+class AddFdWorker {
+ public:
+  struct Job {
+    uint32_t token;
+    seccomp_notif_addfd addfd;
+    bool thenRespond;
+    int64_t val;
+    int32_t error;
+  };
+  struct Done {
+    uint32_t token;
+    int result;
+    const char* syscall;  // the failed ioctl, or null
+    int err;
+  };
+
+  // Starts the thread and the loop handle for listener `fd`; `onDone` runs on the loop thread
+  // for each result.
+  int Start(uv_loop_t* loop, int fd, size_t respSize, std::function<void(const Done&)> onDone) {
+    fd_ = fd;
+    respSize_ = respSize;
+    onDone_ = std::move(onDone);
+    async_ = new uv_async_t;
+    int r = uv_async_init(loop, async_, &AddFdWorker::OnAsync);
+    if (r != 0) {
+      delete async_;
+      async_ = nullptr;
+      return r;
+    }
+    async_->data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+    for (int i = 0; i < kThreads; i++) threads_.emplace_back(&AddFdWorker::Loop, this);
+    return 0;
+  }
+
+  bool started() const { return async_ != nullptr; }
+
+  void Push(const Job& job) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      jobs_.push_back(job);
+    }
+    cv_.notify_one();
+  }
+
+  // Joins the thread (jobs not yet run are dropped) and closes the handle. No JS.
+  void Stop() {
+    if (!async_) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+    for (const Job& job : jobs_) close(static_cast<int>(job.addfd.srcfd));  // never run: ours to close
+    jobs_.clear();
+    async_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    async_ = nullptr;
+  }
+
+ private:
+  void Loop() {
+    pthread_setname_np(pthread_self(), "tsor-addfd");
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (stopping_) return;
+        job = jobs_.front();
+        jobs_.pop_front();
+      }
+      Done done{job.token, -1, nullptr, 0};
+      int r;
+      do {
+        r = ioctl(fd_, SECCOMP_IOCTL_NOTIF_ADDFD, &job.addfd);
+      } while (r < 0 && errno == EINTR);
+      // Our copy goes before the call is answered: the app must be the only holder when it runs
+      // on (a peer waiting for EOF after the app's close would otherwise wait for us).
+      int addErr = errno;
+      close(static_cast<int>(job.addfd.srcfd));
+      errno = addErr;
+      if (r < 0) {
+        done.syscall = "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)";
+        done.err = errno;
+      } else {
+        done.result = r;
+        if (job.thenRespond) {
+          std::vector<uint8_t> buf(respSize_, 0);
+          seccomp_notif_resp* resp = reinterpret_cast<seccomp_notif_resp*>(buf.data());
+          resp->id = job.addfd.id;
+          resp->val = job.val;
+          resp->error = -job.error;
+          int s;
+          do {
+            s = ioctl(fd_, SECCOMP_IOCTL_NOTIF_SEND, buf.data());
+          } while (s != 0 && errno == EINTR);
+          if (s != 0) {
+            done.syscall = "ioctl(SECCOMP_IOCTL_NOTIF_SEND)";
+            done.err = errno;
+          }
+        }
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_) return;
+        done_.push_back(done);
+        uv_async_send(async_);
+      }
+    }
+  }
+
+  static void OnAsync(uv_async_t* handle) {
+    AddFdWorker* self = static_cast<AddFdWorker*>(handle->data);
+    if (self == nullptr) return;
+    std::deque<Done> done;
+    {
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      done.swap(self->done_);
+    }
+    for (const Done& d : done) {
+      if (self->async_ != handle) return;  // stopped by an earlier callback
+      self->onDone_(d);
+    }
+  }
+
+  // Each ioctl waits for one task: a connect's client and an accept's server are installed in
+  // parallel rather than one behind the other.
+  static constexpr int kThreads = 2;
+  int fd_ = -1;
+  size_t respSize_ = 0;
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  std::deque<Done> done_;
+  bool stopping_ = false;
+  uv_async_t* async_ = nullptr;
+  std::function<void(const Done&)> onDone_;
+};
+
 class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -123,6 +275,7 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
                            InstanceMethod<&SeccompListener::Stop>("stop"),
                            InstanceMethod<&SeccompListener::Respond>("respond"),
                            InstanceMethod<&SeccompListener::AddFd>("addFd"),
+                           InstanceMethod<&SeccompListener::AddFdAsync>("addFdAsync"),
                            InstanceMethod<&SeccompListener::IdValid>("idValid"),
                            InstanceMethod<&SeccompListener::SetSyncWakeUp>("setSyncWakeUp"),
                            InstanceMethod<&SeccompListener::RefLoop>("ref"),
@@ -144,8 +297,11 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
   }
 
   ~SeccompListener() override {
+    // The worker's threads wait on its condition variable: joined before it goes, running or not.
+    addFdWorker_.Stop();
     // Not destroyed with the environment maybe gone: the async context stays (one per listener).
     (void)asyncContext_.release();
+    (void)addFdContext_.release();
     if (!running_) return;
     StopThread();
     if (onLoop_) {
@@ -164,6 +320,7 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
   // Wakes the thread and joins it (or stops watching the fd on the loop). No JS: also used at
   // environment teardown.
   void StopThread() {
+    addFdWorker_.Stop();
     if (poll_ != nullptr) {
       ClosePoll();
       return;
@@ -467,6 +624,57 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
     return Napi::Number::New(env, r);
   }
 
+  // addFdAsync(id, srcFd, newFd, {setfd?, send?, cloexec?}, then, onDone): addFd on the worker
+  // thread, then (when `then` is {val, error}) the SEND answering the call; onDone(err | null,
+  // fd) on the loop afterwards. The worker takes srcFd over and closes it right after the ADDFD.
+  void AddFdAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const char* fn = "SeccompListener.addFdAsync";
+    uint64_t id = ArgU64(info, 0, fn, "id");
+    int srcFd = ArgFd(info, 1, fn, "srcFd");
+    int newFd = ArgFd(info, 2, fn, "newFd");
+    Napi::Object options = ArgOptions(info, 3, fn);
+    bool setfd = OptionBool(options, fn, "setfd", false);
+    bool send = OptionBool(options, fn, "send", false);
+    bool cloexec = OptionBool(options, fn, "cloexec", false);
+    AddFdWorker::Job job{};
+    job.addfd.id = id;
+    job.addfd.flags = (setfd ? SECCOMP_ADDFD_FLAG_SETFD : 0) | (send ? SECCOMP_ADDFD_FLAG_SEND : 0);
+    job.addfd.srcfd = static_cast<uint32_t>(srcFd);
+    job.addfd.newfd = setfd ? static_cast<uint32_t>(newFd) : 0;
+    job.addfd.newfd_flags = cloexec ? O_CLOEXEC : 0;
+    if (info[4].IsObject()) {
+      Napi::Object then = info[4].As<Napi::Object>();
+      job.thenRespond = true;
+      job.val = static_cast<int64_t>(then.Get("val").ToNumber().Int64Value());
+      job.error = static_cast<int32_t>(then.Get("error").ToNumber().Int32Value());
+      if (job.error < 0 || job.error > kMaxErrno) ThrowType(env, "SeccompListener.addFdAsync: then.error must be an errno");
+      if (send) ThrowType(env, "SeccompListener.addFdAsync: send and then exclude each other");
+    }
+    Napi::Function onDone = ArgFunction(info, 5, fn, "onDone");
+    if (!addFdWorker_.started()) {
+      uv_loop_t* loop = nullptr;
+      if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) ThrowErrno(env, "uv_default_loop", EINVAL);
+      napi_env rawEnv = env;
+      int r = addFdWorker_.Start(loop, fd_, respSize_, [this, rawEnv](const AddFdWorker::Done& d) { DeliverAddFd(Napi::Env(rawEnv), d); });
+      if (r != 0) ThrowErrno(env, "uv_async_init", -r);
+      if (!addFdContext_) addFdContext_ = std::make_unique<Napi::AsyncContext>(env, "tsor-addfd");
+    }
+    job.token = nextToken_++;
+    addFdCallbacks_.emplace(job.token, Napi::Persistent(onDone));
+    addFdWorker_.Push(job);
+  }
+
+  void DeliverAddFd(Napi::Env env, const AddFdWorker::Done& d) {
+    auto it = addFdCallbacks_.find(d.token);
+    if (it == addFdCallbacks_.end()) return;
+    Napi::FunctionReference cb = std::move(it->second);
+    addFdCallbacks_.erase(it);
+    Napi::HandleScope scope(env);
+    napi_value argv[2] = {d.syscall ? MakeNativeError(env, d.syscall, d.err) : env.Null(), Napi::Number::New(env, d.result)};
+    CallFromLoop(env, *addFdContext_, cb.Value(), 2, argv);
+  }
+
   // idValid(id): the notification is still pending (its task alive, still in the syscall). Check
   // after reading the task's memory: the pid could have been reused (TOCTOU).
   Napi::Value IdValid(const Napi::CallbackInfo& info) {
@@ -520,6 +728,10 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
   bool onLoop_ = false;
   napi_env env_ = nullptr;
   std::unique_ptr<Napi::AsyncContext> asyncContext_;
+  AddFdWorker addFdWorker_;
+  std::unique_ptr<Napi::AsyncContext> addFdContext_;
+  std::map<uint32_t, Napi::FunctionReference> addFdCallbacks_;
+  uint32_t nextToken_ = 1;
 };
 
 void StopAllListeners(AddonState* state) {
