@@ -4,8 +4,9 @@
 // as the DaemonSet runs it. Commands, env, volumes, privileged and the host namespaces come from
 // the YAML itself; each hostPath is a temp dir instead. The init container must leave the tree
 // in "/opt/tsor" and tsor's handler in an empty config.toml; netd must serve, its readiness
-// probe (docker exec) pass and its metrics answer on the node IP. Root only; once, in the tsor
-// pass (the runtime under test is docker's runc either way).
+// probe (docker exec) pass, its metrics answer on the node IP and a netns bound later under the
+// host's /run/netns show in its own. Root only; once, in the tsor pass (the runtime under test
+// is docker's runc either way).
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -33,7 +34,7 @@ interface Container {
   env?: EnvVar[];
   readinessProbe?: { exec: { command: string[] } };
   securityContext?: { privileged?: boolean };
-  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; mountPropagation?: "None" | "HostToContainer" | "Bidirectional" }[];
 }
 interface PodSpec {
   hostNetwork?: boolean;
@@ -81,10 +82,13 @@ function privilegedFlags(): string[] {
   ];
 }
 
+/** The bind propagation the kubelet asks of the runtime for a volumeMount's mountPropagation. */
+const PROPAGATION = { None: "rprivate", HostToContainer: "rslave", Bidirectional: "rshared" } as const;
+
 /**
  * `docker run` flags for container `c` of the pod, with each hostPath volume at `hostRoot` +
- * its path (created, as type DirectoryOrCreate does). mountPropagation is left out: docker
- * refuses rslave where / is a private mount, as here, and nothing mounts under /run/netns.
+ * its path (created, as type DirectoryOrCreate does). hostRoot must be a shared mount for
+ * rslave/rshared (docker checks the source's mount).
  */
 function runFlags(c: Container, hostRoot: string, env: Record<string, string>): string[] {
   const flags: string[] = [];
@@ -96,7 +100,8 @@ function runFlags(c: Container, hostRoot: string, env: Record<string, string>): 
     assert.ok(v, `volume ${m.name} of ${c.name}`);
     const src = path.join(hostRoot, v.hostPath.path);
     fs.mkdirSync(src, { recursive: true });
-    flags.push("-v", `${src}:${m.mountPath}${m.readOnly ? ":ro" : ""}`);
+    const opts = [...(m.readOnly ? ["ro"] : []), ...(m.mountPropagation ? [PROPAGATION[m.mountPropagation]] : [])];
+    flags.push("-v", `${src}:${m.mountPath}${opts.length ? `:${opts.join(",")}` : ""}`);
   }
   for (const [k, v] of Object.entries(env)) flags.push("-e", `${k}=${v}`);
   return flags;
@@ -118,6 +123,13 @@ describe("the netd DaemonSet's image (make image), run by a private dockerd as t
     d = new PrivateDockerd();
     await d.start();
     hostRoot = path.join(d.tmp, "host");
+    // The "host" is a shared mount, as / is on a systemd node, so that HostToContainer
+    // (rslave) volumes can be made from it; d.stop() unmounts everything under d.tmp.
+    fs.mkdirSync(hostRoot);
+    for (const args of [["--bind", hostRoot, hostRoot], ["--make-rshared", hostRoot]]) {
+      const m = spawnSync("mount", args, { encoding: "utf8", timeout: 10_000 });
+      assert.equal(m.status, 0, `mount ${args.join(" ")}: ${m.stderr}`);
+    }
     const rootfs = path.join(d.tmp, "image-rootfs");
     const tar = path.join(d.tmp, "tsor-image.tar");
     buildImageRootfs(rootfs);
@@ -191,6 +203,22 @@ describe("the netd DaemonSet's image (make image), run by a private dockerd as t
     const metrics = await fetch(url!, { signal: AbortSignal.timeout(5000) });
     assert.equal(metrics.status, 200);
     assert.match(await metrics.text(), /^# TYPE tsor_/m);
+
+    // HostToContainer: a pod's network namespace that a CNI plugin binds under the host's
+    // /run/netns after netd started shows in netd's (a namespace of our own, freed at umount).
+    for (const m of netd.volumeMounts!.filter((v) => v.mountPropagation === "HostToContainer")) {
+      const probe = `probe-${process.pid}`;
+      const onHost = path.join(hostRoot, pod.volumes.find((v) => v.name === m.name)!.hostPath.path, probe);
+      fs.writeFileSync(onHost, "");
+      const u = spawnSync("unshare", ["--net", "--", "mount", "--bind", "/proc/self/ns/net", onHost], { encoding: "utf8", timeout: 10_000 });
+      assert.equal(u.status, 0, `unshare --net mount --bind: ${u.stderr}`);
+      try {
+        const mountinfo = d!.ok(["exec", netdContainer, "cat", "/proc/self/mountinfo"]);
+        assert.match(mountinfo, new RegExp(` ${m.mountPath}/${probe} .* - nsfs `), mountinfo);
+      } finally {
+        spawnSync("umount", [onHost], { timeout: 10_000 });
+      }
+    }
 
     // Stop as the kubelet does (SIGTERM, then SIGKILL after the grace period): netd exits on its own.
     d!.ok(["stop", "--time", "10", netdContainer], 30_000);
