@@ -14,10 +14,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { runtime } from "./harness.js";
-import { PrivateDockerd, dockerSkipReason } from "../lib/dockerd.js";
+import { PrivateDockerd, dockerClient, dockerSkipReason } from "../lib/dockerd.js";
 import { repoRoot } from "../lib/bundle.js";
 import { CAPABILITIES } from "../../oci/known.js";
 import { buildImageRootfs, imageTag, importImage, writeImageTar } from "../../image/build.js";
+
+/** containerd's client (Debian's containerd, which docker.io depends on). */
+const CTR = "/usr/bin/ctr";
 
 const skip = runtime().isRunc ? "runs once, in the tsor pass (the image runs on docker's runc either way)" : dockerSkipReason(false);
 
@@ -147,6 +150,23 @@ describe("the netd DaemonSet's image (make image), run by a private dockerd as t
   test("the DaemonSet's containers name the image make image builds", () => {
     for (const c of [init, netd]) assert.equal(c.image, tag, c.name);
     assert.match(d!.ok(["image", "inspect", tag, "--format", "{{json .Config.Env}}"]), /PATH=\/opt\/tsor\/bin:/);
+  });
+
+  test("docker save | ctr -n k8s.io images import: a node's containerd has it under the name the kubelet asks for, and runs it", () => {
+    // dockerd's own containerd (its exec-root is d.tmp/exec) stands in for a node's.
+    const sock = path.join(d!.tmp, "exec", "containerd", "containerd.sock");
+    const ctr = (args: string[]) => spawnSync(CTR, ["-a", sock, "-n", "k8s.io", ...args], { encoding: "utf8", timeout: 60_000 });
+    const imp = spawnSync("sh", ["-c", `"$1" --host "unix://$2" save "$3" | "$4" -a "$5" -n k8s.io images import -`, "sh", dockerClient()!, d!.sock, tag, CTR, sock], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.equal(imp.status, 0, `docker save | ctr images import: ${imp.stdout}${imp.stderr}`);
+    // The kubelet normalizes `image: tsor:0.1.0` to docker.io/library/tsor:0.1.0.
+    const ref = `docker.io/library/${tag}`;
+    assert.ok(ctr(["images", "ls", "-q"]).stdout.split("\n").includes(ref), `${ref} in containerd's k8s.io namespace`);
+    const run = ctr(["run", "--rm", ref, `tsor-image-${process.pid}`, "/opt/tsor/bin/tsor", "--version"]);
+    assert.equal(run.status, 0, `ctr run: ${run.stderr}`);
+    assert.match(run.stdout, /^tsor version /);
   });
 
   test("init container: copies the tree to the host's /opt/tsor and adds tsor's handler to an empty config.toml", () => {
