@@ -1,5 +1,6 @@
 // The image deploy/netd-daemonset.yaml runs (tsor:<version>), built by `make image`'s code
-// (image/build.ts) and imported into a private dockerd (test/lib/dockerd.ts), then run with
+// (image/build.ts) and imported into a private dockerd (test/lib/dockerd.ts), loaded into its
+// containerd's k8s.io namespace as a node's would be (docker save | ctr import), then run with
 // docker's default runtime (runc: what is under test is the image and the DaemonSet's commands)
 // as the DaemonSet runs it. Commands, env, volumes, privileged and the host namespaces come from
 // the YAML itself; each hostPath is a temp dir instead. The init container must leave the tree
