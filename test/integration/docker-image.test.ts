@@ -74,7 +74,7 @@ const expand = (s: string, env: Record<string, string>): string => s.replace(/\$
  * `privileged: true` as docker can give it here. --privileged asks runc for every capability,
  * which fails ("unable to apply caps") where this machine's own bounding set lacks some (a
  * sandboxed VM); then: every capability the bounding set has, no seccomp or AppArmor profile,
- * /proc and /sys unmasked.
+ * /proc and /sys unmasked (not the host's devices: neither netd nor install uses one).
  */
 function privilegedFlags(): string[] {
   const bnd = BigInt("0x" + /^CapBnd:\s*([0-9a-f]+)/m.exec(fs.readFileSync("/proc/self/status", "utf8"))![1]!);
