@@ -1,5 +1,5 @@
 # TSoR build. `make demo` installs everything and runs the main job; `make test` runs the suite.
-.PHONY: setup build build-ts build-native test test-unit test-runc demo bench clean
+.PHONY: setup build build-ts build-native image image-tar test test-unit test-runc demo bench clean
 
 NODE_GYP := npx --no-install node-gyp
 
@@ -24,6 +24,15 @@ build-ts:
 build-native:
 	$(MAKE) -C native
 	cd native/addon && $(NODE_GYP) rebuild --silent
+
+# The image deploy/netd-daemonset.yaml runs (tsor:<version> from package.json), built offline
+# from this checkout and this host's node and busybox (image/build.ts), loaded into docker.
+# `make image-tar` only writes dist/tsor-image.tar (for a machine with no docker).
+image: build
+	node dist/image/build.js
+
+image-tar: build
+	node dist/image/build.js --tar-only
 
 # The whole suite (root: it makes namespaces, cgroups and containers): unit + integration
 # against tsor, then the integration suite against Debian's runc.

@@ -25,9 +25,10 @@ export function register(program: Command): void {
   const netd = program
     .command("netd")
     .description("run tsor-netd, the node's network daemon, in the foreground")
-    .option("--name <name>", "instance name (several netds may run on one machine)", "default")
-    .option("--socket <path>", "API socket (default /run/tsor/netd/<name>.sock)")
-    .option("--state-dir <dir>", "state directory (default /run/tsor/netd/<name>)")
+    // No commander defaults: netdPaths applies TSOR_NETD_NAME/SOCKET/STATE_DIR, then the node's.
+    .option("--name <name>", "instance name (several netds may run on one machine; default: TSOR_NETD_NAME, else default)")
+    .option("--socket <path>", "API socket (default: TSOR_NETD_SOCKET, else /run/tsor/netd/<name>.sock)")
+    .option("--state-dir <dir>", "state directory (default: TSOR_NETD_STATE_DIR, else /run/tsor/netd/<name>)")
     .option("--log <file>", "log file (default: the global --log, else none)")
     .option("--metrics-address <host:port>", "serve Prometheus metrics at http://host:port/metrics")
     .option("--cluster <file>", "static cluster state (YAML: pods, Services) for Service ClusterIPs and pod names")
@@ -40,10 +41,10 @@ export function register(program: Command): void {
   netd
     .command("status")
     .description("print the pods, listeners and connection counts of a running netd")
-    .option("--name <name>", "instance name", "default")
-    .option("--socket <path>", "API socket (default /run/tsor/netd/<name>.sock)")
+    .option("--name <name>", "instance name (default: TSOR_NETD_NAME, else default)")
+    .option("--socket <path>", "API socket (default: TSOR_NETD_SOCKET, else /run/tsor/netd/<name>.sock)")
     .option("--json", "print the raw status reply")
-    .action(async (f: { name: string; socket?: string; json?: boolean }) => {
+    .action(async (f: { name?: string; socket?: string; json?: boolean }) => {
       process.stdout.write(await netdStatusText({ name: f.name, socket: f.socket, json: Boolean(f.json) }));
     });
 }
@@ -55,7 +56,7 @@ async function runNetd(f: NetdFlags, cmd: Command): Promise<void> {
   const { YamlClusterState } = await import("../../netstack/cluster/yaml.js");
   const inherited = closeInheritedFds();
   const g = globalOptions(cmd);
-  const paths = netdPaths({ name: f.name ?? "default", socket: f.socket, stateDir: f.stateDir });
+  const paths = netdPaths({ name: f.name, socket: f.socket, stateDir: f.stateDir });
   const log = createLogger({ log: f.log ?? g.log, logFormat: g.logFormat, debug: g.debug }, { component: "netd", name: paths.name });
   const idle = f.exitWhenIdle === undefined ? undefined : Number(f.exitWhenIdle);
   if (idle !== undefined && !(idle >= 0)) throw new UserError(`invalid --exit-when-idle: ${f.exitWhenIdle}`);

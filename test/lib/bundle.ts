@@ -6,7 +6,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 export const RUNC = "/usr/sbin/runc";
-export const BUSYBOX = "/bin/busybox";
+// The busybox rootfs is image/rootfs.ts's (`make image` builds on it too).
+export { BUSYBOX, BUSYBOX_APPLETS, makeBusyboxRootfs } from "../../image/rootfs.js";
+import { makeBusyboxRootfs } from "../../image/rootfs.js";
 
 export { projectRoot as repoRoot } from "../../native/root.js";
 import { projectRoot as repoRoot } from "../../native/root.js";
@@ -27,24 +29,6 @@ export function baseSpec(): Record<string, any> {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return structuredClone(specTemplate!);
-}
-
-export const BUSYBOX_APPLETS = [
-  "sh", "echo", "cat", "ls", "sleep", "id", "hostname", "mount", "ps", "true", "false", "env",
-  "pwd", "touch", "mkdir", "wc", "kill", "grep", "readlink", "stat", "head", "tty", "test",
-  "rm", "ln", "sed", "tr", "cut", "ip", "sysctl", "printf", "stty", "umount", "nc", "wget",
-  "httpd", "dd", "md5sum", "seq", "date", "uname", "chmod",
-];
-
-export function makeBusyboxRootfs(rootfs: string): void {
-  for (const d of ["bin", "proc", "dev", "sys", "tmp", "etc", "root", "mnt"]) {
-    fs.mkdirSync(path.join(rootfs, d), { recursive: true });
-  }
-  fs.copyFileSync(BUSYBOX, path.join(rootfs, "bin", "busybox"));
-  fs.chmodSync(path.join(rootfs, "bin", "busybox"), 0o755);
-  for (const a of BUSYBOX_APPLETS) fs.symlinkSync("busybox", path.join(rootfs, "bin", a));
-  fs.writeFileSync(path.join(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
-  fs.writeFileSync(path.join(rootfs, "etc", "group"), "root:x:0:\n");
 }
 
 /** A busybox bundle in `dir` running `args`, non-interactive; `mutate` has the last word. */
