@@ -60,7 +60,19 @@ export interface PodNetSample {
   netd?: { local: number; kernel: number };
 }
 
-/** Established TCP connections (local:remote, hex as the kernel prints them) with a port in `ports`. */
+/** 127.0.0.0/8, ::1 or ::ffff:127.x as /proc/net/tcp{,6} prints an address (hex, host byte order per word). */
+function isLoopbackHex(addr: string): boolean {
+  const ip = addr.split(":")[0]!;
+  if (ip.length === 8) return ip.endsWith("7F");
+  return ip === "00000000000000000000000001000000" || (ip.startsWith("0000000000000000FFFF0000") && ip.endsWith("7F"));
+}
+
+/**
+ * Established TCP connections (local:remote, hex as the kernel prints them) with a port in
+ * `ports`. Loopback-only connections are left out: pod-to-pod traffic is between pod IPs, and a
+ * tsor listener's doorbells (the sentry's short-lived loopback connections that make the
+ * server's epoll see a queued socketpair connection) carry no data.
+ */
 function establishedTo(pid: number, ports: Map<number, string>, into: Map<string, Set<string>>): void {
   for (const table of ["tcp", "tcp6"]) {
     let text: string;
@@ -72,6 +84,7 @@ function establishedTo(pid: number, ports: Map<number, string>, into: Map<string
     for (const line of text.split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 4 || f[3] !== "01") continue; // 01 = TCP_ESTABLISHED
+      if (isLoopbackHex(f[1]!) && isLoopbackHex(f[2]!)) continue;
       for (const addr of [f[1]!, f[2]!]) {
         const what = ports.get(parseInt(addr.split(":")[1]!, 16));
         if (what) into.get(what)!.add([f[1], f[2]].sort().join("-")); // one key for both ends
