@@ -205,7 +205,7 @@ void SetsockoptInt(const Napi::CallbackInfo& info) {
 }
 
 // recvNow(sock, maxData): one recv(MSG_DONTWAIT) on the calling thread, for data known to be
-// there (a readiness byte the sentry wrote itself): a Buffer (empty at EOF), or null if nothing
+// there (it never waits for more): a Buffer (empty at EOF), or null if nothing
 // waits (EAGAIN). Never blocks, whatever the socket's O_NONBLOCK.
 Napi::Value RecvNow(const Napi::CallbackInfo& info) {
   int sock = ArgFd(info, 0, "recvNow", "sock");
