@@ -52,6 +52,8 @@ export interface TrapOptions {
   /** The call trapped only for TCP sockets (by its arguments); unset: none. */
   socketNr?: number;
   nrs: readonly number[];
+  /** ioctl(2) requests trapped (by the request number), whatever the fd. */
+  ioctls?: readonly number[];
 }
 
 /** The plan text for `spec`, ready for tsor-init's fd 4. */
@@ -172,7 +174,10 @@ function trapDirectives(opts: PlanOptions): Directive[] {
   } else if (t.fd !== undefined) {
     throw new PlanError("trap.fd", "trace takes no fd");
   }
-  return [["trap", t.mode, fd, t.socketNr === undefined ? "-" : String(t.socketNr), t.nrs.join(",")]];
+  for (const req of t.ioctls ?? []) if (!isNr(req)) throw new PlanError("trap.ioctls", `bad ioctl request ${req}`);
+  const fields = [t.mode, fd, t.socketNr === undefined ? "-" : String(t.socketNr), t.nrs.join(",")];
+  if (t.ioctls?.length) fields.push(t.ioctls.join(","));
+  return [["trap", ...fields]];
 }
 
 function terminalDirectives(spec: Spec, opts: PlanOptions): Directive[] {

@@ -30,7 +30,7 @@ static const struct {
 	{"rlimit", 3, 3}, {"oom_score_adj", 1, 1}, {"user", 3, 3}, {"groups", 1, 1}, {"cwd", 1, 1},
 	{"env", 1, 1}, {"arg", 1, 1}, {"caps", 5, 5}, {"no_new_privs", 0, 0},
 	{"seccomp_default", 2, 2}, {"seccomp_arch", 1, 1}, {"seccomp_flag", 1, 1},
-	{"seccomp_rule", 4, -1}, {"trap", 4, 4}, {"terminal", 0, 0}, {"console_socket", 1, 1},
+	{"seccomp_rule", 4, -1}, {"trap", 4, 5}, {"terminal", 0, 0}, {"console_socket", 1, 1},
 	{"preserve_fds", 1, 1}, {"session_keyring", 1, 1}, {"hook", 3, -1}, {"hook_env", 1, 1}, {"end", 0, 0},
 };
 
@@ -202,7 +202,7 @@ static void parse_groups(struct plan *p, const struct directive *d)
 	free(copy);
 }
 
-/* `trap MODE FD SOCKET_NR NRS`: NRS a comma-separated list of decimal syscall numbers. */
+/* `trap MODE FD SOCKET_NR NRS [IOCTLS]`: NRS and IOCTLS comma-separated decimal numbers. */
 static void parse_trap(struct plan *p, const struct directive *d)
 {
 	if (p->trap_mode != TRAP_MODE_NONE) fail("plan: line %d: trap given twice", d->line);
@@ -242,6 +242,26 @@ static void parse_trap(struct plan *p, const struct directive *d)
 		/* socket is checked first, with its arguments: listed again it could never match. */
 		if ((long)v == p->trap_socket_nr) fail("plan: line %d: trap: SOCKET_NR %lu in NRS", d->line, v);
 		p->trap_nrs[p->trap_nnrs++] = (long)v;
+	}
+	free(copy);
+
+	/* IOCTLS (optional): ioctl(2) requests trapped by their number, whatever the fd. */
+	if (d->argc < 5 || !*d->argv[4]) return;
+	const char *r = d->argv[4];
+	size_t m = 1;
+	for (const char *c = r; *c; c++) m += *c == ',';
+	if (m > 8) fail("plan: line %d: trap: more than 8 ioctl requests", d->line);
+	p->trap_ioctls = xcalloc(m, sizeof(unsigned long));
+	copy = strdup(r);
+	save = NULL;
+	if (!copy) die("strdup", "plan");
+	for (char *req = strtok_r(copy, ",", &save); req; req = strtok_r(NULL, ",", &save)) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(req, &end, 10);
+		if (*end || errno || *req == '-' || *req == '+' || v > 0xffffffffu)
+			fail("plan: line %d: trap: bad ioctl request \"%s\"", d->line, req);
+		p->trap_ioctls[p->trap_nioctls++] = v;
 	}
 	free(copy);
 }

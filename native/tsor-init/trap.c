@@ -44,13 +44,13 @@
 #define OFF_ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
 
 /* Jump targets, resolved once the program is laid out; a value >= 0 is a literal offset. */
-enum label { NEXT = 0, L_ALLOW = -1, L_TRAP = -2, L_SOCKET = -3 };
+enum label { NEXT = 0, L_ALLOW = -1, L_TRAP = -2, L_SOCKET = -3, L_IOCTL = -4 };
 
 struct prog {
 	struct sock_filter insn[MAX_TRAP_NRS + 32];
 	int jt[MAX_TRAP_NRS + 32], jf[MAX_TRAP_NRS + 32];  /* a label or a literal offset */
 	int n;
-	int at[4];  /* index of each label, by -label */
+	int at[5];  /* index of each label, by -label */
 };
 
 static void emit(struct prog *g, uint16_t code, uint32_t k, int jt, int jf)
@@ -103,7 +103,19 @@ void *trap_prepare(const struct plan *p)
 	 * virtual socket's fd from a kernel one, and CONTINUE hands the others back. */
 	for (size_t i = 0; i < p->trap_nnrs; i++)
 		emit(g, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)p->trap_nrs[i], L_TRAP, NEXT);
+	if (p->trap_nioctls > 0) emit(g, BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, L_IOCTL, NEXT);
 	emit(g, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
+
+	/* ioctl(fd, request, ...) traps only for the listed requests (TIOCOUTQ: a connection's
+	 * unsent bytes, which only the sentry can answer as TCP would); every other ioctl, and the
+	 * terminal's, never leaves the kernel or goes straight back to it. */
+	if (p->trap_nioctls > 0) {
+		place(g, L_IOCTL);
+		emit(g, BPF_LD | BPF_W | BPF_ABS, OFF_ARG_LO(1), 0, 0);
+		for (size_t i = 0; i < p->trap_nioctls; i++)
+			emit(g, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)p->trap_ioctls[i], L_TRAP, NEXT);
+		emit(g, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
+	}
 
 	/* socket(domain, type, protocol) traps only for what becomes a virtual socket: TCP over
 	 * IPv4/IPv6. UDP, AF_UNIX, netlink, raw sockets never notify, so they cost nothing. (Not

@@ -85,6 +85,8 @@ struct plan {
 	long trap_socket_nr;
 	long *trap_nrs;    /* the other trapped syscall numbers */
 	size_t trap_nnrs;
+	unsigned long *trap_ioctls;  /* ioctl requests trapped (by the low 32 bits of arg 1) */
+	size_t trap_nioctls;
 	bool terminal;
 	const char *console_socket;
 	int preserve_fds;

@@ -15,6 +15,8 @@ export const SOCKET_SYSCALLS = {
   setsockopt: 54,
   getsockopt: 55,
   accept4: 288,
+  /** Only for the requests in TRAPPED_IOCTLS. */
+  ioctl: 16,
 } as const;
 
 export type SocketSyscallName = keyof typeof SOCKET_SYSCALLS;
@@ -41,3 +43,13 @@ export const TRAPPED_SOCKET_CALLS: readonly SocketSyscallName[] = [
   "getsockopt",
   "accept4",
 ];
+
+/**
+ * ioctl(2) requests the filter traps by their number (whatever the fd; the sentry lets the
+ * others through): TIOCOUTQ (SIOCOUTQ on a socket), a connection's unsent bytes, which the
+ * socketpair would answer with its own unread bytes.
+ */
+export const TRAPPED_IOCTLS = { TIOCOUTQ: 0x5411 } as const;
+
+/** Every call the handler table serves: the trapped calls, and ioctl for TRAPPED_IOCTLS. */
+export const TABLE_CALLS: readonly SocketSyscallName[] = [...TRAPPED_SOCKET_CALLS, "ioctl"];

@@ -5,6 +5,7 @@ import { SOCKET_SYSCALLS, type SocketSyscallName } from "./numbers.js";
 import { sysAccept, sysAccept4, sysBind, sysConnect, sysListen, sysShutdown } from "./sys_socket.js";
 import { sysGetpeername, sysGetsockname } from "./sys_sockname.js";
 import { sysGetsockopt, sysSetsockopt } from "./sys_sockopt.js";
+import { sysIoctl } from "./sys_ioctl.js";
 
 export interface SyscallEntry {
   readonly name: SocketSyscallName;
@@ -36,6 +37,7 @@ const ENTRIES: readonly SyscallEntry[] = [
   supported("getsockname", sysGetsockname),
   supported("getpeername", sysGetpeername),
   partial("getsockopt", sysGetsockopt, "on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default (int-sized); TCP_INFO minimal"),
+  partial("ioctl", sysIoctl, "only TIOCOUTQ (SIOCOUTQ) is trapped: 0 on a connection, as loopback TCP once its peer has the bytes (not while the peer's window is full)"),
   partial("setsockopt", sysSetsockopt, "on a connection: options not emulated are checked against a scratch kernel socket (int-sized only) and recorded"),
 ];
 

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Harness, runtime } from "./harness.js";
-import { SOCKET_SYSCALLS, TRAPPED_SOCKET_CALLS } from "../../sentry/syscalls/numbers.js";
+import { SOCKET_SYSCALLS, TABLE_CALLS } from "../../sentry/syscalls/numbers.js";
 
 const h = new Harness("cli");
 after(() => h.cleanup());
@@ -151,7 +151,7 @@ describe("tsor syscalls", { skip: runtime().isRunc ? "a tsor verb" : false }, ()
     const r = spawnSync(runtime().bin, ["syscalls", "--format", "json"], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     const rows = JSON.parse(r.stdout) as { nr: number; name: string; support: string }[];
-    assert.deepEqual(rows.map((x) => x.name).sort(), [...TRAPPED_SOCKET_CALLS].sort());
+    assert.deepEqual(rows.map((x) => x.name).sort(), [...TABLE_CALLS].sort());
     for (const row of rows) {
       assert.equal(row.nr, SOCKET_SYSCALLS[row.name as keyof typeof SOCKET_SYSCALLS]);
       assert.ok(row.support === "supported" || row.support === "partial");

@@ -46,7 +46,6 @@ function nativeRun(prog: string): ProgResult {
  */
 const KNOWN_DIVERGENCES: Record<string, string> = {
   bind_reuseaddr_after_close: "a connection closed server-first leaves no TIME_WAIT (the socketpair has none; close is not trapped), so the port is free at once",
-  ioctl_fionread: "SIOCOUTQ on a connection is the socketpair's (bytes the peer has not read yet), not TCP's unacknowledged bytes (0 on loopback)",
   write_after_peer_close: "no TCP reset emulation: the first write after the peer closed fails at once",
 };
 

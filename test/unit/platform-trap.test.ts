@@ -30,10 +30,11 @@ describe("trapOptions", () => {
       mode: "notify",
       fd: 5,
       nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288],
+      ioctls: [0x5411],
     });
-    assert.deepEqual(trapOptions("ptrace", 5), { mode: "trace", nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288] });
-    // Every socket control call but socket(2) itself, which stays the kernel's.
-    assert.deepEqual(new Set([...TRAPPED_SOCKET_CALLS, "socket"]), new Set(Object.keys(SOCKET_SYSCALLS)));
+    assert.deepEqual(trapOptions("ptrace", 5), { mode: "trace", nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288], ioctls: [0x5411] });
+    // Every socket control call but socket(2) itself, which stays the kernel's; ioctl by request.
+    assert.deepEqual(new Set([...TRAPPED_SOCKET_CALLS, "socket", "ioctl"]), new Set(Object.keys(SOCKET_SYSCALLS)));
   });
 
   it("the pass-through answers continue; both platforms are there", () => {
@@ -48,18 +49,18 @@ describe("gofer: the trap directive", () => {
 
   it("create: after the config's seccomp profile, before terminal and preserve_fds", () => {
     const plan = lines({ preserveFds: 2, trap: trapOptions("seccomp", 7) });
-    const trap = plan.indexOf(`trap notify 7 - ${SOCKET_CONTROL_NRS}`);
+    const trap = plan.indexOf(`trap notify 7 - ${SOCKET_CONTROL_NRS} 21521`);
     assert.ok(trap > 0, plan.join("\n"));
     const lastSeccomp = plan.map((l, i) => (l.startsWith("seccomp_") ? i : -1)).reduce((a, b) => Math.max(a, b));
     assert.ok(lastSeccomp > 0 && lastSeccomp < trap, plan.join("\n"));
     assert.equal(plan[trap + 1], "preserve_fds 2");
     // Encoded as PLAN.md says: the empty fd of `trace` is %-.
-    assert.match(buildPlan(spec, { ...base, trap: trapOptions("ptrace", 5) }), new RegExp(`^trap trace %- - ${SOCKET_CONTROL_NRS}$`, "m"));
+    assert.match(buildPlan(spec, { ...base, trap: trapOptions("ptrace", 5) }), new RegExp(`^trap trace %- - ${SOCKET_CONTROL_NRS} 21521$`, "m"));
   });
 
   it("exec mode carries it too; no trap option (--network host-kernel) means no line", () => {
     const exec = lines({ mode: "exec", joinNamespaces: { mnt: "/proc/1/ns/mnt" }, trap: trapOptions("seccomp", 5) });
-    assert.ok(exec.includes(`trap notify 5 - ${SOCKET_CONTROL_NRS}`), exec.join("\n"));
+    assert.ok(exec.includes(`trap notify 5 - ${SOCKET_CONTROL_NRS} 21521`), exec.join("\n"));
     assert.ok(!lines({}).some((l) => l.startsWith("trap")));
     assert.ok(!planDirectives(spec, { ...base, mode: "exec" }).some((d) => d[0] === "trap"));
   });
@@ -103,6 +104,10 @@ describe("tsor-init: parsing `trap`", () => {
     [["trap notify 5 41 42"], /^error trap fd 5: fcntl: Bad file descriptor$/],
     // SOCKET_NR `-` (no call trapped by its arguments) parses; same failure for the missing fd.
     [["trap notify 5 - 42"], /^error trap fd 5: fcntl: Bad file descriptor$/],
+    // IOCTLS: request numbers trapped by ioctl's second argument.
+    [["trap notify 5 - 42 21521"], /^error trap fd 5: fcntl: Bad file descriptor$/],
+    [["trap notify 5 - 42 21521,x"], /trap: bad ioctl request "x"/],
+    [["trap notify 5 - 42 1,2,3,4,5,6,7,8,9"], /trap: more than 8 ioctl requests/],
   ];
   for (const [trap, expected] of cases) {
     it(trap.join(" / "), async () => assert.match(await initSays(plan(...trap)), expected));
