@@ -202,6 +202,29 @@ static void parse_groups(struct plan *p, const struct directive *d)
 	free(copy);
 }
 
+/* A comma-separated list of at most `max` decimal 32-bit numbers (empty: none) into a new array
+ * of *n entries; `what` names an entry in errors. */
+static unsigned long *parse_u32_list(const struct directive *d, const char *s, size_t max, const char *what, size_t *n)
+{
+	size_t cap = *s ? 1 : 0;
+	for (const char *c = s; *c; c++) cap += *c == ',';
+	if (cap > max) fail("plan: line %d: trap: more than %zu %ss", d->line, max, what);
+	unsigned long *out = xcalloc(cap ? cap : 1, sizeof(unsigned long));
+	char *copy = strdup(s), *save = NULL;
+	if (!copy) die("strdup", "plan");
+	*n = 0;
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(item, &end, 10);
+		if (*end || errno || *item == '-' || *item == '+' || v > 0xffffffffu)
+			fail("plan: line %d: trap: bad %s \"%s\"", d->line, what, item);
+		out[(*n)++] = v;
+	}
+	free(copy);
+	return out;
+}
+
 /* `trap MODE FD SOCKET_NR NRS [IOCTLS]`: NRS and IOCTLS comma-separated decimal numbers. */
 static void parse_trap(struct plan *p, const struct directive *d)
 {
@@ -226,44 +249,17 @@ static void parse_trap(struct plan *p, const struct directive *d)
 		p->trap_socket_nr = (long)socket_nr;
 	}
 
-	const char *s = d->argv[3];
-	size_t n = *s ? 1 : 0;
-	for (const char *c = s; *c; c++) n += *c == ',';
-	if (n > 64) fail("plan: line %d: trap: more than 64 syscalls", d->line);
-	p->trap_nrs = xcalloc(n, sizeof(long));
-	char *copy = strdup(s), *save = NULL;
-	if (!copy) die("strdup", "plan");
-	for (char *nr = strtok_r(copy, ",", &save); nr; nr = strtok_r(NULL, ",", &save)) {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(nr, &end, 10);
-		if (*end || errno || *nr == '-' || *nr == '+' || v > 0xffffffffu)
-			fail("plan: line %d: trap: bad syscall number \"%s\"", d->line, nr);
+	unsigned long *nrs = parse_u32_list(d, d->argv[3], 64, "syscall number", &p->trap_nnrs);
+	p->trap_nrs = xcalloc(p->trap_nnrs ? p->trap_nnrs : 1, sizeof(long));
+	for (size_t i = 0; i < p->trap_nnrs; i++) {
 		/* socket is checked first, with its arguments: listed again it could never match. */
-		if ((long)v == p->trap_socket_nr) fail("plan: line %d: trap: SOCKET_NR %lu in NRS", d->line, v);
-		p->trap_nrs[p->trap_nnrs++] = (long)v;
+		if ((long)nrs[i] == p->trap_socket_nr) fail("plan: line %d: trap: SOCKET_NR %lu in NRS", d->line, nrs[i]);
+		p->trap_nrs[i] = (long)nrs[i];
 	}
-	free(copy);
+	free(nrs);
 
 	/* IOCTLS (optional): ioctl(2) requests trapped by their number, whatever the fd. */
-	if (d->argc < 5 || !*d->argv[4]) return;
-	const char *r = d->argv[4];
-	size_t m = 1;
-	for (const char *c = r; *c; c++) m += *c == ',';
-	if (m > 8) fail("plan: line %d: trap: more than 8 ioctl requests", d->line);
-	p->trap_ioctls = xcalloc(m, sizeof(unsigned long));
-	copy = strdup(r);
-	save = NULL;
-	if (!copy) die("strdup", "plan");
-	for (char *req = strtok_r(copy, ",", &save); req; req = strtok_r(NULL, ",", &save)) {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(req, &end, 10);
-		if (*end || errno || *req == '-' || *req == '+' || v > 0xffffffffu)
-			fail("plan: line %d: trap: bad ioctl request \"%s\"", d->line, req);
-		p->trap_ioctls[p->trap_nioctls++] = v;
-	}
-	free(copy);
+	if (d->argc >= 5) p->trap_ioctls = parse_u32_list(d, d->argv[4], 8, "ioctl request", &p->trap_nioctls);
 }
 
 /* `hook KIND PATH TIMEOUT ARG...`: ARG... is the whole argv, as in config.json. */
