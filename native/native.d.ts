@@ -227,6 +227,8 @@ export interface NativeBinding {
   setsockoptBuf(fd: number, level: number, name: number, value: Uint8Array): void;
   /** poll(2) with a zero timeout: the revents, 0 if none. */
   pollNow(fd: number, events: number): number;
+  /** null unless an AF_INET/AF_INET6 TCP socket; else its family, TCP state, IPV6_V6ONLY and name, in one call. */
+  inspectTcp(fd: number): { domain: number; state: number; v6only: boolean; name: Buffer } | null;
   /** The `flags:` of /proc/<pid>/fdinfo/<fd> (pid 0: self), or -1 if gone. */
   fdinfoFlags(pid: number, fd: number): number;
   /** SO_LINGER {1, 0} then close: RST, no TIME_WAIT. */

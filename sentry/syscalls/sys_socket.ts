@@ -8,7 +8,7 @@ import { SyscallError, type Outcome, type Task } from "../platform/platform.js";
 import type { ConnectingSocket, SocketStack } from "../vsock/stack.js";
 import type { PendingConn, VirtualSocket } from "../vsock/vsocket.js";
 import { closeQuietly, observePeer } from "../vsock/vsocket.js";
-import { AF_INET6, isV4Mapped } from "../vsock/address.js";
+import { AF_INET6, isV4Mapped, type InetFamily } from "../vsock/address.js";
 import { dupOwnFd } from "../vsock/kernel.js";
 import {
   CONTINUE,
@@ -26,13 +26,11 @@ import {
   AF_UNSPEC,
   E,
   IPPROTO_IPV6,
-  IPPROTO_TCP,
   IPV6_V6ONLY,
   SOCK_CLOEXEC,
   SOL_SOCKET,
   SO_RCVTIMEO,
   TCP_CLOSE,
-  TCP_INFO,
   SOCK_NONBLOCK,
   SHUT_RD,
   SHUT_RDWR,
@@ -95,11 +93,12 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
       vs.state = "connected";
       return ret(0);
     }
-    const family = kernelTcpSocket(dup);
-    if (family === null) return CONTINUE;
+    const sockInfo = native.inspectTcp(dup);
+    if (!sockInfo) return CONTINUE;
+    const family = sockInfo.domain as InetFamily;
     // Only an unconnected socket can become a TSoR connection; connecting, connected or
     // listening kernel sockets answer for themselves (EALREADY, EISCONN, EINVAL).
-    if (native.getsockoptBuf(dup, IPPROTO_TCP, TCP_INFO, 1)[0] !== TCP_CLOSE) return CONTINUE;
+    if (sockInfo.state !== TCP_CLOSE) return CONTINUE;
     let buf: Buffer;
     try {
       buf = readSockaddr(task, args[1], argInt(args[2]));
@@ -107,8 +106,8 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
       return CONTINUE; // EFAULT / EINVAL: the kernel says it
     }
     if (sockaddrFamily(buf) === AF_UNSPEC) return CONTINUE;
-    const v6only = family === AF_INET6 && native.getsockoptInt(dup, IPPROTO_IPV6, IPV6_V6ONLY) !== 0;
-    const name = decodeSockaddr(native.getsockname(dup));
+    const v6only = sockInfo.v6only;
+    const name = decodeSockaddr(sockInfo.name);
     const bound = name && name.port !== 0 ? name : null;
     let dest;
     try {

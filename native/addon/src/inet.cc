@@ -3,6 +3,8 @@
 // connect, names, raw socket options and a zero-timeout poll. All run on the calling thread and
 // never block; each failure is a NativeError naming the syscall and errno.
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -198,6 +200,38 @@ Napi::Value SocketsInNetns(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// inspectTcp(fd): what connect(2) needs to know of a socket in one crossing: null unless it is an
+// AF_INET/AF_INET6 TCP socket, else { domain, state (TCP_INFO's tcpi_state), v6only, name
+// (getsockname) }. ENOTSOCK and other kinds of fd answer null too (the kernel will say it).
+Napi::Value InspectTcp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0, "inspectTcp");
+  int proto = 0, domain = 0;
+  socklen_t len = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) != 0 || proto != IPPROTO_TCP) return env.Null();
+  len = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || (domain != AF_INET && domain != AF_INET6)) {
+    return env.Null();
+  }
+  uint8_t state = 0;
+  len = sizeof(state);  // tcp_info's first byte is tcpi_state; getsockopt truncates
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &state, &len) != 0) ThrowErrno(env, "getsockopt(TCP_INFO)", errno);
+  int v6only = 0;
+  if (domain == AF_INET6) {
+    len = sizeof(int);
+    if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) != 0) ThrowErrno(env, "getsockopt(IPV6_V6ONLY)", errno);
+  }
+  sockaddr_storage ss{};
+  socklen_t slen = sizeof(ss);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &slen) != 0) ThrowErrno(env, "getsockname", errno);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("domain", Napi::Number::New(env, domain));
+  out.Set("state", Napi::Number::New(env, state));
+  out.Set("v6only", Napi::Boolean::New(env, v6only != 0));
+  out.Set("name", SockaddrBuffer(env, ss, slen));
+  return out;
+}
+
 // fdinfoFlags(pid, fd): the `flags:` field of /proc/<pid>/fdinfo/<fd> (octal: the file's status
 // flags, with O_CLOEXEC for the fd's close-on-exec), or -1 if the fd or process is gone. One
 // open/read/close here instead of a JS file read on the trap path.
@@ -234,6 +268,7 @@ void InitInet(Napi::Env env, Napi::Object exports) {
   exports.Set("getsockoptBuf", Napi::Function::New(env, GetsockoptBuf, "getsockoptBuf"));
   exports.Set("setsockoptBuf", Napi::Function::New(env, SetsockoptBuf, "setsockoptBuf"));
   exports.Set("pollNow", Napi::Function::New(env, PollNow, "pollNow"));
+  exports.Set("inspectTcp", Napi::Function::New(env, InspectTcp, "inspectTcp"));
   exports.Set("fdinfoFlags", Napi::Function::New(env, FdinfoFlags, "fdinfoFlags"));
   exports.Set("closeReset", Napi::Function::New(env, CloseReset, "closeReset"));
   exports.Set("socketInNetns", Napi::Function::New(env, SocketInNetns, "socketInNetns"));
