@@ -271,6 +271,8 @@ export interface NativeBinding {
   /** PTRACE_CONT, delivering `signal` (0: none). */
   ptraceCont(pid: number, signal: number): void;
   ptraceDetach(pid: number, signal: number): void;
+  /** PTRACE_LISTEN: a task in group-stop stays stopped (until SIGCONT) without the tracer holding it. */
+  ptraceListen(pid: number): void;
   /** PTRACE_GETREGSET(NT_PRSTATUS): user_regs_struct, one word per register (see ptraceRegNames). */
   ptraceGetRegs(pid: number): BigUint64Array;
   /** PTRACE_SETREGSET(NT_PRSTATUS): all registers, as ptraceGetRegs returned them. */

@@ -150,6 +150,22 @@ export function resume(tid: number, signal = 0): void {
   ptraceQuietly(() => native.ptraceCont(tid, signal));
 }
 
+/** PTRACE_LISTEN: a task in group-stop stays stopped until SIGCONT (ESRCH as for resume). */
+export function listen(tid: number): void {
+  ptraceQuietly(() => native.ptraceListen(tid));
+}
+
+const { SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU } = osConstants.signals;
+const STOP_SIGNALS = new Set([SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU]);
+
+/**
+ * A group-stop report of a SEIZE'd task: PTRACE_EVENT_STOP with a stopping signal (ptrace(2),
+ * "Group-stop"); other PTRACE_EVENT_STOPs (PTRACE_INTERRUPT, a new thread) carry SIGTRAP.
+ */
+export function isGroupStop(st: WaitStatus): boolean {
+  return st.event === native.constants.PTRACE_EVENT_STOP && STOP_SIGNALS.has(st.stopSignal ?? 0);
+}
+
 export function setRegs(tid: number, regs: Regs): void {
   ptraceQuietly(() => native.ptraceSetRegs(tid, regs.words));
 }

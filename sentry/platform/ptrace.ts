@@ -21,14 +21,14 @@
 // report), so an answered call costs ~0.1 ms against ~0.01 ms under seccomp, and an installed fd
 // (four injected calls, nine stops) ~0.8 ms against ~0.02 ms. Hence: for portability only.
 //
-// Limits: x86_64 only; group stops (SIGSTOP) are not kept (the addon has no PTRACE_LISTEN: the
-// stopped thread is resumed); a signal that arrives during an fd injection is re-sent afterwards
-// as process-directed; the config's own SCMP_ACT_TRACE rules get ENOSYS, as with no tracer.
+// Group stops (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) are kept with PTRACE_LISTEN until SIGCONT.
+// Limits: x86_64 only; a signal that arrives during an fd injection is re-sent afterwards as
+// process-directed; the config's own SCMP_ACT_TRACE rules get ENOSYS, as with no tracer.
 import { readdirSync, readFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { native, NativeError, type WaitStatus } from "../../native/index.js";
 import type { Logger } from "../../oci/log.js";
-import { Handoff, INJECTED_SYSCALLS, Injector, Regs, resume, setRegs, TaskGone, transferFd, type Tracee } from "./inject.js";
+import { Handoff, INJECTED_SYSCALLS, Injector, isGroupStop, listen, Regs, resume, setRegs, TaskGone, transferFd, type Tracee } from "./inject.js";
 import { SyscallError, type Outcome, type Platform, type PlatformTarget, type SyscallHandler, type Task } from "./platform.js";
 
 const { EBADF, EFAULT, EIO, ENOSYS, ESRCH } = osConstants.errno;
@@ -173,7 +173,9 @@ export class PtracePlatform implements Platform {
         // A signal-delivery stop: deliver it.
         return resume(t.tid, st.stopSignal ?? 0);
       default:
-        // PTRACE_EVENT_STOP (a new thread's first stop, a stale interrupt, a group stop), EXEC.
+        // A group stop (SIGSTOP, SIGTSTP...): kept, as without a tracer, until SIGCONT.
+        if (isGroupStop(st)) return listen(t.tid);
+        // PTRACE_EVENT_STOP (a new thread's first stop, a stale interrupt), EXEC.
         return resume(t.tid);
     }
   }
@@ -232,7 +234,12 @@ export class PtracePlatform implements Platform {
         t.held = undefined;
         return this.complete(t, regs, held.outcome, signal);
       }
-      // A group stop, or a signal the app ignores: resumed, pause(2) restarts (-ERESTARTNOHAND).
+      // A group stop is kept until SIGCONT (then pause(2) restarts, -ERESTARTNOHAND); a signal
+      // the app ignores is passed over.
+      if (isGroupStop(st)) {
+        listen(t.tid);
+        continue;
+      }
       if (signal === 0 || t.ignores(signal)) {
         resume(t.tid);
         continue;

@@ -5,7 +5,8 @@
 import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { Harness } from "./harness.js";
+import * as path from "node:path";
+import { Harness, sleep } from "./harness.js";
 
 const h = new Harness("trap");
 after(() => h.cleanup());
@@ -27,6 +28,25 @@ describe("trap filter", { skip }, () => {
     assert.equal(filters(["--platform", "seccomp", "--network", "tsor"]), 1);
     assert.equal(filters(["--platform", "ptrace"]), 1);
     assert.equal(filters(["--network", "host-kernel"]), 0);
+  });
+
+  test("--platform ptrace keeps a group stop (SIGSTOP) until SIGCONT, as without a tracer", async () => {
+    const b = h.bundle({ args: ["sh", "-c", "kill -STOP $$; echo resumed > /tmp/resumed; exec sleep 1000"] });
+    const resumed = path.join(b.dir, "rootfs", "tmp", "resumed");
+    const id = h.createStart(b, "stop", ["--platform", "ptrace"]);
+    const { pid } = await h.waitStatus(id, "running");
+    const state = () => fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "")[0];
+    for (let i = 0; i < 100 && !"tT".includes(state()); i++) await sleep(50);
+    assert.ok("tT".includes(state()), `the app never stopped (state ${state()})`);
+    await sleep(300);
+    assert.ok("tT".includes(state()), `the stop was not kept (state ${state()})`);
+    assert.ok(!fs.existsSync(resumed), "the app ran on before SIGCONT");
+    h.ok(["kill", id, "CONT"]);
+    for (let i = 0; i < 100 && !fs.existsSync(resumed); i++) await sleep(50);
+    assert.ok(fs.existsSync(resumed), "SIGCONT did not resume the app");
+    h.ok(["kill", id, "KILL"]);
+    await h.waitStatus(id, "stopped");
+    h.ok(["delete", id]);
   });
 
   test("stacks with the config's profile, also without no_new_privs for a non-root app", () => {

@@ -59,6 +59,14 @@ void PtraceCont(const Napi::CallbackInfo& info) {
           reinterpret_cast<void*>(static_cast<uintptr_t>(sig)));
 }
 
+// ptraceListen(pid): restart a task in group-stop without letting it run (PTRACE_LISTEN, SEIZE'd
+// tasks only): it stays stopped as a SIGSTOP'd process does until SIGCONT, which the tracer then
+// sees as another PTRACE_EVENT_STOP.
+void PtraceListen(const Napi::CallbackInfo& info) {
+  int pid = ArgPid(info, 0, "ptraceListen");
+  Request(info.Env(), "ptrace(PTRACE_LISTEN)", PTRACE_LISTEN, pid, nullptr, nullptr);
+}
+
 // ptraceDetach(pid, signal): let a stopped task go.
 void PtraceDetach(const Napi::CallbackInfo& info) {
   int pid = ArgPid(info, 0, "ptraceDetach");
@@ -108,6 +116,7 @@ void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports.Set("ptraceSeize", Napi::Function::New(env, PtraceSeize, "ptraceSeize"));
   exports.Set("ptraceInterrupt", Napi::Function::New(env, PtraceInterrupt, "ptraceInterrupt"));
   exports.Set("ptraceCont", Napi::Function::New(env, PtraceCont, "ptraceCont"));
+  exports.Set("ptraceListen", Napi::Function::New(env, PtraceListen, "ptraceListen"));
   exports.Set("ptraceDetach", Napi::Function::New(env, PtraceDetach, "ptraceDetach"));
   exports.Set("ptraceGetRegs", Napi::Function::New(env, PtraceGetRegs, "ptraceGetRegs"));
   exports.Set("ptraceSetRegs", Napi::Function::New(env, PtraceSetRegs, "ptraceSetRegs"));
