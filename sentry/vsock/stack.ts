@@ -101,6 +101,9 @@ function inFamily(family: InetFamily, ip: Buffer, port: number): InetAddr {
   return { family, ip: ip.length === 4 ? v4Mapped(ip) : ip, port };
 }
 
+/** What a doorbell sends (its value carries no meaning). */
+const DOORBELL_BYTE = Buffer.from([0]);
+
 /** How many doorbell sockets one trip into the netns makes. */
 const DOORBELL_POOL = 16;
 
@@ -439,6 +442,13 @@ export class SocketStack {
     if (!src) {
       closeQuietly(fd);
       return false;
+    }
+    // One byte, so that a listener with TCP_DEFER_ACCEPT (which queues a connection only once
+    // data arrives) is made readable too; the accept that takes the doorbell discards it.
+    try {
+      native.sendNow(fd, DOORBELL_BYTE);
+    } catch {
+      /* not connected yet (a full backlog dropped the SYN): it still lands later, without data */
     }
     this.doorbells.set(this.doorbellKey(src, local.port), { fd, owner: listener });
     return true;
