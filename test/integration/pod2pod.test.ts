@@ -181,6 +181,25 @@ describe("pod-to-pod through tsor-netd", { skip }, () => {
     }
   });
 
+  test("a client pod killed mid-stream: the server reads EOF, and its sentry serves the next client", async () => {
+    // wc counts what each connection sent until EOF and answers the count on it.
+    const server = runIn(pods.srv!, "nc -ll -p 9300 -e wc -c", "counter");
+    try {
+      await runOk(pods.cli!, retry(`echo ping | nc ${pods.srv!.ip} 9300 | grep -q 5`), "warm");
+      const streamer = runIn(pods.cli!, `cat /dev/zero | nc ${pods.srv!.ip} 9300`, "streamer");
+      await sleep(500);
+      h.rt(["kill", streamer.id, "KILL"]);
+      const killed = await streamer.done;
+      assert.notEqual(killed.code, 0, "the streaming client was killed");
+      const out = await runOk(pods.cli!, `echo hello | nc ${pods.srv!.ip} 9300`, "after");
+      assert.equal(out.trim(), "6", "the next client is served");
+      const ended = await Promise.race([server.done.then(() => true), sleep(200).then(() => false)]);
+      assert.equal(ended, false, "the server container is still running");
+    } finally {
+      await stop(server);
+    }
+  });
+
   test("the server's getpeername shows the client pod's IP and an ephemeral port (httpd's REMOTE_ADDR)", async () => {
     // busybox httpd puts getpeername(2) of the accepted connection into a CGI's environment.
     const cgi = "#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR $REMOTE_PORT\\n";
