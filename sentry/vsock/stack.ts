@@ -105,7 +105,7 @@ function inFamily(family: InetFamily, ip: Buffer, port: number): InetAddr {
 const DOORBELL_BYTE = Buffer.from([0]);
 
 /** How many doorbell sockets one trip into the netns makes. */
-const DOORBELL_POOL = 16;
+const DOORBELL_POOL = 64;
 
 /** A doorbell: the sentry's kernel client connected to a listener, standing for one queued virtual connection. */
 interface Doorbell {
