@@ -1,6 +1,6 @@
 // What every socket handler shares: the handler signature, the outcomes, and finding the vsocket
 // behind an app fd (pidfd_getfd + fstat: the inode of the app's end is the vsocket's identity).
-import { native } from "../../native/index.js";
+import { native, NativeError } from "../../native/index.js";
 import { SyscallError, type Outcome, type Task } from "../platform/platform.js";
 import { fdinfoFlags } from "../vsock/kernel.js";
 import type { SocketStack } from "../vsock/stack.js";
@@ -102,6 +102,19 @@ export function kernelTcpSocket(dup: number): InetFamily | null {
   if (proto !== IPPROTO_TCP) return null;
   const domain = native.getsockoptInt(dup, SOL_SOCKET, SO_DOMAIN);
   return domain === AF_INET || domain === AF_INET6 ? domain : null;
+}
+
+/**
+ * Runs a syscall the sentry makes on the app's behalf on its duplicate (listen, setsockopt): the
+ * kernel's refusal (EADDRINUSE, EINVAL...) is the app's answer, not a sentry failure to log.
+ */
+export function asApp<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof NativeError) throw new SyscallError(e.errno, e.message);
+    throw e;
+  }
 }
 
 /** The vsocket behind the task's fd, for handlers that need no duplicate of it (lookupFd, dup closed). */

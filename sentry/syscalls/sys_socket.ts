@@ -13,6 +13,7 @@ import { dupOwnFd } from "../vsock/kernel.js";
 import {
   CONTINUE,
   INTERRUPTED,
+  asApp,
   fail,
   isCloexec,
   isNonblocking,
@@ -65,7 +66,7 @@ export const sysListen: SocketHandler = (stack, task, args) =>
     let backlog = argInt(args[1]);
     if (backlog >>> 0 > SOMAXCONN) backlog = SOMAXCONN;
     if (!task.stillPending()) return INTERRUPTED;
-    native.listen(dup, backlog);
+    asApp(() => native.listen(dup, backlog));
     const listener = stack.listen(ino, dup, family, backlog, { tgid: task.tgid, fd });
     await stack.registerListener(listener);
     return ret(0);
@@ -188,7 +189,7 @@ function accept(stack: SocketStack, task: Task, args: readonly bigint[], flags: 
     const deadline = timeoutMs ? Date.now() + timeoutMs : 0;
     for (;;) {
       if (!vs.queue) return fail(E.EINVAL); // shut down meanwhile
-      const conn = stack.nextConnection(vs, dup);
+      const conn = asApp(() => stack.nextConnection(vs, dup)); // EINVAL once shut down
       if (conn) return deliver(stack, task, vs, conn, args, flags);
       if (isNonblocking(dup)) return fail(E.EAGAIN);
       if (deadline && Date.now() >= deadline) return fail(E.EAGAIN);

@@ -11,7 +11,7 @@ import { native } from "../../native/index.js";
 import type { Outcome } from "../platform/platform.js";
 import type { InetFamily } from "../vsock/address.js";
 import type { SocketStack } from "../vsock/stack.js";
-import { CONTINUE, INTERRUPTED, kernelTcpSocket, vsocketOf, ret, withFd, type SocketHandler } from "./common.js";
+import { CONTINUE, INTERRUPTED, asApp, kernelTcpSocket, vsocketOf, ret, withFd, type SocketHandler } from "./common.js";
 import {
   AF_INET6,
   E,
@@ -351,7 +351,7 @@ function setKernelOpt(
     return CONTINUE; // EFAULT: the kernel says it
   }
   if (!task.stillPending()) return INTERRUPTED;
-  native.setsockoptBuf(sock.dup, level, name, val);
+  asApp(() => native.setsockoptBuf(sock.dup, level, name, val));
   if (sock.listener) sock.listener.opts.set(level, name, val);
   else stack.recordKernelOpt(sock.ino, level, name, val);
   return ret(0);
