@@ -46,6 +46,7 @@ export const TCP_NODELAY = 1;
 export const TCP_KEEPIDLE = 4;
 export const TCP_KEEPINTVL = 5;
 export const TCP_KEEPCNT = 6;
+export const TCP_DEFER_ACCEPT = 9;
 export const TCP_INFO = 11;
 
 export const IPV6_V6ONLY = 26;

@@ -47,6 +47,7 @@ import {
   SYSCTL_WMEM_MAX,
   TCP_CLOSE,
   TCP_CLOSE_WAIT,
+  TCP_DEFER_ACCEPT,
   TCP_ESTABLISHED,
   TCP_FIN_WAIT2,
   TCP_INFO,
@@ -324,6 +325,7 @@ export const sysSetsockopt: SocketHandler = (stack, task, args) =>
     }
     const family = vs?.family ?? kernelTcpSocket(dup);
     if (family === null) return CONTINUE;
+    if (vs && argInt(args[1]) === IPPROTO_TCP && argInt(args[2]) === TCP_DEFER_ACCEPT) return setDeferAccept(vs, task, args);
     return setKernelOpt(stack, task, { family, dup, ino, listener: vs }, args);
   });
 
@@ -355,6 +357,16 @@ function setKernelOpt(
   if (sock.listener) sock.listener.opts.set(level, name, val);
   else stack.recordKernelOpt(sock.ino, level, name, val);
   return ret(0);
+}
+
+/** TCP_DEFER_ACCEPT on a listener: the kernel's, and the sentry's doorbells follow it. */
+function setDeferAccept(listener: VirtualSocket, task: Task, args: readonly bigint[]): Outcome {
+  try {
+    if (argInt(args[4]) >= SIZEOF_INT) listener.deferAccept = task.readMemory(args[3], SIZEOF_INT).readInt32LE(0) > 0;
+  } catch {
+    /* EFAULT: the kernel says it */
+  }
+  return CONTINUE;
 }
 
 /** setsockopt on a connection (socketpair): emulated per the tables above. */

@@ -11,7 +11,7 @@ import { constants as osConstants } from "node:os";
 import { native } from "../../native/index.js";
 import type { IncomingConnection, NetdClient } from "../../netstack/client.js";
 import { SyscallError, type Task } from "../platform/platform.js";
-import { IPPROTO_IPV6, IPV6_V6ONLY, SOL_SOCKET, SO_ERROR, SO_REUSEPORT, SO_SNDBUF, SO_SNDBUFFORCE } from "../syscalls/linux.js";
+import { IPPROTO_IPV6, IPPROTO_TCP, IPV6_V6ONLY, SOL_SOCKET, SO_ERROR, SO_REUSEPORT, SO_SNDBUF, SO_SNDBUFFORCE, TCP_DEFER_ACCEPT } from "../syscalls/linux.js";
 import { decodeSockaddr, formatSockaddr } from "../syscalls/sockaddr.js";
 import {
   AF_INET,
@@ -315,6 +315,7 @@ export class SocketStack {
     vs.opts.copyFrom(this.takeKernelOpts(ino));
     if (family === AF_INET6) vs.opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, native.getsockoptInt(dup, IPPROTO_IPV6, IPV6_V6ONLY));
     vs.opts.setInt(SOL_SOCKET, SO_REUSEPORT, native.getsockoptInt(dup, SOL_SOCKET, SO_REUSEPORT));
+    vs.deferAccept = native.getsockoptInt(dup, IPPROTO_TCP, TCP_DEFER_ACCEPT) > 0;
     vs.local = local;
     vs.queue = new ListenQueue(backlog);
     const binding: Binding<VirtualSocket> = {
@@ -443,12 +444,14 @@ export class SocketStack {
       closeQuietly(fd);
       return false;
     }
-    // One byte, so that a listener with TCP_DEFER_ACCEPT (which queues a connection only once
-    // data arrives) is made readable too; the accept that takes the doorbell discards it.
-    try {
-      native.sendNow(fd, DOORBELL_BYTE);
-    } catch {
-      /* not connected yet (a full backlog dropped the SYN): it still lands later, without data */
+    // A listener with TCP_DEFER_ACCEPT queues a connection only once data arrives: one byte,
+    // discarded with the doorbell by the accept that takes it.
+    if (listener.deferAccept) {
+      try {
+        native.sendNow(fd, DOORBELL_BYTE);
+      } catch {
+        /* not connected yet (a full backlog dropped the SYN): it still lands later, without data */
+      }
     }
     this.doorbells.set(this.doorbellKey(src, local.port), { fd, owner: listener });
     return true;
@@ -472,8 +475,9 @@ export class SocketStack {
         return { kind: "kernel", fd: got.fd, peer: peer && inFamily(listener.family, peer.ip, peer.port) };
       }
       this.doorbells.delete(key!);
-      native.closeReset(got.fd);
+      // The client end resets the connection (no TIME_WAIT on either side); ours then just goes.
       native.closeReset(bell.fd);
+      closeQuietly(got.fd);
       if (bell.owner.orphanDoorbells > 0) {
         bell.owner.orphanDoorbells--;
         continue;

@@ -149,3 +149,16 @@ test("a listener the app closed: the next connect goes to the kernel (ECONNREFUS
   assert.equal(domainOf(h, c2), AF_UNIX);
   h.cleanup();
 });
+
+test("a listener with TCP_DEFER_ACCEPT (queues a client only once data arrives) is made readable by a doorbell too", async () => {
+  const h = harness();
+  const l = await listener(h);
+  assert.deepEqual(await h.call(NR.setsockopt, l.fd, 6, 9 /* TCP_DEFER_ACCEPT */, h.task.putInt(5), 4), ok());
+  const c = await h.socket();
+  assert.deepEqual(await h.connect(c, l.to), ok());
+  assert.equal(n.pollNow(h.task.real(l.fd), POLLIN) & POLLIN, POLLIN, "readable without waiting for the client's data");
+  const s = value(await within(h.call(NR.accept, l.fd, 0, 0)));
+  assert.equal(domainOf(h, s), AF_UNIX);
+  assert.equal(n.pollNow(h.task.real(l.fd), POLLIN), 0);
+  h.cleanup();
+});
