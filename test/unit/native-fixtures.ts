@@ -2,7 +2,7 @@
 // temporary directory, and a CLONE_PARENT task made by fixtures/clone_parent.c.
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,7 +18,12 @@ const built = new Map<string, string>();
 export function fixture(name: string): string {
   const cached = built.get(name);
   if (cached) return cached;
-  buildDir ??= mkdtempSync(join(tmpdir(), 'tsor-native-test-'));
+  if (!buildDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'tsor-native-test-'));
+    buildDir = dir;
+    // The compiled fixtures go with the test process.
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
   const out = join(buildDir, name);
   const src = join(repoRoot(), 'test', 'unit', 'fixtures', `${name}.c`);
   execFileSync('cc', ['-O1', '-Wall', '-o', out, src], { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -1,7 +1,7 @@
 // The native addon's process supervision: loader, NativeError, waitPid, pidfds, prctl, fds.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -121,6 +121,7 @@ test('pidfdGetfd: duplicates an fd of another process', async () => {
     n.pidfdSendSignal(pidfd, SIGKILL);
     await exited;
     n.closeFd(pidfd);
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
