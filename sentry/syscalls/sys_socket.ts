@@ -18,7 +18,7 @@ import {
   isCloexec,
   isNonblocking,
   kernelTcpSocket,
-  lookupFd,
+  vsocketOf,
   ret,
   withFd,
   type SocketHandler,
@@ -47,10 +47,8 @@ import { decodeSockaddr, parseConnectAddr, readSockaddr, sockaddrFamily, writeSo
  * EINVAL, as inet_bind says for a socket with a port.
  */
 export const sysBind: SocketHandler = (stack, task, args) => {
-  const ref = lookupFd(stack, task, args[0]);
-  if (!ref) return CONTINUE;
-  ref.done();
-  return ref.vs.state === "listening" ? CONTINUE : fail(E.EINVAL);
+  const vs = vsocketOf(stack, task, args[0]);
+  return !vs || vs.state === "listening" ? CONTINUE : fail(E.EINVAL);
 };
 
 /**
@@ -161,9 +159,6 @@ function deliver(stack: SocketStack, task: Task, listener: VirtualSocket, conn: 
   return { kind: "installFd", fd: conn.fd, cloexec: (flags & SOCK_CLOEXEC) !== 0 };
 }
 
-/** How often a held accept checks that its call is still pending (a signal may have ended it). */
-const HELD_ACCEPT_SWEEP_MS = 1000;
-
 /**
  * SO_RCVTIMEO of the listener (sock_rcvtimeo: a blocking accept gives up with EAGAIN after it),
  * in ms; 0 for none.
@@ -199,14 +194,12 @@ function accept(stack: SocketStack, task: Task, args: readonly bigint[], flags: 
       const { wake, waiter } = queue.hold(task);
       const watcher = new native.ReadableWatcher(dup);
       watcher.start(() => queue.release(waiter, { kind: "kernel" }));
-      const sweep = setInterval(() => queue.sweep(), HELD_ACCEPT_SWEEP_MS);
       const timer = deadline ? setTimeout(() => queue.release(waiter, { kind: "kernel" }), Math.max(0, deadline - Date.now())) : null;
       let w;
       try {
         w = await wake;
       } finally {
         watcher.stop();
-        clearInterval(sweep);
         if (timer) clearTimeout(timer);
       }
       switch (w.kind) {
@@ -238,14 +231,11 @@ export const sysAccept4: SocketHandler = (stack, task, args) => accept(stack, ta
  * sentry records the FIN for TCP_INFO and getpeername. Kernel sockets answer for themselves.
  */
 export const sysShutdown: SocketHandler = (stack, task, args) => {
-  const ref = lookupFd(stack, task, args[0]);
-  if (!ref) return CONTINUE;
-  const vs = ref.vs;
-  try {
-    observePeer(vs, ref.dup);
-  } finally {
-    ref.done();
-  }
+  const vs = withFd(stack, task, args[0], ({ vs, dup }) => {
+    if (vs) observePeer(vs, dup);
+    return vs;
+  });
+  if (!vs) return CONTINUE;
   const how = argInt(args[1]);
   if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return fail(E.EINVAL);
   if (vs.state === "listening") {

@@ -239,11 +239,7 @@ interface Level {
  * do_ip_getsockopt since the "fix incorrect parameter validation" commits (Linux 6.6); IPv6
  * still compares it unsigned.
  */
-function levelOf(vs: VirtualSocket, level: number): Level | null {
-  return levelOfFamily(vs.family, level);
-}
-
-function levelOfFamily(family: InetFamily, level: number): Level | null {
+function levelOf(family: InetFamily, level: number): Level | null {
   switch (level) {
     case SOL_SOCKET:
       return { opts: SOCKET_OPTS, lenRule: "signed" };
@@ -293,7 +289,7 @@ export const sysGetsockopt: SocketHandler = (stack, task, args) => {
   const level = argInt(args[1]);
   const name = argInt(args[2]);
   if (kernelAnswers(level, name)) return CONTINUE;
-  const lvl = levelOf(vs, level);
+  const lvl = levelOf(vs.family, level);
   if (!lvl) return { kind: "errno", errno: unknownLevelGetErrno(vs) };
   const len = readLen(task, args[4]);
   if (!task.stillPending()) return INTERRUPTED;
@@ -344,7 +340,7 @@ function setKernelOpt(
   const level = argInt(args[1]);
   const name = argInt(args[2]);
   const optlen = argInt(args[4]);
-  const spec = levelOfFamily(sock.family, level)?.opts.get(name);
+  const spec = levelOf(sock.family, level)?.opts.get(name);
   if (!spec?.set || optlen < 0) return CONTINUE;
   let val: Buffer;
   try {
@@ -375,7 +371,7 @@ function setConnectionOpt(stack: SocketStack, task: Task, vs: VirtualSocket, arg
   const name = argInt(args[2]);
   const optval = args[3];
   const optlen = argInt(args[4]);
-  const lvl = levelOf(vs, level);
+  const lvl = levelOf(vs.family, level);
   if (!lvl) return { kind: "errno", errno: E.ENOPROTOOPT };
   const spec = lvl.opts.get(name);
   if (spec && !spec.set) return { kind: "errno", errno: E.ENOPROTOOPT };

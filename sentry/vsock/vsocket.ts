@@ -80,6 +80,9 @@ export interface AcceptWaiter {
   readonly resolve: (w: AcceptWake) => void;
 }
 
+/** How often held accepts are checked for calls a signal ended. */
+const HELD_ACCEPT_SWEEP_MS = 1000;
+
 /** A listener's virtual accept queue: pending connections, held accepts, and connects waiting for room. */
 export class ListenQueue {
   readonly pending: PendingConn[] = [];
@@ -113,8 +116,10 @@ export class ListenQueue {
       // After the current turn's promise jobs: the connect that brought the connection is
       // answered first (the accept's answer waits for the server thread to install the fd).
       process.nextTick(() => w.resolve({ kind: "conn", conn }));
+      this.waitersChanged();
       return "delivered";
     }
+    this.waitersChanged();
     this.pending.push(conn);
     return "queued";
   }
@@ -138,6 +143,7 @@ export class ListenQueue {
       waiter = { task, resolve };
       this.waiters.push(waiter);
     });
+    this.waitersChanged();
     return { wake, waiter };
   }
 
@@ -147,11 +153,25 @@ export class ListenQueue {
     if (i < 0) return;
     this.waiters.splice(i, 1);
     waiter.resolve(w);
+    this.waitersChanged();
   }
 
-  /** Drops held accepts whose calls are no longer pending (a signal interrupted them). */
-  sweep(): void {
-    for (const w of [...this.waiters]) if (!w.task.stillPending()) this.release(w, { kind: "interrupted" });
+  /**
+   * While accepts are held, a timer drops those whose calls are no longer pending: a signal
+   * ends a held call without telling the sentry (seccomp_unotify(2)), and the accept's duplicate
+   * of the listener would otherwise keep the file open for good.
+   */
+  private sweeper: NodeJS.Timeout | null = null;
+
+  private waitersChanged(): void {
+    if (this.waiters.length > 0) {
+      this.sweeper ??= setInterval(() => {
+        for (const w of [...this.waiters]) if (!w.task.stillPending()) this.release(w, { kind: "interrupted" });
+      }, HELD_ACCEPT_SWEEP_MS).unref();
+    } else if (this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
   }
 
   /** Holds a blocking connect until the queue has room (resolves false if the listener closed). */
@@ -163,6 +183,7 @@ export class ListenQueue {
   close(): PendingConn[] {
     this.closed = true;
     for (const w of this.waiters.splice(0)) w.resolve({ kind: "closed" });
+    this.waitersChanged();
     for (const r of this.roomWaiters.splice(0)) r();
     return this.pending.splice(0);
   }
