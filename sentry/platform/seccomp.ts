@@ -210,13 +210,12 @@ export class SeccompPlatform implements Platform {
   }
 
   private answer(listener: SeccompListener, notif: SeccompNotif, o: Outcome): void {
-    const ourFd = o.kind === "installFd" || o.kind === "replaceFd" ? o.fd : undefined;
-    if (this.stopped) {
-      // The listener is closed: the kernel already failed the call. Do not leak the fd.
-      if (ourFd !== undefined) native.closeFd(ourFd);
-      return;
+    if (o.kind === "installFd" || o.kind === "replaceFd") {
+      // Stopped: the listener is closed and the kernel already failed the call; the fd goes.
+      if (this.stopped) return native.closeFd(o.fd);
+      return this.answerWithFd(listener, notif, o);
     }
-    if (o.kind === "installFd" || o.kind === "replaceFd") return this.answerWithFd(listener, notif, o);
+    if (this.stopped) return;
     try {
       switch (o.kind) {
         case "return":
@@ -250,8 +249,10 @@ export class SeccompPlatform implements Platform {
       if (o.kind === "installFd") listener.addFdAsync(notif.id, o.fd, 0, { send: true, cloexec: o.cloexec }, null, done);
       else listener.addFdAsync(notif.id, o.fd, o.targetFd, { setfd: true, cloexec: o.cloexec }, { val: o.value, error: o.errno }, done);
     } catch (e) {
+      // Not queued (the worker could not start): the fd is still ours, and the call gets EIO.
       native.closeFd(o.fd);
-      throw e;
+      this.opts.log?.error({ err: (e as Error).message, nr: notif.nr, tid: notif.pid }, "seccomp platform: answer failed");
+      this.respondQuietly(listener, notif, EIO);
     }
   }
 
