@@ -62,7 +62,10 @@ export type PtraceConstantName =
   | 'PTRACE_EVENT_FORK' | 'PTRACE_EVENT_VFORK' | 'PTRACE_EVENT_CLONE' | 'PTRACE_EVENT_EXEC'
   | 'PTRACE_EVENT_EXIT' | 'PTRACE_EVENT_SECCOMP' | 'PTRACE_EVENT_STOP';
 
-export type ConstantName = SocketConstantName | SeccompConstantName | PtraceConstantName;
+/** inotify constants exported by inotify.cc. */
+export type InotifyConstantName = 'IN_CLOSE_WRITE' | 'IN_CLOSE_NOWRITE' | 'IN_IGNORED' | 'IN_Q_OVERFLOW';
+
+export type ConstantName = SocketConstantName | SeccompConstantName | PtraceConstantName | InotifyConstantName;
 
 /** One trapped syscall (struct seccomp_notif). */
 export interface SeccompNotif {
@@ -233,6 +236,16 @@ export interface NativeBinding {
   fdinfoFlags(pid: number, fd: number): number;
   /** SO_LINGER {1, 0} then close: RST, no TIME_WAIT. */
   closeReset(fd: number): void;
+
+  // --- close watches (inotify.cc): the last close of a file the app holds
+  /** inotify_init1(IN_NONBLOCK | IN_CLOEXEC). */
+  inotifyInit(): number;
+  /** A watch (IN_CLOSE) on the inode `fd` refers to, through /proc/self/fd: its watch descriptor. */
+  inotifyWatchClose(inotifyFd: number, fd: number): number;
+  /** inotify_rm_watch; a watch already gone is not an error. */
+  inotifyRmWatch(inotifyFd: number, wd: number): void;
+  /** The queued events as [wd, mask, wd, mask, ...]; empty if none. */
+  inotifyRead(inotifyFd: number): Int32Array;
 
   // --- unix listening/connecting sockets (unix.cc): tsor-netd's API socket
   /**

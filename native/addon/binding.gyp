@@ -10,7 +10,8 @@
         "src/memory.cc",
         "src/ptrace.cc",
         "src/unix.cc",
-        "src/inet.cc"
+        "src/inet.cc",
+        "src/inotify.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

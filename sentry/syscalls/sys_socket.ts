@@ -121,9 +121,12 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
     const made = await stack.connect(task, sock, dest, isNonblocking(dup));
     if (!made) return CONTINUE;
     // A port the app bound stays in use while the connection lives (inet_bind sees the
-    // connected socket): the kernel socket that holds it is kept until the sweeper sees the
-    // connection closed.
-    if (bound) made.vs.portHolder = dupOwnFd(dup);
+    // connected socket): the kernel socket that holds it is kept until the app closes the
+    // connection (then TIME_WAIT may keep it a while longer).
+    if (bound) {
+      made.vs.portHolder = dupOwnFd(dup);
+      made.vs.boundPort = true;
+    }
     return {
       kind: "replaceFd",
       fd: made.appEnd,
@@ -150,8 +153,8 @@ function deliver(stack: SocketStack, task: Task, listener: VirtualSocket, conn: 
       return INTERRUPTED;
     }
     native.setNonblock(conn.fd, (flags & SOCK_NONBLOCK) !== 0);
-    if (conn.kind === "local") stack.adopt(conn.fd, listener.family, conn.local, conn.peer, conn.opts, conn.client);
-    else if (conn.kind === "remote") stack.adopt(conn.fd, listener.family, conn.local, conn.peer, conn.opts);
+    if (conn.kind === "local") stack.adopt(conn.fd, listener, conn, conn.client);
+    else if (conn.kind === "remote") stack.adopt(conn.fd, listener, conn);
   } catch (e) {
     closeQuietly(conn.fd);
     throw e;
@@ -246,6 +249,7 @@ export const sysShutdown: SocketHandler = (stack, task, args) => {
   if (vs.sentFin && vs.rcvdFin) return fail(E.ENOTCONN);
   if (how !== SHUT_RD) {
     vs.sentFin = true;
+    stack.noteFin(vs);
     if (vs.peerVs) vs.peerVs.rcvdFin = true;
   }
   return CONTINUE;

@@ -11,7 +11,19 @@ import { constants as osConstants } from "node:os";
 import { native } from "../../native/index.js";
 import type { IncomingConnection, NetdClient } from "../../netstack/client.js";
 import { SyscallError, type Task } from "../platform/platform.js";
-import { IPPROTO_IPV6, IPPROTO_TCP, IPV6_V6ONLY, SOL_SOCKET, SO_ERROR, SO_REUSEPORT, SO_SNDBUF, SO_SNDBUFFORCE, TCP_DEFER_ACCEPT } from "../syscalls/linux.js";
+import {
+  IPPROTO_IPV6,
+  IPPROTO_TCP,
+  IPV6_V6ONLY,
+  SOL_SOCKET,
+  SO_ERROR,
+  SO_LINGER,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SO_SNDBUF,
+  SO_SNDBUFFORCE,
+  TCP_DEFER_ACCEPT,
+} from "../syscalls/linux.js";
 import { decodeSockaddr, formatSockaddr } from "../syscalls/sockaddr.js";
 import {
   AF_INET,
@@ -29,6 +41,7 @@ import {
   type InetAddr,
   type InetFamily,
 } from "./address.js";
+import { CloseWatcher } from "./closewatch.js";
 import { NetnsKernel, type KernelNet } from "./kernel.js";
 import { ListenerRegistry, PortAllocator, type Binding } from "./registry.js";
 import { ListenQueue, SockOpts, VirtualSocket, closeQuietly, type PendingConn } from "./vsocket.js";
@@ -129,8 +142,19 @@ export interface Connected {
   readonly result: 0 | typeof EINPROGRESS;
 }
 
-/** How often the stack looks for connections the app closed (close(2) is not trapped). */
+/**
+ * How often the stack looks for connections the app closed when their close cannot be watched
+ * (no inotify instance or watch left: fs.inotify.max_user_instances / max_user_watches).
+ */
 const SWEEP_INTERVAL_MS = 5000;
+
+/**
+ * How long a port stays in TIME_WAIT after the side holding it closed first (TCP_TIMEWAIT_LEN,
+ * include/net/tcp.h: 60 s). A real TIME_WAIT socket is left for the kernel's bind checks.
+ */
+const TIME_WAIT_MS = 60_000;
+
+const POLLRDHUP = 0x2000;
 
 /** The inodes of the unix sockets in the sentry's netns (/proc/self/net/unix: where it made the socketpairs). */
 function liveUnixInodes(): Set<bigint> {
@@ -158,6 +182,10 @@ export class SocketStack {
   /** The pod's IPs from netd's hello reply. */
   private podAddrs: Buffer[] = [];
   private netd: StackNetd | null = null;
+  /** The app's last close of a vsocket's file (undefined: not made yet; null: inotify unavailable). */
+  private closes: CloseWatcher | null | undefined;
+  /** Orders FINs: the side whose FIN went first is the one left in TIME_WAIT. */
+  private finCounter = 0;
   private readonly onIncoming = (c: IncomingConnection): void => this.netdIncoming(c);
   private readonly onUp = (): void => this.learnPodIps();
 
@@ -280,13 +308,14 @@ export class SocketStack {
     return opts;
   }
 
-  /** Records the server side of a connection accepted from a local client: `fd` is what the app gets. */
-  adopt(fd: number, family: InetFamily, local: InetAddr, peer: InetAddr, opts: SockOpts, client?: VirtualSocket): VirtualSocket {
-    const vs = new VirtualSocket(native.fstatIno(fd).ino, family, "connected");
-    vs.opts.copyFrom(opts);
-    vs.local = local;
-    vs.peer = peer;
-    this.addConnection(vs);
+  /** Records the server side of a virtual connection `listener` hands out: `fd` (its end) is what the app gets. */
+  adopt(fd: number, listener: VirtualSocket, conn: { local: InetAddr; peer: InetAddr; opts: SockOpts }, client?: VirtualSocket): VirtualSocket {
+    const vs = new VirtualSocket(native.fstatIno(fd).ino, listener.family, "connected");
+    vs.opts.copyFrom(conn.opts);
+    vs.local = conn.local;
+    vs.peer = conn.peer;
+    vs.acceptedFrom = listener;
+    this.addConnection(vs, fd);
     if (client) {
       vs.peerVs = client;
       client.peerVs = vs;
@@ -315,6 +344,7 @@ export class SocketStack {
     vs.opts.copyFrom(this.takeKernelOpts(ino));
     if (family === AF_INET6) vs.opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, native.getsockoptInt(dup, IPPROTO_IPV6, IPV6_V6ONLY));
     vs.opts.setInt(SOL_SOCKET, SO_REUSEPORT, native.getsockoptInt(dup, SOL_SOCKET, SO_REUSEPORT));
+    vs.opts.setInt(SOL_SOCKET, SO_REUSEADDR, native.getsockoptInt(dup, SOL_SOCKET, SO_REUSEADDR));
     vs.deferAccept = native.getsockoptInt(dup, IPPROTO_TCP, TCP_DEFER_ACCEPT) > 0;
     vs.local = local;
     vs.queue = new ListenQueue(backlog);
@@ -335,6 +365,7 @@ export class SocketStack {
     vs.binding = binding;
     this.registry.add(binding);
     this.sockets.set(ino, vs);
+    this.watchClose(vs, dup);
     return vs;
   }
 
@@ -615,21 +646,159 @@ export class SocketStack {
     vs.opts.copyFrom(sock.opts);
     vs.local = inFamily(sock.family, src, srcPort);
     vs.peer = { ...inFamily(sock.family, v4Of(dest.ip) ?? dest.ip, dest.port), flowinfo: dest.flowinfo, scopeId: dest.scopeId };
-    this.addConnection(vs);
+    this.addConnection(vs, appEnd);
     return vs;
   }
 
   private sweeper: NodeJS.Timeout | null = null;
 
-  /** A connection's vsocket; the sweeper forgets it once the app closed its end. */
-  private addConnection(vs: VirtualSocket): void {
+  /** A connection's vsocket (`fd`: the sentry's copy of its file); forgotten at the app's last close. */
+  private addConnection(vs: VirtualSocket, fd: number): void {
     this.sockets.set(vs.ino, vs);
-    this.sweeper ??= setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+    this.watchClose(vs, fd);
+  }
+
+  /** The close watcher, made on first use; null (and a warning) if inotify is unavailable. */
+  private closeWatcher(): CloseWatcher | null {
+    if (this.closes === undefined) {
+      try {
+        this.closes = new CloseWatcher((err) => {
+          // Events were lost: look at the connections now (listeners are checked by their doorbells).
+          this.log.warn({ err: err.message }, "vsock: close watch failed; sweeping");
+          this.sweep();
+        });
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, "vsock: no inotify for close watches; closed connections are swept every 5 s");
+        this.closes = null;
+      }
+    }
+    return this.closes;
   }
 
   /**
-   * Forgets connections whose app end no longer exists (the app closed it: close is not
-   * trapped), freeing the ports their port holders kept. Listeners are checked by their doorbells.
+   * Learns of the app's last close of `vs` (`fd`: the sentry's copy of its file) through the
+   * close watcher; without one, the sweeper finds closed connections within SWEEP_INTERVAL_MS.
+   */
+  private watchClose(vs: VirtualSocket, fd: number): void {
+    const w = this.closeWatcher();
+    if (w) {
+      try {
+        vs.closeWatch = w.watch(fd, () => this.lastClose(vs));
+        return;
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, "vsock: cannot watch a socket's close; sweeping");
+      }
+    }
+    if (vs.state !== "listening") this.sweeper ??= setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+  }
+
+  /** The app closed `vs` for good (its last reference, in whichever process). */
+  private lastClose(vs: VirtualSocket): void {
+    vs.closeWatch = null;
+    if (this.sockets.get(vs.ino) !== vs) return;
+    if (vs.state !== "listening") {
+      this.noteFin(vs);
+      // unix_release_sock shut both directions of the survivor: what observePeer would see.
+      if (vs.peerVs) {
+        vs.peerVs.rcvdFin = true;
+        vs.peerVs.peerClosed = true;
+      }
+    }
+    this.forget(vs);
+    if (vs.state !== "listening") this.timeWaitAfterClose(vs);
+  }
+
+  /** A connection sent its FIN (shutdown(SHUT_WR) or its close): the first one of the pair is remembered. */
+  noteFin(vs: VirtualSocket): void {
+    vs.finSeq ||= ++this.finCounter;
+  }
+
+  /**
+   * TIME_WAIT for a connection the app closed first (tcp_time_wait, entered by the side whose FIN
+   * went first): its port stays busy for bind(2) for 60 s, unless both the new socket and the old
+   * one had SO_REUSEADDR. The bytes never crossed the kernel's TCP, so the sentry leaves a real
+   * TIME_WAIT socket on that address for the kernel's own bind checks: for a server's end once
+   * its listener is gone (until then the listener holds the port anyway), for a client that had
+   * bound its port once the connection closes. Ephemeral client ports are the sentry's, and a
+   * connection through netd does not know its peer's FIN order: neither leaves one. SO_LINGER
+   * {1, 0} resets instead.
+   */
+  private timeWaitAfterClose(vs: VirtualSocket): void {
+    const peer = vs.peerVs;
+    if (!peer || !vs.local) return;
+    if (peer.finSeq && peer.finSeq < vs.finSeq) return; // the peer closed first: it is the one in TIME_WAIT
+    const linger = vs.opts.get(SOL_SOCKET, SO_LINGER);
+    if (linger && linger.length >= 8 && linger.readInt32LE(0) !== 0 && linger.readInt32LE(4) === 0) return;
+    const listener = vs.acceptedFrom;
+    if (listener) {
+      const reuse = listener.opts.getInt(SOL_SOCKET, SO_REUSEADDR, 0) !== 0;
+      if (this.sockets.get(listener.ino) === listener) listener.timeWaits.set(addrText(vs.local), { local: vs.local, until: Date.now() + TIME_WAIT_MS });
+      else this.leaveTimeWait(vs.local, reuse);
+    } else if (vs.boundPort) {
+      this.leaveTimeWait(vs.local, vs.opts.getInt(SOL_SOCKET, SO_REUSEADDR, 0) !== 0);
+    }
+  }
+
+  /**
+   * Leaves a kernel TIME_WAIT socket bound to `local` in the pod's netns: bound with `reuseAddr`,
+   * connected to a listener of the sentry's on the same address, and closed first (the other
+   * side closes once our FIN has reached it, so ours is the side that waits). If the address is
+   * taken again already (the app bound it meanwhile), there is nothing to keep.
+   */
+  private leaveTimeWait(local: InetAddr, reuseAddr: boolean): void {
+    if (!this.kernel) return;
+    const ip4 = v4Of(local.ip);
+    const family: InetFamily = ip4 ? AF_INET : AF_INET6;
+    const ip = ip4 ?? local.ip;
+    let fds: number[];
+    try {
+      fds = this.kernel.sockets(family, 2);
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, "vsock: no socket for a TIME_WAIT");
+      return;
+    }
+    const [tw, server] = fds as [number, number];
+    let accepted = -1;
+    try {
+      native.setsockoptInt(tw, SOL_SOCKET, SO_REUSEADDR, reuseAddr ? 1 : 0);
+      native.bind(tw, formatSockaddr({ family, ip, port: local.port }));
+      native.bind(server, formatSockaddr({ family, ip, port: 0 }));
+      native.listen(server, 1);
+      const r = native.connectNow(tw, native.getsockname(server));
+      if (r !== 0 && r !== EINPROGRESS) throw new Error(`connect: errno ${r}`);
+      accepted = native.acceptNow(server)?.fd ?? -1;
+      if (accepted < 0) throw new Error("the TIME_WAIT connection did not complete");
+    } catch (e) {
+      this.log.debug({ local: addrText(local), err: (e as Error).message }, "vsock: no TIME_WAIT left");
+      closeQuietly(tw);
+      closeQuietly(server);
+      if (accepted >= 0) closeQuietly(accepted);
+      return;
+    }
+    closeQuietly(server);
+    closeQuietly(tw);
+    // Our FIN crosses loopback within close(); the other side closes once it has it.
+    const finish = (tries: number): void => {
+      if (tries > 0 && !(native.pollNow(accepted, POLLRDHUP) & POLLRDHUP)) {
+        setTimeout(() => finish(tries - 1), 1).unref();
+        return;
+      }
+      closeQuietly(accepted);
+    };
+    finish(100);
+  }
+
+  /** The TIME_WAITs a listener's served connections left, for when it is gone (they held its port). */
+  private flushTimeWaits(listener: VirtualSocket): void {
+    const now = Date.now();
+    const reuse = listener.opts.getInt(SOL_SOCKET, SO_REUSEADDR, 0) !== 0;
+    for (const tw of listener.timeWaits.values()) if (tw.until > now) this.leaveTimeWait(tw.local, reuse);
+    listener.timeWaits.clear();
+  }
+
+  /**
+   * Forgets connections whose app end no longer exists, freeing the ports their port holders
+   * kept: the fallback when a close cannot be watched. Listeners are checked by their doorbells.
    */
   sweep(): void {
     let live: Set<bigint>;
@@ -676,6 +845,8 @@ export class SocketStack {
   /** Drops a vsocket: unregisters a listener, closes its pending connections and doorbells, wakes held accepts. */
   forget(vs: VirtualSocket): void {
     if (this.sockets.get(vs.ino) === vs) this.sockets.delete(vs.ino);
+    if (vs.closeWatch !== null) this.closes?.unwatch(vs.closeWatch);
+    vs.closeWatch = null;
     this.unregisterListener(vs);
     if (vs.binding) this.registry.remove(vs.binding);
     vs.binding = null;
@@ -690,6 +861,7 @@ export class SocketStack {
       this.doorbells.delete(key);
       closeQuietly(bell.fd);
     }
+    if (vs.timeWaits.size > 0) this.flushTimeWaits(vs);
   }
 
   /** Forgets every vsocket (the container is gone). */
@@ -701,6 +873,8 @@ export class SocketStack {
     for (const pool of this.doorbellPool.values()) for (const fd of pool) closeQuietly(fd);
     this.doorbellPool.clear();
     this.kernelOpts.clear();
+    this.closes?.dispose();
+    this.closes = null;
     this.kernel?.close();
   }
 }

@@ -223,7 +223,7 @@ export class VirtualSocket {
   readonly dataPath: DataPath = "socketpair";
   /** A connection's own shutdown(SHUT_WR) (its FIN sent; the peer acks at once, as on loopback). */
   sentFin = false;
-  /** The peer's shutdown(SHUT_WR) (its FIN received). A peer's close is not trapped, so not seen here. */
+  /** The peer's shutdown(SHUT_WR) (its FIN received), or its close as observePeer saw it. */
   rcvdFin = false;
   /** The peer's close, as the app's end showed it (POLLHUP: both directions shut by the peer's release). */
   peerClosed = false;
@@ -231,6 +231,16 @@ export class VirtualSocket {
   peerVs: VirtualSocket | null = null;
   /** A kernel socket the sentry keeps bound to the port the app bound before connecting (the port stays in use while the connection lives). */
   portHolder: number | null = null;
+  /** The app bound the connection's local port itself (a kernel port: TIME_WAIT keeps it after a close). */
+  boundPort = false;
+  /** The listener a server's end of a connection came from. */
+  acceptedFrom: VirtualSocket | null = null;
+  /** Order of this connection's FIN in its stack (0: none sent yet); the lower of a pair waits in TIME_WAIT. */
+  finSeq = 0;
+  /** A listener's served connections that closed first, by local address: TIME_WAITs due when the listener goes. */
+  readonly timeWaits = new Map<string, { local: InetAddr; until: number }>();
+  /** The close watch on the app's file (CloseWatcher), if any. */
+  closeWatch: number | null = null;
 
   constructor(
     /** The inode of the app's file: the vsocket's identity. */
@@ -257,9 +267,9 @@ const POLLRDHUP = 0x2000;
 /**
  * What the app's end of a connection (`dup`, the sentry's duplicate) shows of the peer, without
  * consuming anything: the peer's FIN (POLLRDHUP: its shutdown(SHUT_WR) or close) and its close
- * (POLLHUP: unix_release_sock shuts both directions of the survivor). Close is not trapped, so
- * this is how a connection learns that its peer went. Call before the app's own shutdown(SHUT_RD)
- * (which also shows as POLLRDHUP).
+ * (POLLHUP: unix_release_sock shuts both directions of the survivor). A peer in this stack is
+ * also seen going by its close watch; one in another pod only this way. Call before the app's
+ * own shutdown(SHUT_RD) (which also shows as POLLRDHUP).
  */
 export function observePeer(vs: VirtualSocket, dup: number): void {
   if (vs.state === "listening") return;

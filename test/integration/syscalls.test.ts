@@ -45,7 +45,6 @@ function nativeRun(prog: string): ProgResult {
  * when the sentry learns the behaviour: the list only shrinks.
  */
 const KNOWN_DIVERGENCES: Record<string, string> = {
-  bind_reuseaddr_after_close: "a connection closed server-first leaves no TIME_WAIT (the socketpair has none; close is not trapped), so the port is free at once",
   write_after_peer_close: "no TCP reset emulation: the first write after the peer closed fails at once",
 };
 

@@ -20,14 +20,6 @@ static void serve_and_close(int port, int reuse) {
   sleep_ms(50);
 }
 
-static int rebind(const char *label, int port, int reuse) {
-  char buf[128];
-  int x = tcp_socket("127.0.0.1");
-  MUST(setint(x, SOL_SOCKET, SO_REUSEADDR, reuse));
-  snprintf(buf, sizeof buf, "%s: bind 127.0.0.1:%d %s SO_REUSEADDR", label, port, reuse ? "with" : "without");
-  return show_bind(buf, x, "127.0.0.1", port) == 0 ? x : -1;
-}
-
 int main(void) {
   int x = tcp_socket("127.0.0.1");
   show_opt("SO_REUSEADDR default", x, SOL_SOCKET, SO_REUSEADDR);
@@ -35,12 +27,12 @@ int main(void) {
   show_opt("SO_REUSEADDR", x, SOL_SOCKET, SO_REUSEADDR);
 
   serve_and_close(20030, 0);
-  rebind("old listener plain", 20030, 0);
-  rebind("old listener plain", 20030, 1);
+  show_rebind("old listener plain", "127.0.0.1", 20030, 0);
+  show_rebind("old listener plain", "127.0.0.1", 20030, 1);
 
   serve_and_close(20031, 1);
-  rebind("old listener reuse", 20031, 0);
-  int y = rebind("old listener reuse", 20031, 1);
+  show_rebind("old listener reuse", "127.0.0.1", 20031, 0);
+  int y = show_rebind("old listener reuse", "127.0.0.1", 20031, 1);
   if (y < 0) return 0;
   SHOW("listen", listen(y, 4));
   int c2 = tcp_connect("127.0.0.1", 20031);

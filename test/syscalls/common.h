@@ -241,6 +241,18 @@ static void show_opt(const char *label, int fd, int level, int opt) {
 
 static long setint(int fd, int level, int opt, int v) { return setsockopt(fd, level, opt, &v, sizeof v); }
 
+/* A fresh socket with SO_REUSEADDR = reuse bound to ip:port, labelled "<label>: bind ip:port
+ * with|without SO_REUSEADDR": the socket if bind succeeded (caller closes), else -1. */
+static int show_rebind(const char *label, const char *ip, int port, int reuse) {
+  char buf[160];
+  int x = tcp_socket(ip);
+  MUST(setint(x, SOL_SOCKET, SO_REUSEADDR, reuse));
+  snprintf(buf, sizeof buf, "%s: bind %s:%d %s SO_REUSEADDR", label, ip, port, reuse ? "with" : "without");
+  if (show_bind(buf, x, ip, port) == 0) return x;
+  close(x);
+  return -1;
+}
+
 /* Deterministic test bytes and a checksum over them. */
 static unsigned char pattern(uint64_t i) { return (unsigned char)((i * 131) ^ (i >> 9)); }
 

@@ -147,6 +147,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPtrace(env, exports);
   InitUnix(env, exports);
   InitInet(env, exports);
+  InitInotify(env, exports);
   return exports;
 }
 
