@@ -869,6 +869,8 @@ export class SocketStack {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
     this.detachNetd();
+    // The netns is going with the container: no TIME_WAIT is left for listeners' ports.
+    for (const vs of this.sockets.values()) vs.timeWaits.clear();
     for (const vs of [...this.sockets.values()]) this.forget(vs);
     for (const pool of this.doorbellPool.values()) for (const fd of pool) closeQuietly(fd);
     this.doorbellPool.clear();

@@ -45,7 +45,8 @@ function nativeRun(prog: string): ProgResult {
  * when the sentry learns the behaviour: the list only shrinks.
  */
 const KNOWN_DIVERGENCES: Record<string, string> = {
-  write_after_peer_close: "no TCP reset emulation: the first write after the peer closed fails at once",
+  write_after_peer_close:
+    "the first write after the peer closed fails EPIPE at once (TCP: it succeeds, the peer answers with a reset). unix_release_sock shuts the survivor's both directions when the peer's last reference goes; keeping the peer's end open until the survivor writes would need the app's file reference count, which Linux does not expose (close/exit/exec/SCM_RIGHTS would all have to be tracked)",
 };
 
 /** Why a platform cannot run at all (its programs are then skipped), from its probe test. */
