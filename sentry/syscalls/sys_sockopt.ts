@@ -358,7 +358,7 @@ function setKernelOpt(
 /** TCP_DEFER_ACCEPT on a listener: the kernel's, and the sentry's doorbells follow it. */
 function setDeferAccept(listener: VirtualSocket, task: Task, args: readonly bigint[]): Outcome {
   try {
-    if (argInt(args[4]) >= SIZEOF_INT) listener.deferAccept = task.readMemory(args[3], SIZEOF_INT).readInt32LE(0) > 0;
+    if (argInt(args[4]) >= SIZEOF_INT) listener.deferAcceptSecs = Math.max(0, task.readMemory(args[3], SIZEOF_INT).readInt32LE(0));
   } catch {
     /* EFAULT: the kernel says it */
   }

@@ -154,6 +154,7 @@ const SWEEP_INTERVAL_MS = 5000;
  */
 const TIME_WAIT_MS = 60_000;
 
+const POLLIN = 0x1;
 const POLLRDHUP = 0x2000;
 
 /** The inodes of the unix sockets in the sentry's netns (/proc/self/net/unix: where it made the socketpairs). */
@@ -345,7 +346,7 @@ export class SocketStack {
     if (family === AF_INET6) vs.opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, native.getsockoptInt(dup, IPPROTO_IPV6, IPV6_V6ONLY));
     vs.opts.setInt(SOL_SOCKET, SO_REUSEPORT, native.getsockoptInt(dup, SOL_SOCKET, SO_REUSEPORT));
     vs.opts.setInt(SOL_SOCKET, SO_REUSEADDR, native.getsockoptInt(dup, SOL_SOCKET, SO_REUSEADDR));
-    vs.deferAccept = native.getsockoptInt(dup, IPPROTO_TCP, TCP_DEFER_ACCEPT) > 0;
+    vs.deferAcceptSecs = Math.max(0, native.getsockoptInt(dup, IPPROTO_TCP, TCP_DEFER_ACCEPT));
     vs.local = local;
     vs.queue = new ListenQueue(backlog);
     const binding: Binding<VirtualSocket> = {
@@ -378,6 +379,39 @@ export class SocketStack {
    * on accept pays no doorbell).
    */
   incoming(listener: VirtualSocket, conn: PendingConn): boolean {
+    if (!listener.queue) {
+      closeQuietly(conn.fd);
+      return false;
+    }
+    if (listener.deferAcceptSecs > 0 && conn.kind !== "kernel" && !(native.pollNow(conn.fd, POLLIN) & POLLIN)) {
+      this.deferUntilData(listener, conn);
+      return true;
+    }
+    return this.enqueue(listener, conn);
+  }
+
+  /**
+   * TCP_DEFER_ACCEPT: tcp_check_req drops the client's bare ACK, so the connection reaches the
+   * accept queue with the client's first bytes (or its FIN), or once the option's time has run
+   * out and the kernel completes it anyway. The client's connect succeeded meanwhile, as on Linux.
+   */
+  private deferUntilData(listener: VirtualSocket, conn: PendingConn): void {
+    const watcher = new native.ReadableWatcher(conn.fd);
+    let timer: NodeJS.Timeout | undefined;
+    const queue = (): void => {
+      if (!timer) return;
+      clearTimeout(timer);
+      timer = undefined;
+      watcher.stop();
+      this.enqueue(listener, conn);
+    };
+    timer = setTimeout(queue, listener.deferAcceptSecs * 1000).unref();
+    watcher.start(queue);
+    watcher.unref();
+  }
+
+  /** Hands `conn` to a held accept or queues it (doorbell); false if the listener turned out to be gone. */
+  private enqueue(listener: VirtualSocket, conn: PendingConn): boolean {
     const queue = listener.queue;
     if (!queue) {
       closeQuietly(conn.fd);
@@ -477,7 +511,7 @@ export class SocketStack {
     }
     // A listener with TCP_DEFER_ACCEPT queues a connection only once data arrives: one byte,
     // discarded with the doorbell by the accept that takes it.
-    if (listener.deferAccept) {
+    if (listener.deferAcceptSecs > 0) {
       try {
         native.sendNow(fd, DOORBELL_BYTE);
       } catch {

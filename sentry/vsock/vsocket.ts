@@ -211,8 +211,11 @@ export class VirtualSocket {
    * takes the virtual connection accepts the doorbell too and resets both.
    */
   readonly doorbells = new Map<number, number>();
-  /** TCP_DEFER_ACCEPT on a listener: its doorbells carry a byte (the kernel queues them only then). */
-  deferAccept = false;
+  /**
+   * TCP_DEFER_ACCEPT on a listener, in seconds (0: off): a virtual connection is queued once the
+   * client's first bytes arrive, and its doorbell carries a byte (the kernel queues it only then).
+   */
+  deferAcceptSecs = 0;
   /** Virtual connections handed out before their doorbell reached the kernel queue (discarded on arrival). */
   orphanDoorbells = 0;
   /** Queued virtual connections whose doorbell is not rung yet (ringing waits for the event loop's turn). */

@@ -150,15 +150,22 @@ test("a listener the app closed: the next connect goes to the kernel (ECONNREFUS
   h.cleanup();
 });
 
-test("a listener with TCP_DEFER_ACCEPT (queues a client only once data arrives) is made readable by a doorbell too", async () => {
+test("a listener with TCP_DEFER_ACCEPT queues a virtual client once its first bytes arrive (doorbell with a byte)", async () => {
   const h = harness();
   const l = await listener(h);
   assert.deepEqual(await h.call(NR.setsockopt, l.fd, 6, 9 /* TCP_DEFER_ACCEPT */, h.task.putInt(5), 4), ok());
   const c = await h.socket();
-  assert.deepEqual(await h.connect(c, l.to), ok());
-  assert.equal(n.pollNow(h.task.real(l.fd), POLLIN) & POLLIN, POLLIN, "readable without waiting for the client's data");
+  assert.deepEqual(await h.connect(c, l.to), ok(), "the client's connect completes at once");
+  await tick(50);
+  assert.equal(n.pollNow(h.task.real(l.fd), POLLIN), 0, "not readable before the client sends");
+  n.setNonblock(h.task.real(l.fd), true);
+  assert.deepEqual(await h.call(NR.accept, l.fd, 0, 0), errno(E.EAGAIN), "nothing to accept yet");
+  assert.equal(n.sendNow(h.task.real(c), Buffer.from("GET")), 3);
+  await tick(50);
+  assert.equal(n.pollNow(h.task.real(l.fd), POLLIN) & POLLIN, POLLIN, "readable once data is there");
   const s = value(await within(h.call(NR.accept, l.fd, 0, 0)));
   assert.equal(domainOf(h, s), AF_UNIX);
+  assert.equal(n.recvNow(h.task.real(s), 16)?.toString(), "GET");
   assert.equal(n.pollNow(h.task.real(l.fd), POLLIN), 0);
   h.cleanup();
 });
