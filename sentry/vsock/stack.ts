@@ -94,6 +94,21 @@ function sizeSendBuffer(fd: number): void {
   }
 }
 
+/** Runs `then` once `ready()` holds, checking every millisecond, or after `tries` checks regardless. */
+function settle(ready: () => boolean, then: () => void, tries = 100): void {
+  if (ready() || tries <= 0) return then();
+  setTimeout(() => settle(ready, then, tries - 1), 1).unref();
+}
+
+/** A connection accepted from `listener` now, or -1 (none yet, or an error). */
+function acceptQuietly(listener: number): number {
+  try {
+    return native.acceptNow(listener)?.fd ?? -1;
+  } catch {
+    return -1;
+  }
+}
+
 /** A socketpair for one connection: [client's end, server's end], both sized for loopback-like buffering. */
 function connectionPair(): [number, number] {
   const pair = native.socketpair();
@@ -792,7 +807,6 @@ export class SocketStack {
       return;
     }
     const [tw, server] = fds as [number, number];
-    let accepted = -1;
     try {
       native.setsockoptInt(tw, SOL_SOCKET, SO_REUSEADDR, reuseAddr ? 1 : 0);
       native.bind(tw, formatSockaddr({ family, ip, port: local.port }));
@@ -800,26 +814,25 @@ export class SocketStack {
       native.listen(server, 1);
       const r = native.connectNow(tw, native.getsockname(server));
       if (r !== 0 && r !== EINPROGRESS) throw new Error(`connect: errno ${r}`);
-      accepted = native.acceptNow(server)?.fd ?? -1;
-      if (accepted < 0) throw new Error("the TIME_WAIT connection did not complete");
     } catch (e) {
       this.log.debug({ local: addrText(local), err: (e as Error).message }, "vsock: no TIME_WAIT left");
       closeQuietly(tw);
       closeQuietly(server);
-      if (accepted >= 0) closeQuietly(accepted);
       return;
     }
-    closeQuietly(server);
-    closeQuietly(tw);
-    // Our FIN crosses loopback within close(); the other side closes once it has it.
-    const finish = (tries: number): void => {
-      if (tries > 0 && !(native.pollNow(accepted, POLLRDHUP) & POLLRDHUP)) {
-        setTimeout(() => finish(tries - 1), 1).unref();
-        return;
-      }
-      closeQuietly(accepted);
-    };
-    finish(100);
+    // Loopback completes the handshake, and carries our FIN, within the calls that send them;
+    // should softirq work be deferred, each step waits a little (and gives up after ~100 ms).
+    let accepted = -1;
+    settle(
+      () => (accepted = acceptQuietly(server)) >= 0,
+      () => {
+        closeQuietly(server);
+        closeQuietly(tw);
+        if (accepted < 0) return this.log.debug({ local: addrText(local) }, "vsock: no TIME_WAIT left (no handshake)");
+        // Ours closed first; the other side closes once our FIN has reached it.
+        settle(() => (native.pollNow(accepted, POLLRDHUP) & POLLRDHUP) !== 0, () => closeQuietly(accepted));
+      },
+    );
   }
 
   /** The TIME_WAITs a listener's served connections left, for when it is gone (they held its port). */
