@@ -5,10 +5,10 @@
 // kernel. Each handler mirrors the Linux function it names.
 import { native } from "../../native/index.js";
 import { SyscallError, type Outcome, type Task } from "../platform/platform.js";
-import type { ConnectingSocket, SocketStack } from "../vsock/stack.js";
+import type { Connected, ConnectingSocket, SocketStack } from "../vsock/stack.js";
 import type { PendingConn, VirtualSocket } from "../vsock/vsocket.js";
 import { closeQuietly, observePeer } from "../vsock/vsocket.js";
-import { AF_INET6, isV4Mapped, type InetFamily } from "../vsock/address.js";
+import { AF_INET6, isV4Mapped, type InetAddr, type InetFamily } from "../vsock/address.js";
 import { dupOwnFd } from "../vsock/kernel.js";
 import {
   CONTINUE,
@@ -78,7 +78,7 @@ export const sysListen: SocketHandler = (stack, task, args) =>
  * connect. On a connection: EISCONN (0 once after EINPROGRESS); on a listener: EINVAL.
  */
 export const sysConnect: SocketHandler = (stack, task, args) =>
-  withFd(stack, task, args[0], async ({ vs, fd, dup, ino }) => {
+  withFd(stack, task, args[0], ({ vs, fd, dup, ino }): Outcome | Promise<Outcome> => {
     if (vs) {
       const buf = readSockaddr(task, args[1], argInt(args[2]));
       if (buf.length < 2) return fail(E.EINVAL);
@@ -118,24 +118,30 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
     const opts = stack.takeKernelOpts(ino);
     if (v6only) opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, 1);
     const sock: ConnectingSocket = { family, bound, opts };
-    const made = await stack.connect(task, sock, dest, isNonblocking(dup));
-    if (!made) return CONTINUE;
-    // A port the app bound stays in use while the connection lives (inet_bind sees the
-    // connected socket): the kernel socket that holds it is kept until the app closes the
-    // connection (then TIME_WAIT may keep it a while longer).
-    if (bound) {
-      made.vs.portHolder = dupOwnFd(dup);
-      made.vs.boundPort = true;
-    }
-    return {
-      kind: "replaceFd",
-      fd: made.appEnd,
-      targetFd: fd,
-      cloexec: isCloexec(task, fd),
-      value: 0,
-      errno: made.result,
-    };
+    const made = stack.connect(task, sock, dest, isNonblocking(dup));
+    // Synchronous for a local listener with room: answered before the accept it woke.
+    return made instanceof Promise ? made.then((m) => connected(task, fd, dup, bound, m)) : connected(task, fd, dup, bound, made);
   });
+
+/** connect's answer once `stack.connect` made the connection (`made`), or not (null: the kernel's). */
+function connected(task: Task, fd: number, dup: number, bound: InetAddr | null, made: Connected | null): Outcome {
+  if (!made) return CONTINUE;
+  // A port the app bound stays in use while the connection lives (inet_bind sees the
+  // connected socket): the kernel socket that holds it is kept until the app closes the
+  // connection (then TIME_WAIT may keep it a while longer).
+  if (bound) {
+    made.vs.portHolder = dupOwnFd(dup);
+    made.vs.boundPort = true;
+  }
+  return {
+    kind: "replaceFd",
+    fd: made.appEnd,
+    targetFd: fd,
+    cloexec: isCloexec(task, fd),
+    value: 0,
+    errno: made.result,
+  };
+}
 
 /**
  * Gives the app an accepted connection (do_accept after ops->accept): the peer address written

@@ -581,26 +581,41 @@ export class SocketStack {
    * installs `appEnd` over the app's fd. Null: not a TSoR listener (the kernel connects). Throws
    * ECONNREFUSED when netd knows the pod but nothing listens there.
    */
-  async connect(task: Task, sock: ConnectingSocket, dest: InetAddr, nonblock: boolean): Promise<Connected | null> {
-    return (await this.connectLocal(task, sock, dest, nonblock)) ?? (await this.connectRemote(task, sock, dest, nonblock));
+  connect(task: Task, sock: ConnectingSocket, dest: InetAddr, nonblock: boolean): Connected | null | Promise<Connected | null> {
+    // Synchronous unless it must wait (a full queue, netd): the platform then answers the
+    // connect before the accept it woke, without a hop through the microtask queue.
+    const local = this.connectLocal(task, sock, dest, nonblock);
+    if (local instanceof Promise) return local.then((c) => c ?? this.connectRemote(task, sock, dest, nonblock));
+    return local ?? this.connectRemote(task, sock, dest, nonblock);
   }
 
   /** A connection between two sockets of this container: the server's end goes to the listener's queue. */
-  private async connectLocal(task: Task, sock: ConnectingSocket, dest: InetAddr, nonblock: boolean): Promise<Connected | null> {
-    let listener = this.listenerFor(dest);
+  private connectLocal(task: Task, sock: ConnectingSocket, dest: InetAddr, nonblock: boolean): Connected | null | Promise<Connected | null> {
+    const listener = this.listenerFor(dest);
     if (!listener) return null;
+    if (!listener.queue!.full) return this.connectTo(listener, sock, dest, nonblock);
     // A non-blocking connect to a full queue is the kernel's: the doorbells fill the kernel
     // listener's queue just as far, so its SYN is dropped and it stays in SYN_SENT (EALREADY,
     // not writable), then lands in the kernel queue as a client from outside would.
-    if (nonblock && listener.queue!.full) return null;
-    // A blocking connect to a full queue waits for room, as a client whose SYN is dropped retries.
-    while (!nonblock && listener.queue!.full) {
+    if (nonblock) return null;
+    return this.waitForRoom(task, dest).then((l) => this.connectTo(l, sock, dest, nonblock));
+  }
+
+  /** A blocking connect to a full queue waits for room, as a client whose SYN is dropped retries. */
+  private async waitForRoom(task: Task, dest: InetAddr): Promise<VirtualSocket> {
+    let listener = this.listenerFor(dest);
+    while (listener?.queue!.full) {
       const open = await listener.queue!.waitRoom();
       if (!task.stillPending()) throw new SyscallError(EINTR, "connect interrupted while waiting for room");
       if (!open) throw new SyscallError(ECONNREFUSED, "listener closed");
       listener = this.listenerFor(dest);
-      if (!listener) throw new SyscallError(ECONNREFUSED, "listener closed");
     }
+    if (!listener) throw new SyscallError(ECONNREFUSED, "listener closed");
+    return listener;
+  }
+
+  /** The connection to `listener`, which has room in its queue. */
+  private connectTo(listener: VirtualSocket, sock: ConnectingSocket, dest: InetAddr, nonblock: boolean): Connected | null {
     // The source address: the bound one, else what the route to a local destination would pick.
     const dest4 = v4Of(dest.ip);
     let src: Buffer;
