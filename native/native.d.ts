@@ -139,8 +139,9 @@ export declare class SeccompListener {
   addFd(id: bigint, srcFd: number, newFd: number, flags?: AddFdFlags): number;
   /**
    * addFd on a worker thread (the ioctl waits for the task to install the fd), followed by a SEND
-   * answering the call with `then` when given (not with `send`); `onDone(err, fd)` runs on the
-   * loop afterwards. `srcFd` is the worker's from now on (closed right after the ADDFD).
+   * answering the call with `then` when given (not with `send`); `onFail(err)` runs on the loop
+   * if either fails, and nothing runs on success (no wake-up of the loop). `srcFd` is the
+   * worker's from now on (closed right after the ADDFD).
    */
   addFdAsync(
     id: bigint,
@@ -148,7 +149,7 @@ export declare class SeccompListener {
     newFd: number,
     flags: AddFdFlags,
     then: { val: number; error: number } | null,
-    onDone: (err: NativeError | null, fd: number) => void,
+    onFail: (err: NativeError) => void,
   ): void;
   /** SECCOMP_IOCTL_NOTIF_ID_VALID: the notification is still pending (re-check after reading task memory). */
   idValid(id: bigint): boolean;

@@ -239,15 +239,15 @@ export class SeccompPlatform implements Platform {
    */
   private answerWithFd(listener: SeccompListener, notif: SeccompNotif, o: Extract<Outcome, { kind: "installFd" | "replaceFd" }>): void {
     // The worker closes o.fd right after the ADDFD (before the answer of a replaceFd).
-    const done = (err: NativeError | null): void => {
-      if (!err || isNotificationGone(err) || this.stopped) return;
+    const failed = (err: NativeError): void => {
+      if (isNotificationGone(err) || this.stopped) return;
       // ADDFD can fail for the task's own reasons (EMFILE past its RLIMIT_NOFILE): the app sees them.
       if (err.syscall === "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)") return this.respondQuietly(listener, notif, err.errno);
       this.opts.log?.error({ err: err.message, nr: notif.nr, tid: notif.pid }, "seccomp platform: answer failed");
     };
     try {
-      if (o.kind === "installFd") listener.addFdAsync(notif.id, o.fd, 0, { send: true, cloexec: o.cloexec }, null, done);
-      else listener.addFdAsync(notif.id, o.fd, o.targetFd, { setfd: true, cloexec: o.cloexec }, { val: o.value, error: o.errno }, done);
+      if (o.kind === "installFd") listener.addFdAsync(notif.id, o.fd, 0, { send: true, cloexec: o.cloexec }, null, failed);
+      else listener.addFdAsync(notif.id, o.fd, o.targetFd, { setfd: true, cloexec: o.cloexec }, { val: o.value, error: o.errno }, failed);
     } catch (e) {
       // Not queued (the worker could not start): the fd is still ours, and the call gets EIO.
       native.closeFd(o.fd);

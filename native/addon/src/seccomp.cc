@@ -121,7 +121,10 @@ struct Channel {
 // trapped task itself has woken and installed the fd (seccomp_notify_addfd waits for
 // seccomp_handle_addfd): tens of microseconds of scheduling on a busy machine, during which the
 // event loop would serve nobody. The worker makes those ioctls (and the SEND that follows a
-// SETFD) on a thread of its own and reports each result to the loop through a uv_async handle.
+// SETFD) on a thread of its own and reports each failure to the loop through a uv_async handle.
+// A success wakes nobody (another wake-up of the sentry per installed fd, across the CPUs of a
+// small VM, slowed the app's own threads): it is only noted, and its job forgotten by the loop
+// thread at its next Push or failure.
 class AddFdWorker {
  public:
   struct Job {
@@ -133,13 +136,12 @@ class AddFdWorker {
   };
   struct Done {
     uint32_t token;
-    int result;
     const char* syscall;  // the failed ioctl, or null
     int err;
   };
 
-  // Starts the thread and the loop handle for listener `fd`; `onDone` runs on the loop thread
-  // for each result.
+  // Starts the threads and the loop handle for listener `fd`; `onDone` runs on the loop thread
+  // for each failure (successes: TakeSucceeded).
   int Start(uv_loop_t* loop, int fd, size_t respSize, std::function<void(const Done&)> onDone) {
     fd_ = fd;
     respSize_ = respSize;
@@ -158,6 +160,14 @@ class AddFdWorker {
   }
 
   bool started() const { return async_ != nullptr; }
+
+  // Loop thread: the tokens of the jobs that succeeded since the last call.
+  std::vector<uint32_t> TakeSucceeded() {
+    std::vector<uint32_t> out;
+    std::lock_guard<std::mutex> lock(mutex_);
+    out.swap(succeeded_);
+    return out;
+  }
 
   void Push(const Job& job) {
     {
@@ -196,7 +206,7 @@ class AddFdWorker {
         job = jobs_.front();
         jobs_.pop_front();
       }
-      Done done{job.token, -1, nullptr, 0};
+      Done done{job.token, nullptr, 0};
       int r;
       do {
         r = ioctl(fd_, SECCOMP_IOCTL_NOTIF_ADDFD, &job.addfd);
@@ -209,29 +219,30 @@ class AddFdWorker {
       if (r < 0) {
         done.syscall = "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)";
         done.err = errno;
-      } else {
-        done.result = r;
-        if (job.thenRespond) {
-          std::vector<uint8_t> buf(respSize_, 0);
-          seccomp_notif_resp* resp = reinterpret_cast<seccomp_notif_resp*>(buf.data());
-          resp->id = job.addfd.id;
-          resp->val = job.val;
-          resp->error = -job.error;
-          int s;
-          do {
-            s = ioctl(fd_, SECCOMP_IOCTL_NOTIF_SEND, buf.data());
-          } while (s != 0 && errno == EINTR);
-          if (s != 0) {
-            done.syscall = "ioctl(SECCOMP_IOCTL_NOTIF_SEND)";
-            done.err = errno;
-          }
+      } else if (job.thenRespond) {
+        std::vector<uint8_t> buf(respSize_, 0);
+        seccomp_notif_resp* resp = reinterpret_cast<seccomp_notif_resp*>(buf.data());
+        resp->id = job.addfd.id;
+        resp->val = job.val;
+        resp->error = -job.error;
+        int s;
+        do {
+          s = ioctl(fd_, SECCOMP_IOCTL_NOTIF_SEND, buf.data());
+        } while (s != 0 && errno == EINTR);
+        if (s != 0) {
+          done.syscall = "ioctl(SECCOMP_IOCTL_NOTIF_SEND)";
+          done.err = errno;
         }
       }
       {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_) return;
-        done_.push_back(done);
-        uv_async_send(async_);
+        if (done.syscall == nullptr) {
+          succeeded_.push_back(done.token);
+        } else {
+          done_.push_back(done);
+          uv_async_send(async_);
+        }
       }
     }
   }
@@ -259,7 +270,8 @@ class AddFdWorker {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Job> jobs_;
-  std::deque<Done> done_;
+  std::deque<Done> done_;            // failures, for the loop
+  std::vector<uint32_t> succeeded_;  // successes' tokens, taken by the loop when it next looks
   bool stopping_ = false;
   uv_async_t* async_ = nullptr;
   std::function<void(const Done&)> onDone_;
@@ -624,9 +636,10 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
     return Napi::Number::New(env, r);
   }
 
-  // addFdAsync(id, srcFd, newFd, {setfd?, send?, cloexec?}, then, onDone): addFd on the worker
-  // thread, then (when `then` is {val, error}) the SEND answering the call; onDone(err | null,
-  // fd) on the loop afterwards. The worker takes srcFd over and closes it right after the ADDFD.
+  // addFdAsync(id, srcFd, newFd, {setfd?, send?, cloexec?}, then, onFail): addFd on the worker
+  // thread, then (when `then` is {val, error}) the SEND answering the call; onFail(err) on the
+  // loop if either fails (a success is silent). The worker takes srcFd over and closes it right
+  // after the ADDFD.
   void AddFdAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const char* fn = "SeccompListener.addFdAsync";
@@ -651,7 +664,8 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
       if (job.error < 0 || job.error > kMaxErrno) ThrowType(env, "SeccompListener.addFdAsync: then.error must be an errno");
       if (send) ThrowType(env, "SeccompListener.addFdAsync: send and then exclude each other");
     }
-    Napi::Function onDone = ArgFunction(info, 5, fn, "onDone");
+    Napi::Function onFail = ArgFunction(info, 5, fn, "onFail");
+    ForgetSucceeded();
     if (!addFdWorker_.started()) {
       uv_loop_t* loop = nullptr;
       if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) ThrowErrno(env, "uv_default_loop", EINVAL);
@@ -661,18 +675,26 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
       if (!addFdContext_) addFdContext_ = std::make_unique<Napi::AsyncContext>(env, "tsor-addfd");
     }
     job.token = nextToken_++;
-    addFdCallbacks_.emplace(job.token, Napi::Persistent(onDone));
+    addFdCallbacks_.emplace(job.token, Napi::Persistent(onFail));
     addFdWorker_.Push(job);
   }
 
+  // A failed job: its onFail.
   void DeliverAddFd(Napi::Env env, const AddFdWorker::Done& d) {
+    ForgetSucceeded();
     auto it = addFdCallbacks_.find(d.token);
     if (it == addFdCallbacks_.end()) return;
     Napi::FunctionReference cb = std::move(it->second);
     addFdCallbacks_.erase(it);
     Napi::HandleScope scope(env);
-    napi_value argv[2] = {d.syscall ? MakeNativeError(env, d.syscall, d.err) : env.Null(), Napi::Number::New(env, d.result)};
-    CallFromLoop(env, *addFdContext_, cb.Value(), 2, argv);
+    napi_value argv[1] = {MakeNativeError(env, d.syscall, d.err)};
+    CallFromLoop(env, *addFdContext_, cb.Value(), 1, argv);
+  }
+
+  // JS thread: drops the onFail of the jobs that succeeded meanwhile.
+  void ForgetSucceeded() {
+    if (!addFdWorker_.started()) return;
+    for (uint32_t token : addFdWorker_.TakeSucceeded()) addFdCallbacks_.erase(token);
   }
 
   // idValid(id): the notification is still pending (its task alive, still in the syscall). Check
