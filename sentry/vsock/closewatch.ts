@@ -20,7 +20,7 @@ export class CloseWatcher {
   constructor(private readonly onError: (err: Error) => void = () => {}) {
     this.fd = native.inotifyInit();
     this.watcher = new native.ReadableWatcher(this.fd);
-    this.watcher.start((err) => (err ? this.onError(err) : this.drain()));
+    this.watcher.start((err) => (err ? this.onError(err) : this.poll()));
     // Watches never keep the sentry alive on their own.
     this.watcher.unref();
   }
@@ -48,7 +48,12 @@ export class CloseWatcher {
     native.inotifyRmWatch(this.fd, wd);
   }
 
-  private drain(): void {
+  /**
+   * Reports the closes queued now (the event loop also does, when the inotify fd is readable).
+   * A close(2) the app has returned from has queued its event: __fput runs before the syscall
+   * returns to user space (task_work), so polling at a trap sees every earlier close of the task.
+   */
+  poll(): void {
     const c = native.constants;
     let events: Int32Array;
     try {

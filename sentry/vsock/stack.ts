@@ -386,12 +386,12 @@ export class SocketStack {
   }
 
   /**
-   * A new connection for `listener`: to a held accept, or queued with a doorbell. The doorbell
-   * is rung at once when the listener may be gone (the app's fd no longer names it): a refused
-   * doorbell then answers this connect as Linux would (false: the listener is dropped and the
-   * connection closed). Otherwise it is rung after the event loop's current turn, and not at
-   * all if an accept that the app had already made takes the connection first (a server looping
-   * on accept pays no doorbell).
+   * A new connection for `listener`: to a held accept, or queued with a doorbell. False if the
+   * app has closed the listener (its close watch fired): the connect is then the kernel's, which
+   * refuses it as Linux would. The doorbell is rung after the event loop's current turn, and not
+   * at all if an accept that the app had already made takes the connection first (a server
+   * looping on accept pays no doorbell); without a close watch, when the listener may be gone it
+   * is rung at once, and a refused doorbell answers the same way.
    */
   incoming(listener: VirtualSocket, conn: PendingConn): boolean {
     if (!listener.queue) {
@@ -427,14 +427,15 @@ export class SocketStack {
 
   /** Hands `conn` to a held accept or queues it (doorbell); false if the listener turned out to be gone. */
   private enqueue(listener: VirtualSocket, conn: PendingConn): boolean {
+    const open = this.listenerOpen(listener);
     const queue = listener.queue;
-    if (!queue) {
+    if (!queue || open === "closed") {
       closeQuietly(conn.fd);
       return false;
     }
     if (queue.offer(conn) === "delivered") return true;
     listener.unrung++;
-    if (this.appHolds(listener)) {
+    if (open === "open") {
       this.ringLater(listener);
       return true;
     }
@@ -455,17 +456,23 @@ export class SocketStack {
   }
 
   /**
-   * Whether the app's fd that listen(2) was called on still names the listener (readlink of
-   * /proc/<tgid>/fd/<fd>: one syscall; close is not trapped). False may also mean the app moved
-   * it to another fd or process: the caller then asks the kernel with a doorbell.
+   * Whether the app still holds the listener's file. With a close watch: "open" until its last
+   * close, read from the close events queued so far (a close the app made before this call is
+   * among them; a close found here forgets the listener). Without one: "open" if the fd listen(2)
+   * was called on still names it (readlink of /proc/<tgid>/fd/<fd>), else "unknown" (the app may
+   * have moved it to another fd or process: the caller asks the kernel with a doorbell).
    */
-  private appHolds(listener: VirtualSocket): boolean {
+  private listenerOpen(listener: VirtualSocket): "open" | "closed" | "unknown" {
+    if (listener.closeWatch !== null && this.closes) {
+      this.closes.poll();
+      return this.sockets.get(listener.ino) === listener && listener.queue ? "open" : "closed";
+    }
     const where = listener.listenedAt;
-    if (!where) return false;
+    if (!where) return "unknown";
     try {
-      return readlinkSync(`/proc/${where.tgid}/fd/${where.fd}`) === `socket:[${listener.ino}]`;
+      return readlinkSync(`/proc/${where.tgid}/fd/${where.fd}`) === `socket:[${listener.ino}]` ? "open" : "unknown";
     } catch {
-      return false;
+      return "unknown";
     }
   }
 

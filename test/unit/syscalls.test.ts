@@ -50,6 +50,8 @@ test("connect to a listener of the stack: the app's fd becomes a socketpair end;
   const c = await h.socket();
   assert.deepEqual(await h.connect(c, l.to), ok());
   assert.equal(domainOf(h, c), AF_UNIX, "the client's fd is now the connection's socketpair end");
+  assert.equal(n.pollNow(h.task.real(l.fd), POLLIN), 0, "the doorbell rings after the event loop's turn");
+  await tick();
   assert.equal(n.pollNow(h.task.real(l.fd), POLLIN) & POLLIN, POLLIN, "the doorbell makes the listener readable");
   const peer = h.task.alloc(16);
   const s = value(await h.call(NR.accept, l.fd, peer, h.task.putInt(16)));

@@ -10,7 +10,7 @@ import { E } from "../../sentry/syscalls/linux.js";
 import { parseIp } from "../../sentry/vsock/address.js";
 import { dupOwnFd } from "../../sentry/vsock/kernel.js";
 import { EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN, type StackNetd } from "../../sentry/vsock/stack.js";
-import { NR, errno, harness, n, ok, sin } from "./syscalls-fixtures.js";
+import { NR, errno, harness, n, ok, sin, tick } from "./syscalls-fixtures.js";
 
 class FakeNetd extends EventEmitter {
   available = true;
@@ -137,6 +137,7 @@ test("vsock+netd: a connection netd hands in is queued for the listener (doorbel
   const l = await listenOn(h, "0.0.0.0");
   const [client, server] = n.socketpair();
   netd.emit("incoming", { op: "incoming", listener: { ip: "0.0.0.0", port: l.port }, dst: { ip: "10.1.0.1", port: l.port }, peer: { ip: "10.1.0.2", port: 41000 }, from: "b", fd: server });
+  await tick(); // the doorbell rings after the event loop's turn
   assert.equal(n.pollNow(h.task.real(l.fd), 1) & 1, 1, "the listener is readable for the app");
   const peer = h.task.alloc(16);
   const out = await h.call(NR.accept, l.fd, peer, h.task.putInt(16));
