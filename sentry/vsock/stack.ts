@@ -67,6 +67,8 @@ export interface SocketStackOptions {
   localAddresses?: readonly Buffer[];
   /** The node's tsor-netd session (pod-to-pod connections); may also come later (attachNetd). */
   netd?: StackNetd;
+  /** false: no inotify close watches, the periodic sweep only (what happens when inotify is unavailable). */
+  closeWatches?: boolean;
   log?: StackLog;
 }
 
@@ -210,6 +212,7 @@ export class SocketStack {
     this.ownAddrs = (opts.localAddresses ?? []).map((ip) => Buffer.from(v4Of(ip) ?? ip));
     this.localAddrs = [...this.ownAddrs];
     this.log = opts.log ?? silent;
+    if (opts.closeWatches === false) this.closes = null;
     if (opts.netd) this.attachNetd(opts.netd);
   }
 

@@ -7,6 +7,7 @@ import { connect as netConnect } from "node:net";
 import { test } from "node:test";
 
 import { E } from "../../sentry/syscalls/linux.js";
+import { dupOwnFd } from "../../sentry/vsock/kernel.js";
 import { AF_INET, AF_INET6, NR, SOCK_NONBLOCK, SOCK_STREAM, V6_LOOPBACK, errno, harness, n, ok, sin, sin6, tick, within } from "./syscalls-fixtures.js";
 
 const AF_UNIX = 1;
@@ -134,22 +135,46 @@ test("accept: a held accept whose call was interrupted is dropped (its duplicate
   h.cleanup();
 });
 
-test("a listener the app closed: the next connect goes to the kernel (ECONNREFUSED) and the listener is forgotten", async () => {
-  const h = harness();
-  const l = await listener(h);
-  h.task.close(l.fd);
-  const c = await h.socket();
-  assert.deepEqual(await h.connect(c, l.to), errno(E.ECONNREFUSED));
-  assert.equal(h.stack.size, 0);
-  assert.equal(domainOf(h, c), AF_INET, "still the app's kernel socket");
-  // The port is free again: a new listener on it is taken over afresh.
-  const again = await h.socket();
-  assert.deepEqual(await h.bind(again, l.to), ok());
-  assert.deepEqual(await h.call(NR.listen, again, 4), ok());
-  const c2 = await h.socket();
-  assert.deepEqual(await h.connect(c2, l.to), ok());
-  assert.equal(domainOf(h, c2), AF_UNIX);
-  h.cleanup();
+for (const closeWatches of [true, false]) {
+  test(`a listener the app closed: the next connect goes to the kernel (ECONNREFUSED) and the listener is forgotten${closeWatches ? "" : " (no close watches: its doorbell is refused)"}`, async () => {
+    const h = harness({ netnsPath: "/proc/self/ns/net", closeWatches });
+    const l = await listener(h);
+    h.task.close(l.fd);
+    const c = await h.socket();
+    assert.deepEqual(await h.connect(c, l.to), errno(E.ECONNREFUSED));
+    assert.equal(h.stack.size, 0);
+    assert.equal(domainOf(h, c), AF_INET, "still the app's kernel socket");
+    // The port is free again: a new listener on it is taken over afresh.
+    const again = await h.socket();
+    assert.deepEqual(await h.bind(again, l.to), ok());
+    assert.deepEqual(await h.call(NR.listen, again, 4), ok());
+    const c2 = await h.socket();
+    assert.deepEqual(await h.connect(c2, l.to), ok());
+    assert.equal(domainOf(h, c2), AF_UNIX);
+    h.cleanup();
+  });
+}
+
+test("connections are forgotten at the app's last close of their end (a dup keeps them); without close watches, by the sweep", async () => {
+  for (const closeWatches of [true, false]) {
+    const h = harness({ netnsPath: "/proc/self/ns/net", closeWatches });
+    const l = await listener(h);
+    const c = await h.socket();
+    assert.deepEqual(await h.connect(c, l.to), ok());
+    const s = value(await within(h.call(NR.accept, l.fd, 0, 0)));
+    assert.equal(h.stack.size, 3, "the listener and both ends");
+    const copy = dupOwnFd(h.task.real(c));
+    h.task.close(c);
+    h.task.close(s);
+    await tick(50);
+    if (!closeWatches) h.stack.sweep();
+    assert.equal(h.stack.size, 2, `${closeWatches ? "watched" : "swept"}: the server's end is gone, the client's is still open (a copy)`);
+    n.closeFd(copy);
+    await tick(50);
+    if (!closeWatches) h.stack.sweep();
+    assert.equal(h.stack.size, 1, "only the listener is left");
+    h.cleanup();
+  }
 });
 
 test("a listener with TCP_DEFER_ACCEPT queues a virtual client once its first bytes arrive (doorbell with a byte)", async () => {
