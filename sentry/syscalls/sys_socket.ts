@@ -189,13 +189,16 @@ function accept(stack: SocketStack, task: Task, args: readonly bigint[], flags: 
   if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) return fail(E.EINVAL);
   return withFd(stack, task, args[0], async ({ vs, dup }) => {
     if (!vs || vs.state !== "listening") return CONTINUE;
-    const timeoutMs = acceptTimeoutMs(dup);
-    const deadline = timeoutMs ? Date.now() + timeoutMs : 0;
+    let deadline: number | undefined; // SO_RCVTIMEO, read once the call has to wait
     for (;;) {
       if (!vs.queue) return fail(E.EINVAL); // shut down meanwhile
       const conn = asApp(() => stack.nextConnection(vs, dup)); // EINVAL once shut down
       if (conn) return deliver(stack, task, vs, conn, args, flags);
       if (isNonblocking(dup)) return fail(E.EAGAIN);
+      if (deadline === undefined) {
+        const timeoutMs = acceptTimeoutMs(dup);
+        deadline = timeoutMs ? Date.now() + timeoutMs : 0;
+      }
       if (deadline && Date.now() >= deadline) return fail(E.EAGAIN);
       // Hold the call (keeping our duplicate open, as a blocked accept holds the file on Linux):
       // a virtual connection arrives through the queue, a kernel one makes the listener readable.

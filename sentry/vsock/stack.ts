@@ -289,6 +289,13 @@ export class SocketStack {
       closeQuietly(c.fd);
       return;
     }
+    const queue = listener.queue;
+    if (queue.full) {
+      // tcp_conn_request drops a SYN while the accept queue is full and the client retries: the
+      // connection is queued once an accept has made room (closed if the listener goes first).
+      void queue.waitRoom().then((open) => (open ? this.netdIncoming(c) : closeQuietly(c.fd)));
+      return;
+    }
     this.incoming(listener, {
       kind: "remote",
       fd: c.fd,

@@ -148,6 +148,28 @@ test("vsock+netd: a connection netd hands in is queued for the listener (doorbel
   assert.equal(`${[...got.subarray(4, 8)].join(".")}:${got.readUInt16BE(2)}`, "10.1.0.2:41000");
   assert.equal(pipe(client, h.task.real(s), "hi"), "hi");
 
+  // A full queue (backlog 8: 9 connections wait) takes more only as accepts make room.
+  const clients: number[] = [];
+  for (let i = 0; i < 11; i++) {
+    const [ci, si] = n.socketpair();
+    clients.push(ci);
+    netd.emit("incoming", { op: "incoming", listener: { ip: "0.0.0.0", port: l.port }, dst: { ip: "10.1.0.1", port: l.port }, peer: { ip: "10.1.0.2", port: 42000 + i }, from: "b", fd: si });
+  }
+  await tick();
+  const queue = h.stack.registry.lookup(parseIp("10.1.0.1")!, l.port)!.owner.queue!;
+  assert.equal(queue.pending.length, 9, "backlog 8: the accept queue is full at 9, two wait for room");
+  n.setNonblock(h.task.real(l.fd), true);
+  const accepted: number[] = [];
+  for (;;) {
+    const r = await h.call(NR.accept, l.fd, 0, 0);
+    if (r.kind !== "return") break;
+    accepted.push(Number((r as { value: number }).value));
+    await tick();
+  }
+  assert.equal(accepted.length, 11, "all 11 are accepted in the end, each accept letting one more in");
+  for (const fd of accepted) h.task.close(fd);
+  for (const fd of clients) n.closeFd(fd);
+
   // No listener on the port: the fd is closed (the client sees EOF).
   const [c2, s2] = n.socketpair();
   netd.emit("incoming", { op: "incoming", listener: { ip: "0.0.0.0", port: 9 }, dst: { ip: "10.1.0.1", port: 9 }, peer: { ip: "10.1.0.2", port: 41001 }, from: "b", fd: s2 });
