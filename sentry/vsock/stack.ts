@@ -202,6 +202,8 @@ export class SocketStack {
   private netd: StackNetd | null = null;
   /** The app's last close of a vsocket's file (undefined: not made yet; null: inotify unavailable). */
   private closes: CloseWatcher | null | undefined;
+  /** The close watcher lost events (its queue overflowed): a listener's watch no longer proves it open. */
+  private closeEventsLost = false;
   /** Orders FINs: the side whose FIN went first is the one left in TIME_WAIT. */
   private finCounter = 0;
   private readonly onIncoming = (c: IncomingConnection): void => this.netdIncoming(c);
@@ -473,7 +475,7 @@ export class SocketStack {
    * have moved it to another fd or process: the caller asks the kernel with a doorbell).
    */
   private listenerOpen(listener: VirtualSocket): "open" | "closed" | "unknown" {
-    if (listener.closeWatch !== null && this.closes) {
+    if (listener.closeWatch !== null && this.closes && !this.closeEventsLost) {
       this.closes.poll();
       return this.sockets.get(listener.ino) === listener && listener.queue ? "open" : "closed";
     }
@@ -744,8 +746,10 @@ export class SocketStack {
     if (this.closes === undefined) {
       try {
         this.closes = new CloseWatcher((err) => {
-          // Events were lost: look at the connections now (listeners are checked by their doorbells).
+          // Events were lost: look at the connections now; listeners are checked as without
+          // watches from now on (by the fd listen(2) was called on, and their doorbells).
           this.log.warn({ err: err.message }, "vsock: close watch failed; sweeping");
+          this.closeEventsLost = true;
           this.sweep();
         });
       } catch (e) {
