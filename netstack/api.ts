@@ -11,7 +11,7 @@
 // id: `{id, ok: true, ...}` or `{id, ok: false, error: CODE, message}`. The daemon also sends
 // `incoming` events (no id) to the sentry that owns a listener, with the connection's fd.
 import { isIPv4, isIPv6 } from "node:net";
-import { z } from "zod";
+import * as z from "zod";
 
 /** Largest message either side sends or reads (a status reply of a busy node fits). */
 export const MAX_MESSAGE_BYTES = 256 * 1024;

@@ -36,7 +36,7 @@ import * as fs from "node:fs";
 import { isIP } from "node:net";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { ClusterStore } from "./store.js";
 import { TSOR_RUNTIME_CLASS, type ClusterSnapshot, type Endpoint, type Service } from "./types.js";
 

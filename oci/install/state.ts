@@ -2,7 +2,7 @@
 // out exactly that and nothing else. One JSON file (default /var/lib/tsor/install.json).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { UserError } from "../cli.js";
 
 export const DEFAULT_STATE_FILE = "/var/lib/tsor/install.json";

@@ -2,7 +2,7 @@
 // the types inferred from them. Every object is loose: configs written by docker, containerd or
 // podman carry keys this runtime does not know, and runc ignores those too. Enumerations come
 // from oci/known.ts, the one place the runtime's lists live.
-import { z } from "zod";
+import * as z from "zod";
 import {
   CAPABILITIES,
   HOOKS,

@@ -4,7 +4,7 @@
 // accepted here (where runc only warns, so do we).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { z } from "zod";
+import type * as z from "zod";
 import { UserError } from "../cli.js";
 import { CAPABILITIES, HOOKS } from "../known.js";
 import { findJsonError } from "./json.js";
