@@ -83,8 +83,16 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
       const buf = readSockaddr(task, args[1], argInt(args[2]));
       if (buf.length < 2) return fail(E.EINVAL);
       if (!task.stillPending()) return INTERRUPTED;
-      // Partial: AF_UNSPEC answers 0 but a socketpair cannot be un-connected.
-      if (sockaddrFamily(buf) === AF_UNSPEC) return ret(0);
+      if (sockaddrFamily(buf) === AF_UNSPEC) {
+        // A listener is the app's kernel socket: tcp_disconnect stops it listening (it keeps
+        // its port), as shutdown(SHUT_RD) does; the sentry drops its queue first.
+        if (vs.state === "listening") {
+          stack.stopListening(vs);
+          return CONTINUE;
+        }
+        // Partial: a connection answers 0 but a socketpair cannot be un-connected.
+        return ret(0);
+      }
       if (vs.state === "listening") return fail(E.EINVAL);
       if (vs.state === "connected") return fail(E.EISCONN);
       // After EINPROGRESS the connection is already established (as on loopback, where the
