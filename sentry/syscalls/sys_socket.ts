@@ -90,8 +90,9 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
           stack.stopListening(vs);
           return CONTINUE;
         }
-        // Partial: a connection answers 0 but a socketpair cannot be un-connected.
-        return ret(0);
+        // A connection (tcp_disconnect): an unconnected kernel socket takes the app's fd over.
+        const sock = stack.disconnect(vs, isNonblocking(dup));
+        return { kind: "replaceFd", fd: sock, targetFd: fd, cloexec: isCloexec(task, fd), value: 0, errno: 0 };
       }
       if (vs.state === "listening") return fail(E.EINVAL);
       if (vs.state === "connected") return fail(E.EISCONN);

@@ -31,7 +31,7 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial(
     "connect",
     sysConnect,
-    "AF_UNSPEC does not disconnect a connection (a listener stops listening, as on Linux); a copy of the fd made before connect (dup, fork) keeps the kernel socket; with room in the queue a non-blocking connect to a TSoR listener completes at once, as on loopback (a full queue leaves it to the kernel: SYN_SENT, EALREADY)",
+    "AF_UNSPEC disconnects (an unconnected kernel socket replaces the connection's end; its peer sees a close, not a reset); a copy of the fd made before connect (dup, fork) keeps the kernel socket; with room in the queue a non-blocking connect to a TSoR listener completes at once, as on loopback (a full queue leaves it to the kernel: SYN_SENT, EALREADY)",
   ),
   partial("shutdown", sysShutdown, "a connection's state follows its own shutdowns, the peer's last close (inotify close watch) and what its end shows of the peer when asked; TIME_WAIT only where the port is the kernel's (listener port, bound client port)"),
   supported("getsockname", sysGetsockname),

@@ -917,6 +917,42 @@ export class SocketStack {
   }
 
   /**
+   * connect(AF_UNSPEC) on a connection (tcp_disconnect): the kernel socket that takes the app's
+   * fd over (the caller installs the fd returned), unconnected, with the connection's options
+   * replayed: the port the app bound before connecting if it did (its port holder, which is
+   * that very socket), else a fresh one on an ephemeral port of the wildcard address, as
+   * tcp_disconnect leaves an unbound client. The connection itself is forgotten; its peer sees
+   * the close when the app's old end goes (a reset on Linux: see close_linger_reset).
+   */
+  disconnect(vs: VirtualSocket, nonblock: boolean): number {
+    let fd = vs.portHolder;
+    vs.portHolder = null;
+    const fresh = fd === null;
+    if (fd === null) {
+      if (!this.kernel) throw new SyscallError(EADDRNOTAVAIL, "no kernel side for a disconnected socket");
+      fd = this.kernel.sockets(vs.family, 1)[0]!;
+    }
+    try {
+      // Best effort, as the options were accepted once already (IPV6_V6ONLY before the bind).
+      for (const o of vs.opts.all()) {
+        try {
+          native.setsockoptBuf(fd, o.level, o.name, o.value);
+        } catch {
+          /* an option only a connection knows */
+        }
+      }
+      if (fresh) native.bind(fd, formatSockaddr({ family: vs.family, ip: Buffer.alloc(vs.family === AF_INET ? 4 : 16), port: 0 }));
+      native.setNonblock(fd, nonblock);
+    } catch (e) {
+      closeQuietly(fd);
+      throw e;
+    }
+    vs.boundPort = false; // the port goes with the new socket, not into TIME_WAIT
+    this.forget(vs);
+    return fd;
+  }
+
+  /**
    * shutdown(2) of a listener with SHUT_RD or SHUT_RDWR (inet_shutdown -> tcp_disconnect ->
    * inet_csk_listen_stop): held accepts wake (EINVAL), pending virtual connections are dropped,
    * and the vsocket goes; the caller lets the kernel stop its own listener.
