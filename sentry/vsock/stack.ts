@@ -17,7 +17,6 @@ import {
   IPV6_V6ONLY,
   SOL_SOCKET,
   SO_ERROR,
-  SO_LINGER,
   SO_REUSEADDR,
   SO_REUSEPORT,
   SO_SNDBUF,
@@ -812,15 +811,13 @@ export class SocketStack {
     const peer = vs.peerVs;
     if (!peer || !vs.local) return;
     if (peer.finSeq && peer.finSeq < vs.finSeq) return; // the peer closed first: it is the one in TIME_WAIT
-    const linger = vs.opts.get(SOL_SOCKET, SO_LINGER);
-    if (linger && linger.length >= 8 && linger.readInt32LE(0) !== 0 && linger.readInt32LE(4) === 0) return;
+    if (vs.resetsOnClose) return;
     const listener = vs.acceptedFrom;
     if (listener) {
-      const reuse = listener.opts.getInt(SOL_SOCKET, SO_REUSEADDR, 0) !== 0;
       if (this.sockets.get(listener.ino) === listener) listener.timeWaits.set(addrText(vs.local), { local: vs.local, until: Date.now() + TIME_WAIT_MS });
-      else this.leaveTimeWait(vs.local, reuse);
+      else this.leaveTimeWait(vs.local, listener.reuseAddr);
     } else if (vs.boundPort) {
-      this.leaveTimeWait(vs.local, vs.opts.getInt(SOL_SOCKET, SO_REUSEADDR, 0) !== 0);
+      this.leaveTimeWait(vs.local, vs.reuseAddr);
     }
   }
 
@@ -874,8 +871,7 @@ export class SocketStack {
   /** The TIME_WAITs a listener's served connections left, for when it is gone (they held its port). */
   private flushTimeWaits(listener: VirtualSocket): void {
     const now = Date.now();
-    const reuse = listener.opts.getInt(SOL_SOCKET, SO_REUSEADDR, 0) !== 0;
-    for (const tw of listener.timeWaits.values()) if (tw.until > now) this.leaveTimeWait(tw.local, reuse);
+    for (const tw of listener.timeWaits.values()) if (tw.until > now) this.leaveTimeWait(tw.local, listener.reuseAddr);
     listener.timeWaits.clear();
   }
 

@@ -12,7 +12,7 @@ import type { Task } from "../platform/platform.js";
 import { AF_INET6, type InetAddr, type InetFamily } from "./address.js";
 import type { Binding } from "./registry.js";
 import { native } from "../../native/index.js";
-import { IPPROTO_IPV6, IPV6_V6ONLY, SO_LINGER, SO_REUSEPORT, SOL_SOCKET } from "../syscalls/linux.js";
+import { IPPROTO_IPV6, IPV6_V6ONLY, SO_LINGER, SO_REUSEADDR, SO_REUSEPORT, SOL_SOCKET } from "../syscalls/linux.js";
 
 export type VSocketState = "listening" | "connecting" | "connected";
 
@@ -262,6 +262,16 @@ export class VirtualSocket {
   get reusePort(): boolean {
     return this.opts.getInt(SOL_SOCKET, SO_REUSEPORT, 0) !== 0;
   }
+
+  get reuseAddr(): boolean {
+    return this.opts.getInt(SOL_SOCKET, SO_REUSEADDR, 0) !== 0;
+  }
+
+  /** SO_LINGER {1, 0}: its close is a reset on TCP (no FIN, no TIME_WAIT). */
+  get resetsOnClose(): boolean {
+    const l = this.opts.get(SOL_SOCKET, SO_LINGER);
+    return l !== undefined && l.length >= 8 && l.readInt32LE(0) !== 0 && l.readInt32LE(4) === 0;
+  }
 }
 
 const POLLHUP = 0x10;
@@ -283,9 +293,7 @@ export function observePeer(vs: VirtualSocket, dup: number): void {
 
 /** The peer closed with SO_LINGER {1, 0}: on TCP a reset, after which the connection is CLOSE at once. */
 export function peerReset(vs: VirtualSocket): boolean {
-  if (!vs.peerClosed || !vs.peerVs) return false;
-  const l = vs.peerVs.opts.get(SOL_SOCKET, SO_LINGER);
-  return l !== undefined && l.length >= 8 && l.readInt32LE(0) !== 0 && l.readInt32LE(4) === 0;
+  return vs.peerClosed && vs.peerVs !== null && vs.peerVs.resetsOnClose;
 }
 
 /** Closes an fd the sentry owns, ignoring errors (it may be gone already). */

@@ -208,6 +208,13 @@ static long show_bind(const char *label, int fd, const char *ip, int port) {
   return SHOW(label, bind(fd, (struct sockaddr *)&ss, len));
 }
 
+/* Waits for child `pid` and prints "<label> -> <exit status>" (128 + signal if killed). */
+static void show_wait(const char *label, pid_t pid) {
+  int st;
+  MUST(waitpid(pid, &st, 0));
+  SAY("%s -> %d\n", label, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
 /* A connected pair over loopback: *client and *server (accepted), the listener closed. */
 static void tcp_pair(const char *ip, int port, int *client, int *server) {
   int l = tcp_listen(ip, port, 8);

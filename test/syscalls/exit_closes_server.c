@@ -22,9 +22,7 @@ int main(void) {
   char r;
   MUST(read(ready[0], &r, 1));
   int c = tcp_connect("127.0.0.1", 20770);
-  int st;
-  MUST(waitpid(pid, &st, 0));
-  SAY("server exit -> %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+  show_wait("server exit", pid);
   show_read("client", c, 3);
   char b;
   SHOW("client read EOF", read(c, &b, 1));

@@ -21,9 +21,7 @@ int main(void) {
     _exit(0);
   }
   SHOW("parent close accepted", close(s));
-  int st;
-  MUST(waitpid(pid, &st, 0));
-  SAY("child exit -> %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+  show_wait("child exit", pid);
   show_read("client", c, 15);
   char b;
   SHOW("client read EOF", read(c, &b, 1));
