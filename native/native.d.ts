@@ -248,6 +248,20 @@ export interface NativeBinding {
   /** The queued events as [wd, mask, wd, mask, ...]; empty if none. */
   inotifyRead(inotifyFd: number): Int32Array;
 
+  // --- epoll registrations of a replaced socket (epoll.cc)
+  /**
+   * kcmp(KCMP_EPOLL_TFD): whether the epoll instance at `epfd` in process `pid` holds the file at
+   * `fd` under that number. Throws NativeError when it cannot tell (EBADF: no such fd or epfd;
+   * EINVAL: `epfd` is not an epoll instance).
+   */
+  epollHolds(pid: number, fd: number, epfd: number): boolean;
+  /**
+   * epoll_ctl(EPOLL_CTL_ADD) of our `targetFd`'s file into the epoll instance of our `epfd`, keyed
+   * by the app's fd number `tfd`, with the app's `events` and `data` (run on a thread with a
+   * private fd table, where the file sits at `tfd`).
+   */
+  epollAddAs(epfd: number, targetFd: number, tfd: number, events: number, data: bigint): void;
+
   // --- unix listening/connecting sockets (unix.cc): tsor-netd's API socket
   /**
    * socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC) bound to `path` and listening. type defaults

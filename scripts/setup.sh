@@ -12,6 +12,7 @@ APT_PACKAGES=(
   docker.io                             # test/integration/docker.test.ts: a private dockerd driving tsor
   iproute2 procps                       # ip netns for tests, ps for `tsor ps`
   redis-server redis-tools wrk curl     # app tests (test/integration/apps-*.test.ts)
+  nginx-light                           # app test: nginx as a reverse proxy (apps-nginx-proxy.test.ts)
   containernetworking-plugins           # CNI bridge/host-local/loopback in /usr/lib/cni: test pods (test/lib/pods.ts)
 )
 
@@ -23,7 +24,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # nginx is only a binary for the tests (which start their own): its package's service, which
+  # would take port 80 on the host, is not started on install (invoke-rc.d asks policy-rc.d:
+  # 101 = action forbidden), unless the machine already has a policy of its own.
+  own_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    own_policy=1
+    printf '#!/bin/sh\n[ "$1" = nginx ] && exit 101\nexit 0\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d; exit 1; }
+  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

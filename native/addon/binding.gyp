@@ -11,7 +11,8 @@
         "src/ptrace.cc",
         "src/unix.cc",
         "src/inet.cc",
-        "src/inotify.cc"
+        "src/inotify.cc",
+        "src/epoll.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -15,6 +15,8 @@ export const SOCKET_SYSCALLS = {
   setsockopt: 54,
   getsockopt: 55,
   accept4: 288,
+  epoll_create: 213,
+  epoll_create1: 291,
   /** Only for the requests in TRAPPED_IOCTLS. */
   ioctl: 16,
 } as const;
@@ -42,6 +44,11 @@ export const TRAPPED_SOCKET_CALLS: readonly SocketSyscallName[] = [
   "setsockopt",
   "getsockopt",
   "accept4",
+  // epoll_create/epoll_create1: run by the kernel; the sentry only notes that the process has a
+  // new epoll instance, where a socket registered before its connect must be re-registered
+  // when the connection replaces its fd (vsock/epoll.ts). Rare calls.
+  "epoll_create",
+  "epoll_create1",
 ];
 
 /**

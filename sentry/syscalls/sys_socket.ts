@@ -92,6 +92,7 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
         }
         // A connection (tcp_disconnect): an unconnected kernel socket takes the app's fd over.
         const sock = stack.disconnect(vs, isNonblocking(dup));
+        carryEpollRegistrations(stack, task, fd, ino, sock);
         return { kind: "replaceFd", fd: sock, targetFd: fd, cloexec: isCloexec(task, fd), value: 0, errno: 0 };
       }
       if (vs.state === "listening") return fail(E.EINVAL);
@@ -129,12 +130,28 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
     const sock: ConnectingSocket = { family, bound, opts };
     const made = stack.connect(task, sock, dest, isNonblocking(dup));
     // Synchronous for a local listener with room: answered before the accept it woke.
-    return made instanceof Promise ? made.then((m) => connected(task, fd, dup, bound, m)) : connected(task, fd, dup, bound, made);
+    const app = { fd, dup, ino };
+    return made instanceof Promise ? made.then((m) => connected(stack, task, app, bound, m)) : connected(stack, task, app, bound, made);
   });
 
+/**
+ * Before a new file takes the task's fd `fd` over (now the file with inode `ino`): the epoll
+ * registrations of the old one under `fd` are made for `newFile` too (AppEpolls.carry). A failure
+ * costs the app its events for this fd, not the connection.
+ */
+function carryEpollRegistrations(stack: SocketStack, task: Task, fd: number, ino: bigint, newFile: number): void {
+  try {
+    stack.epolls.carry(task, fd, ino, newFile);
+  } catch (e) {
+    stack.log.warn({ err: e, tgid: task.tgid, fd }, "epoll registration not carried over to the connection");
+  }
+}
+
 /** connect's answer once `stack.connect` made the connection (`made`), or not (null: the kernel's). */
-function connected(task: Task, fd: number, dup: number, bound: InetAddr | null, made: Connected | null): Outcome {
+function connected(stack: SocketStack, task: Task, app: { fd: number; dup: number; ino: bigint }, bound: InetAddr | null, made: Connected | null): Outcome {
   if (!made) return CONTINUE;
+  const { fd, dup } = app;
+  carryEpollRegistrations(stack, task, fd, app.ino, made.appEnd);
   // A port the app bound stays in use while the connection lives (inet_bind sees the
   // connected socket): the kernel socket that holds it is kept until the app closes the
   // connection (then TIME_WAIT may keep it a while longer).

@@ -6,6 +6,7 @@ import { sysAccept, sysAccept4, sysBind, sysConnect, sysListen, sysShutdown } fr
 import { sysGetpeername, sysGetsockname } from "./sys_sockname.js";
 import { sysGetsockopt, sysSetsockopt } from "./sys_sockopt.js";
 import { sysIoctl } from "./sys_ioctl.js";
+import { sysEpollCreate } from "./sys_epoll.js";
 
 export interface SyscallEntry {
   readonly name: SocketSyscallName;
@@ -31,13 +32,15 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial(
     "connect",
     sysConnect,
-    "AF_UNSPEC disconnects (an unconnected kernel socket replaces the connection's end; its peer sees a close, not a reset); a copy of the fd made before connect (dup, fork) keeps the kernel socket; with room in the queue a non-blocking connect to a TSoR listener completes at once, as on loopback (a full queue leaves it to the kernel: SYN_SENT, EALREADY)",
+    "AF_UNSPEC disconnects (an unconnected kernel socket replaces the connection's end; its peer sees a close, not a reset); a copy of the fd made before connect (dup, fork) keeps the kernel socket (epoll registrations made before it follow the connection); with room in the queue a non-blocking connect to a TSoR listener completes at once, as on loopback (a full queue leaves it to the kernel: SYN_SENT, EALREADY)",
   ),
   partial("shutdown", sysShutdown, "a connection's state follows its own shutdowns, the peer's last close (inotify close watch) and what its end shows of the peer when asked; TIME_WAIT only where the port is the kernel's (listener port, bound client port)"),
   supported("getsockname", sysGetsockname),
   supported("getpeername", sysGetpeername),
   partial("getsockopt", sysGetsockopt, "on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default (int-sized); TCP_INFO minimal"),
   partial("ioctl", sysIoctl, "only TIOCOUTQ (SIOCOUTQ) is trapped: 0 on a connection, as loopback TCP once its peer has the bytes (not while the peer's window is full)"),
+  supported("epoll_create", sysEpollCreate),
+  supported("epoll_create1", sysEpollCreate),
   partial("setsockopt", sysSetsockopt, "on a connection: options not emulated are checked against a scratch kernel socket (int-sized only) and recorded"),
 ];
 

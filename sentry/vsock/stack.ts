@@ -43,6 +43,7 @@ import {
 import { CloseWatcher } from "./closewatch.js";
 import { NetnsKernel, type KernelNet } from "./kernel.js";
 import { ListenerRegistry, PortAllocator, type Binding } from "./registry.js";
+import { AppEpolls } from "./epoll.js";
 import { ListenQueue, SockOpts, VirtualSocket, closeQuietly, type PendingConn } from "./vsocket.js";
 
 export { ListenerRegistry, PortAllocator, EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN } from "./registry.js";
@@ -188,6 +189,8 @@ export class SocketStack {
   readonly kernel: KernelNet | null;
   readonly registry = new ListenerRegistry<VirtualSocket>();
   readonly ports = new PortAllocator();
+  /** The app's epoll instances, for registrations a replaced fd carries over (epoll.ts). */
+  readonly epolls = new AppEpolls();
   readonly log: StackLog;
   private readonly sockets = new Map<bigint, VirtualSocket>();
   /** Options the app set on kernel TCP sockets the sentry has not taken over yet, by inode. */

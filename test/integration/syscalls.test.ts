@@ -46,7 +46,7 @@ function nativeRun(prog: string): ProgResult {
  */
 const KNOWN_DIVERGENCES: Record<string, string> = {
   close_linger_reset:
-    "a close with SO_LINGER {1, 0} is seen by the peer as EOF, not ECONNRESET (getpeername's ENOTCONN does match). unix_release_sock sets the peer's ECONNRESET only when the closing end still has unread data; the sentry cannot put any there without holding the peer's end, which would hide the close (see write_after_peer_close)",
+    "a close with SO_LINGER {1, 0} is seen by the peer as EOF, not ECONNRESET (getpeername's ENOTCONN does match). unix_release_sock sets the peer's ECONNRESET only when the closing end still has unread data. The sentry could queue some when SO_LINGER {1, 0} is set (an MSG_OOB byte from the peer's end, which reads skip), but the app would see it for as long as its end stays open (POLLPRI and POLLIN, FIONREAD one too high for good, a short read), and the close that follows is not trapped",
   write_after_peer_close:
     "the first write after the peer closed fails EPIPE at once (TCP: it succeeds, the peer answers with a reset). unix_release_sock shuts the survivor's both directions when the peer's last reference goes; keeping the peer's end open until the survivor writes would need the app's file reference count, which Linux does not expose (close/exit/exec/SCM_RIGHTS would all have to be tracked)",
 };

@@ -215,6 +215,20 @@ static void show_wait(const char *label, pid_t pid) {
   SAY("%s -> %d\n", label, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 }
 
+/* One epoll_wait on `ep`: "<label> -> <n> [EPOLLIN] [EPOLLOUT] [EPOLLRDHUP] [EPOLLHUP] tag <data.u32 of the first event>". */
+static void show_epoll_wait(const char *label, int ep, int timeout) {
+  struct epoll_event ev[4];
+  memset(ev, 0, sizeof ev);
+  int n = epoll_wait(ep, ev, 4, timeout);
+  if (n < 0) {
+    SAY("%s -> -1 %s\n", label, errname(errno));
+    return;
+  }
+  uint32_t e = n ? ev[0].events : 0;
+  SAY("%s -> %d%s%s%s%s tag %d\n", label, n, e & EPOLLIN ? " EPOLLIN" : "", e & EPOLLOUT ? " EPOLLOUT" : "",
+      e & EPOLLRDHUP ? " EPOLLRDHUP" : "", e & EPOLLHUP ? " EPOLLHUP" : "", n ? (int)ev[0].data.u32 : -1);
+}
+
 /* A connected pair over loopback: *client and *server (accepted), the listener closed. */
 static void tcp_pair(const char *ip, int port, int *client, int *server) {
   int l = tcp_listen(ip, port, 8);

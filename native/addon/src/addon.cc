@@ -148,6 +148,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitUnix(env, exports);
   InitInet(env, exports);
   InitInotify(env, exports);
+  InitEpoll(env, exports);
   return exports;
 }
 

@@ -96,6 +96,7 @@ void InitPtrace(Napi::Env env, Napi::Object exports);
 void InitUnix(Napi::Env env, Napi::Object exports);
 void InitInet(Napi::Env env, Napi::Object exports);
 void InitInotify(Napi::Env env, Napi::Object exports);
+void InitEpoll(Napi::Env env, Napi::Object exports);
 void StopAllListeners(AddonState* state);
 
 // Event-loop watches of a fd (uv_poll), for the JS thread's own readiness waits.

@@ -1,0 +1,89 @@
+// sentry/vsock/epoll.ts: an epoll registration of a socket follows the file that replaces it.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import { once } from "node:events";
+import { test } from "node:test";
+
+import { native } from "../../native/index.js";
+import { AppEpolls, findRegistration } from "../../sentry/vsock/epoll.js";
+import type { Task } from "../../sentry/platform/platform.js";
+
+const FDINFO = `pos:\t0
+flags:\t02000002
+mnt_id:\t17
+ino:\t1038
+tfd:        4 events:       19 data:                5  pos:0 ino:125bc4a sdev:9
+tfd:        7 events: 80002005 data:     7f00dead0001  pos:0 ino:aa sdev:9
+tfd:        7 events:        1 data:                0  pos:0 ino:bb sdev:9
+`;
+
+test("findRegistration: events and data of the line with that fd number and inode", () => {
+  assert.deepEqual(findRegistration(FDINFO, 4, 0x125bc4an), { events: 0x19, data: 5n });
+  assert.deepEqual(findRegistration(FDINFO, 7, 0xaan), { events: 0x80002005, data: 0x7f00dead0001n });
+  assert.deepEqual(findRegistration(FDINFO, 7, 0xbbn), { events: 1, data: 0n });
+  assert.equal(findRegistration(FDINFO, 4, 0xaan), null, "another file under that number");
+  assert.equal(findRegistration(FDINFO, 5, 0x125bc4an), null, "not registered");
+  assert.equal(findRegistration("pos:\t0\n", 4, 1n), null, "an empty epoll instance");
+});
+
+test("epollHolds: a file that is not an epoll instance, or no fd at all, cannot be asked", () => {
+  const [a, b] = native.socketpair();
+  try {
+    assert.throws(() => native.epollHolds(process.pid, a, b), (e: any) => e.code === "EINVAL");
+    assert.throws(() => native.epollHolds(process.pid, a, 1_000_000), (e: any) => e.code === "EBADF");
+  } finally {
+    native.closeFd(a);
+    native.closeFd(b);
+  }
+});
+
+// A process with an epoll instance watching one end of a socketpair (EPOLLIN|EPOLLOUT|EPOLLET,
+// data 0x2a), and a second epoll instance that does not watch it; it prints its fds and waits.
+const CHILD = `
+import select, socket, sys, os
+e1 = select.epoll(); e2 = select.epoll()
+a, b = socket.socketpair()
+e1.register(a.fileno(), select.EPOLLIN | select.EPOLLOUT | select.EPOLLET)
+print(e1.fileno(), e2.fileno(), a.fileno(), flush=True)
+sys.stdin.read()
+`;
+
+test("carry: the epoll instance that holds the old file gets the same registration for the new one", async () => {
+  const child = spawn("python3", ["-c", CHILD], { stdio: ["pipe", "pipe", "inherit"] });
+  try {
+    const [line] = (await once(child.stdout!, "data")) as [Buffer];
+    const [ep1, ep2, fd] = line.toString().trim().split(/\s+/).map(Number) as [number, number, number];
+    const pid = child.pid!;
+    const pidfd = native.pidfdOpen(pid);
+    const task: Task = {
+      tid: pid,
+      tgid: pid,
+      getFd: (n) => native.pidfdGetfd(pidfd, n),
+      readMemory: () => assert.fail("not read"),
+      writeMemory: () => assert.fail("not written"),
+      stillPending: () => true,
+    };
+    const old = task.getFd(fd);
+    const oldIno = native.fstatIno(old).ino;
+    native.closeFd(old);
+    const fdinfo = (ep: number) => fs.readFileSync(`/proc/${pid}/fdinfo/${ep}`, "utf8");
+    const before = findRegistration(fdinfo(ep1), fd, oldIno);
+    assert.ok(before, `the child registered its socket:\n${fdinfo(ep1)}`);
+
+    const [mine, peer] = native.socketpair();
+    try {
+      new AppEpolls().carry(task, fd, oldIno, mine);
+      const newIno = native.fstatIno(mine).ino;
+      assert.deepEqual(findRegistration(fdinfo(ep1), fd, newIno), before, "same events and data, same fd number");
+      assert.deepEqual(findRegistration(fdinfo(ep1), fd, oldIno), before, "the old registration stays until its file goes");
+      assert.equal(findRegistration(fdinfo(ep2), fd, newIno), null, "an instance that did not watch the socket is left alone");
+    } finally {
+      native.closeFd(mine);
+      native.closeFd(peer);
+      native.closeFd(pidfd);
+    }
+  } finally {
+    child.kill();
+  }
+});
