@@ -9,7 +9,7 @@ import type { Connected, ConnectingSocket, SocketStack } from "../vsock/stack.js
 import type { PendingConn, VirtualSocket } from "../vsock/vsocket.js";
 import { closeQuietly, observePeer } from "../vsock/vsocket.js";
 import { AF_INET6, isV4Mapped, type InetAddr, type InetFamily } from "../vsock/address.js";
-import { dupOwnFd } from "../vsock/kernel.js";
+import { copySocketTimeouts, dupOwnFd } from "../vsock/kernel.js";
 import {
   CONTINUE,
   INTERRUPTED,
@@ -92,6 +92,7 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
         }
         // A connection (tcp_disconnect): an unconnected kernel socket takes the app's fd over.
         const sock = stack.disconnect(vs, isNonblocking(dup));
+        copySocketTimeouts(dup, sock);
         carryEpollRegistrations(stack, task, fd, ino, sock);
         return { kind: "replaceFd", fd: sock, targetFd: fd, cloexec: isCloexec(task, fd), value: 0, errno: 0 };
       }
@@ -151,6 +152,7 @@ function carryEpollRegistrations(stack: SocketStack, task: Task, fd: number, ino
 function connected(stack: SocketStack, task: Task, app: { fd: number; dup: number; ino: bigint }, bound: InetAddr | null, made: Connected | null): Outcome {
   if (!made) return CONTINUE;
   const { fd, dup } = app;
+  copySocketTimeouts(dup, made.appEnd);
   carryEpollRegistrations(stack, task, fd, app.ino, made.appEnd);
   // A port the app bound stays in use while the connection lives (inet_bind sees the
   // connected socket): the kernel socket that holds it is kept until the app closes the
@@ -174,19 +176,21 @@ function connected(stack: SocketStack, task: Task, app: { fd: number; dup: numbe
  * with move_addr_to_user (EFAULT drops the connection, as Linux does), O_NONBLOCK from the flags,
  * a vsocket recorded for a virtual connection, then installed as the new fd.
  */
-function deliver(stack: SocketStack, task: Task, listener: VirtualSocket, conn: PendingConn, args: readonly bigint[], flags: number): Outcome {
+function deliver(stack: SocketStack, task: Task, listener: { vs: VirtualSocket; dup: number }, conn: PendingConn, args: readonly bigint[], flags: number): Outcome {
   try {
     if (args[1] !== 0n) {
       if (!conn.peer) throw new SyscallError(E.ECONNABORTED, "peer address unknown");
       writeSockaddr(task, args[1], args[2], conn.peer);
     }
     if (!task.stillPending()) {
-      stack.requeue(listener, conn);
+      stack.requeue(listener.vs, conn);
       return INTERRUPTED;
     }
     native.setNonblock(conn.fd, (flags & SOCK_NONBLOCK) !== 0);
-    if (conn.kind === "local") stack.adopt(conn.fd, listener, conn, conn.client);
-    else if (conn.kind === "remote") stack.adopt(conn.fd, listener, conn);
+    // A kernel-accepted socket inherited the listener's timeouts itself.
+    if (conn.kind !== "kernel") copySocketTimeouts(listener.dup, conn.fd);
+    if (conn.kind === "local") stack.adopt(conn.fd, listener.vs, conn, conn.client);
+    else if (conn.kind === "remote") stack.adopt(conn.fd, listener.vs, conn);
   } catch (e) {
     closeQuietly(conn.fd);
     throw e;
@@ -219,7 +223,7 @@ function accept(stack: SocketStack, task: Task, args: readonly bigint[], flags: 
     for (;;) {
       if (!vs.queue) return fail(E.EINVAL); // shut down meanwhile
       const conn = asApp(() => stack.nextConnection(vs, dup)); // EINVAL once shut down
-      if (conn) return deliver(stack, task, vs, conn, args, flags);
+      if (conn) return deliver(stack, task, { vs, dup }, conn, args, flags);
       if (isNonblocking(dup)) return fail(E.EAGAIN);
       if (deadline === undefined) {
         const timeoutMs = acceptTimeoutMs(dup);
@@ -246,7 +250,7 @@ function accept(stack: SocketStack, task: Task, args: readonly bigint[], flags: 
         case "closed":
           return fail(E.EINVAL);
         case "conn":
-          return deliver(stack, task, vs, w.conn, args, flags);
+          return deliver(stack, task, { vs, dup }, w.conn, args, flags);
         case "kernel":
           if (!task.stillPending()) return INTERRUPTED;
           break;

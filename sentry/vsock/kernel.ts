@@ -6,6 +6,10 @@
 // here.
 import { native } from "../../native/index.js";
 import type { InetFamily } from "./address.js";
+import { SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET } from "../syscalls/linux.js";
+
+/** struct timeval (SO_RCVTIMEO_OLD on x86_64). */
+const TIMEVAL_SIZE = 16;
 
 /** The kernel operations a SocketStack needs (a seam: unit tests may pass a fake). */
 export interface KernelNet {
@@ -33,6 +37,20 @@ export function fdinfoFlags(pid: number | "self", fd: number): number | null {
   if (pid !== "self" && pid <= 0) return null;
   const flags = native.fdinfoFlags(pid === "self" ? 0 : pid, fd);
   return flags < 0 ? null : flags;
+}
+
+/**
+ * Copies SO_RCVTIMEO and SO_SNDTIMEO from socket `from` to socket `to` (both the sentry's fds):
+ * the kernel keeps them in the sock for any socket family, so a connection's socketpair end
+ * times out its reads and writes as the TCP socket would. Used where Linux carries them over:
+ * connect keeps the socket's own, an accepted socket inherits its listener's (sk_clone_lock
+ * copies the sock), connect(AF_UNSPEC) keeps the connection's.
+ */
+export function copySocketTimeouts(from: number, to: number): void {
+  for (const name of [SO_RCVTIMEO, SO_SNDTIMEO]) {
+    const tv = native.getsockoptBuf(from, SOL_SOCKET, name, TIMEVAL_SIZE);
+    if (tv.length === TIMEVAL_SIZE && tv.some((b) => b !== 0)) native.setsockoptBuf(to, SOL_SOCKET, name, tv);
+  }
 }
 
 /** KernelNet in the network namespace at `netnsPath` (e.g. /proc/<pid>/ns/net). */
