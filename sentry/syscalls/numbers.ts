@@ -17,6 +17,7 @@ export const SOCKET_SYSCALLS = {
   accept4: 288,
   epoll_create: 213,
   epoll_create1: 291,
+  io_uring_setup: 425,
   /** Only for the requests in TRAPPED_IOCTLS. */
   ioctl: 16,
 } as const;
@@ -49,6 +50,8 @@ export const TRAPPED_SOCKET_CALLS: readonly SocketSyscallName[] = [
   // when the connection replaces its fd (vsock/epoll.ts). Rare calls.
   "epoll_create",
   "epoll_create1",
+  // io_uring_setup: refused (ENOSYS), since an io_uring's socket operations bypass the sentry.
+  "io_uring_setup",
 ];
 
 /**

@@ -7,6 +7,7 @@ import { sysGetpeername, sysGetsockname } from "./sys_sockname.js";
 import { sysGetsockopt, sysSetsockopt } from "./sys_sockopt.js";
 import { sysIoctl } from "./sys_ioctl.js";
 import { sysEpollCreate } from "./sys_epoll.js";
+import { sysIoUringSetup } from "./sys_io_uring.js";
 
 export interface SyscallEntry {
   readonly name: SocketSyscallName;
@@ -41,6 +42,7 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial("ioctl", sysIoctl, "only TIOCOUTQ (SIOCOUTQ) is trapped: 0 on a connection, as loopback TCP once its peer has the bytes (not while the peer's window is full)"),
   supported("epoll_create", sysEpollCreate),
   supported("epoll_create1", sysEpollCreate),
+  partial("io_uring_setup", sysIoUringSetup, "always ENOSYS, as without CONFIG_IO_URING: an io_uring's accept, connect, bind and listen would bypass the sentry"),
   partial("setsockopt", sysSetsockopt, "on a connection: options not emulated are checked against a scratch kernel socket (int-sized only) and recorded"),
 ];
 

@@ -78,4 +78,23 @@ describe("trap filter", { skip }, () => {
     assert.deepEqual(h.listIds(), []);
     assert.deepEqual(fs.readdirSync(h.root), []);
   });
+
+  test("io_uring_setup is refused with ENOSYS on both platforms (its socket operations would bypass the sentry); host-kernel leaves it to the kernel", () => {
+    // The errno of io_uring_setup(4, &params), or "ok" if it made a ring.
+    const probe = `import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+params = ctypes.create_string_buffer(120)
+r = libc.syscall(425, 4, params)
+print("io_uring_setup", "ok" if r >= 0 else ctypes.get_errno())`;
+    const b = h.bundle({ hostRo: true, args: ["python3", "-c", probe] });
+    for (const platform of ["seccomp", "ptrace"]) {
+      const r = h.run(b, `uring-${platform}`, ["--platform", platform]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "io_uring_setup 38", `--platform ${platform}: ENOSYS (38) expected`);
+    }
+    const host = h.run(b, "uring-host", ["--network", "host-kernel"]);
+    assert.equal(host.code, 0, host.stderr);
+    assert.notEqual(host.stdout.trim(), "", host.stderr);
+    assert.notEqual(host.stdout.trim(), "io_uring_setup 38", "host-kernel: the kernel's own answer (a ring on this machine)");
+  });
 });

@@ -12,7 +12,7 @@ import { tsorInitPath } from "../../sentry/launch.js";
 import { createPlatform, PassthroughDispatch, trapOptions } from "../../sentry/platform/index.js";
 import { SOCKET_SYSCALLS, TRAPPED_SOCKET_CALLS } from "../../sentry/syscalls/numbers.js";
 
-const SOCKET_CONTROL_NRS = "42,43,48,49,50,51,52,54,55,288,213,291";
+const SOCKET_CONTROL_NRS = "42,43,48,49,50,51,52,54,55,288,213,291,425";
 
 const spec: Spec = {
   process: { args: ["/bin/true"], cwd: "/", terminal: false },
@@ -29,12 +29,12 @@ describe("trapOptions", () => {
     assert.deepEqual(trapOptions("seccomp", 5), {
       mode: "notify",
       fd: 5,
-      nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288, 213, 291],
+      nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288, 213, 291, 425],
       ioctls: [0x5411],
     });
-    assert.deepEqual(trapOptions("ptrace", 5), { mode: "trace", nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288, 213, 291], ioctls: [0x5411] });
+    assert.deepEqual(trapOptions("ptrace", 5), { mode: "trace", nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288, 213, 291, 425], ioctls: [0x5411] });
     // Every socket control call but socket(2) itself, which stays the kernel's; ioctl by request;
-    // epoll_create/epoll_create1 (noted, run by the kernel).
+    // epoll_create/epoll_create1 (noted, run by the kernel); io_uring_setup (refused).
     assert.deepEqual(new Set([...TRAPPED_SOCKET_CALLS, "socket", "ioctl"]), new Set(Object.keys(SOCKET_SYSCALLS)));
   });
 
