@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import { once } from "node:events";
 import { test } from "node:test";
 
 import { native } from "../../native/index.js";
@@ -52,8 +51,17 @@ sys.stdin.read()
 test("carry: the epoll instance that holds the old file gets the same registration for the new one", async () => {
   const child = spawn("python3", ["-c", CHILD], { stdio: ["pipe", "pipe", "inherit"] });
   try {
-    const [line] = (await once(child.stdout!, "data")) as [Buffer];
-    const [ep1, ep2, fd] = line.toString().trim().split(/\s+/).map(Number) as [number, number, number];
+    // Its one line may come in more than one chunk.
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout!.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes("\n")) resolve(out);
+      });
+      child.on("exit", (code) => reject(new Error(`the child exited (${code}) before printing its fds: ${JSON.stringify(out)}`)));
+    });
+    const [ep1, ep2, fd] = line.trim().split(/\s+/).map(Number) as [number, number, number];
+    assert.ok([ep1, ep2, fd].every(Number.isInteger), `the child's fds: ${JSON.stringify(line)}`);
     const pid = child.pid!;
     const pidfd = native.pidfdOpen(pid);
     const task: Task = {
