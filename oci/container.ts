@@ -17,6 +17,14 @@ import { PLATFORM_NAMES, type PlatformName } from "../sentry/platform/platform.j
 import type { Logger } from "./log.js";
 import { ContainerSupervisor } from "../sentry/supervisor.js";
 
+/**
+ * V8 flags of a spawned sentry (one per container, long-lived). A young generation of 2 MiB
+ * semi-spaces instead of V8's 16: a sentry's garbage is short-lived (notifications, buffers), so
+ * scavenges stay cheap, and a busy sentry's RSS peaks ~15 MiB lower (test/bench/memory.ts:
+ * 99 -> 85 MiB through 4000 connections; redis -k 0 throughput within noise).
+ */
+const SENTRY_NODE_FLAGS = ["--max-semi-space-size=2"];
+
 /** What `create` is told: the launch request's container fields, flags not yet checked. */
 export interface CreateOptions
   extends Pick<LaunchRequest, "id" | "bundle" | "consoleSocket" | "pidFile" | "noPivot" | "noNewKeyring" | "preserveFds"> {
@@ -126,7 +134,7 @@ export class Runtime {
   private async spawnSentry(req: LaunchRequest): Promise<LaunchResult> {
     const preserved = Array.from({ length: req.preserveFds }, (_, i) => 3 + i);
     const stdio = req.consoleSocket ? "ignore" : "inherit";
-    const sentry = spawn(process.execPath, [sentryEntry(), JSON.stringify(req)], {
+    const sentry = spawn(process.execPath, [...SENTRY_NODE_FLAGS, sentryEntry(), JSON.stringify(req)], {
       detached: true,
       stdio: [stdio, stdio, stdio, "pipe", ...preserved],
     });
