@@ -48,8 +48,12 @@ export function fdinfoFlags(pid: number | "self", fd: number): number | null {
  */
 export function copySocketTimeouts(from: number, to: number): void {
   for (const name of [SO_RCVTIMEO, SO_SNDTIMEO]) {
-    const tv = native.getsockoptBuf(from, SOL_SOCKET, name, TIMEVAL_SIZE);
-    if (tv.length === TIMEVAL_SIZE && tv.some((b) => b !== 0)) native.setsockoptBuf(to, SOL_SOCKET, name, tv);
+    try {
+      const tv = native.getsockoptBuf(from, SOL_SOCKET, name, TIMEVAL_SIZE);
+      if (tv.length === TIMEVAL_SIZE && tv.some((b) => b !== 0)) native.setsockoptBuf(to, SOL_SOCKET, name, tv);
+    } catch {
+      // Best effort, as the connection is made already: it keeps no timeout (the socketpair's default).
+    }
   }
 }
 

@@ -37,19 +37,22 @@ test("epollHolds: a file that is not an epoll instance, or no fd at all, cannot 
   }
 });
 
-// A process with an epoll instance watching one end of a socketpair (EPOLLIN|EPOLLOUT|EPOLLET,
-// data 0x2a), and a second epoll instance that does not watch it; it prints its fds and waits.
+// A process with an epoll instance watching one end of a socketpair (EPOLLIN|EPOLLOUT|EPOLLET;
+// Python's epoll keeps the fd as the data), and a second epoll instance that does not watch it;
+// it prints its fds and waits. With LOW set it closes its stdin first, so the watched socket is
+// fd 0, the number the sentry's private fd table hands out first too.
 const CHILD = `
-import select, socket, sys, os
-e1 = select.epoll(); e2 = select.epoll()
+import select, socket, os, time
+if os.environ.get("LOW"): os.close(0)
 a, b = socket.socketpair()
+e1 = select.epoll(); e2 = select.epoll()
 e1.register(a.fileno(), select.EPOLLIN | select.EPOLLOUT | select.EPOLLET)
 print(e1.fileno(), e2.fileno(), a.fileno(), flush=True)
-sys.stdin.read()
+time.sleep(60)
 `;
 
-test("carry: the epoll instance that holds the old file gets the same registration for the new one", async () => {
-  const child = spawn("python3", ["-c", CHILD], { stdio: ["pipe", "pipe", "inherit"] });
+async function carryCase(low: boolean): Promise<void> {
+  const child = spawn("python3", ["-c", CHILD], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, LOW: low ? "1" : "" } });
   try {
     // Its one line may come in more than one chunk.
     const line = await new Promise<string>((resolve, reject) => {
@@ -62,6 +65,7 @@ test("carry: the epoll instance that holds the old file gets the same registrati
     });
     const [ep1, ep2, fd] = line.trim().split(/\s+/).map(Number) as [number, number, number];
     assert.ok([ep1, ep2, fd].every(Number.isInteger), `the child's fds: ${JSON.stringify(line)}`);
+    if (low) assert.equal(fd, 0, "the watched socket is fd 0");
     const pid = child.pid!;
     const pidfd = native.pidfdOpen(pid);
     const task: Task = {
@@ -94,4 +98,8 @@ test("carry: the epoll instance that holds the old file gets the same registrati
   } finally {
     child.kill();
   }
-});
+}
+
+test("carry: the epoll instance that holds the old file gets the same registration for the new one", () => carryCase(false));
+
+test("carry: also for fd 0 (the private fd table moves its own fds out of the way)", () => carryCase(true));

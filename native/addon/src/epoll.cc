@@ -134,21 +134,30 @@ class PrivateFdThread {
       err.Set("pidfd_getfd", errno);
       return err;
     }
+    ep = MoveOff(ep, req.tfd, &err);
+    if (err) {
+      close(ep);
+      return err;
+    }
+    // The target lands on the lowest free number, which may be tfd itself.
     int target = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd_, req.target, 0));
     if (target < 0) {
       err.Set("pidfd_getfd", errno);
       close(ep);
       return err;
     }
-    ep = MoveOff(ep, req.tfd, &err);
-    if (!err && target != req.tfd) {
-      if (dup3(target, req.tfd, O_CLOEXEC) < 0) err.Set("dup3", errno);
+    if (target != req.tfd) {
+      int r = dup3(target, req.tfd, O_CLOEXEC);
+      int e = errno;
       close(target);
+      if (r < 0) {
+        err.Set("dup3", e);
+        close(ep);
+        return err;
+      }
     }
-    if (!err) {
-      epoll_event ev = req.ev;
-      if (epoll_ctl(ep, EPOLL_CTL_ADD, req.tfd, &ev) != 0) err.Set("epoll_ctl(EPOLL_CTL_ADD)", errno);
-    }
+    epoll_event ev = req.ev;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, req.tfd, &ev) != 0) err.Set("epoll_ctl(EPOLL_CTL_ADD)", errno);
     close(req.tfd);
     close(ep);
     return err;
