@@ -50,12 +50,12 @@ demo: setup
 	bash scripts/demo.sh
 
 bench: setup
-	node dist/test/bench/startup.js && node dist/test/bench/sockets.js && node dist/test/bench/redis1.js && node dist/test/bench/pods.js && node dist/test/bench/memory.js
+	node dist/test/bench/startup.js && node dist/test/bench/sockets.js && node dist/test/bench/redis1.js && node dist/test/bench/pods.js && node dist/test/bench/proxy.js && node dist/test/bench/memory.js
 
 # The same benchmarks with small sizes and few runs: a quick look, noisier.
 .PHONY: bench-quick
 bench-quick: setup
-	BENCH_RUNS=3 node dist/test/bench/startup.js && BENCH_QUICK=1 node dist/test/bench/sockets.js && node dist/test/bench/redis1.js --quick && node dist/test/bench/pods.js --quick && node dist/test/bench/memory.js --quick
+	BENCH_RUNS=3 node dist/test/bench/startup.js && BENCH_QUICK=1 node dist/test/bench/sockets.js && node dist/test/bench/redis1.js --quick && node dist/test/bench/pods.js --quick && node dist/test/bench/proxy.js --quick && node dist/test/bench/memory.js --quick
 
 clean:
 	rm -rf dist native/build native/addon/build

@@ -54,6 +54,15 @@ export interface TrapOptions {
   nrs: readonly number[];
   /** ioctl(2) requests trapped (by the request number), whatever the fd. */
   ioctls?: readonly number[];
+  /** Calls of `nrs` let through when their second and third arguments are arg1 and arg2. */
+  passes?: readonly TrapPass[];
+}
+
+/** A trapped call the filter lets through for these arguments (native/PLAN.md `trap` PASS). */
+export interface TrapPass {
+  nr: number;
+  arg1: number;
+  arg2: number;
 }
 
 /** The plan text for `spec`, ready for tsor-init's fd 4. */
@@ -154,7 +163,7 @@ function execDirectives(spec: Spec, opts: PlanOptions): Directive[] {
   return out;
 }
 
-/** `trap MODE FD SOCKET_NR NRS`, checked the way tsor-init checks it (a bad plan fails early). */
+/** `trap MODE FD SOCKET_NR NRS [IOCTLS [PASS]]`, checked the way tsor-init checks it (a bad plan fails early). */
 function trapDirectives(opts: PlanOptions): Directive[] {
   const t = opts.trap;
   if (!t) return [];
@@ -175,8 +184,15 @@ function trapDirectives(opts: PlanOptions): Directive[] {
     throw new PlanError("trap.fd", "trace takes no fd");
   }
   for (const req of t.ioctls ?? []) if (!isNr(req)) throw new PlanError("trap.ioctls", `bad ioctl request ${req}`);
+  const passes = t.passes ?? [];
+  if (passes.length > 8) throw new PlanError("trap.passes", "more than 8");
+  for (const ps of passes) {
+    if (![ps.nr, ps.arg1, ps.arg2].every(isNr)) throw new PlanError("trap.passes", `bad pass ${JSON.stringify(ps)}`);
+    if (!t.nrs.includes(ps.nr)) throw new PlanError("trap.passes", `pass for ${ps.nr}, which nrs does not trap`);
+  }
   const fields = [t.mode, fd, t.socketNr === undefined ? "-" : String(t.socketNr), t.nrs.join(",")];
-  if (t.ioctls?.length) fields.push(t.ioctls.join(","));
+  if (t.ioctls?.length || passes.length) fields.push(t.ioctls?.length ? t.ioctls.join(",") : "-");
+  if (passes.length) fields.push(passes.map((ps) => `${ps.nr}:${ps.arg1}:${ps.arg2}`).join(","));
   return [["trap", ...fields]];
 }
 

@@ -30,7 +30,7 @@ static const struct {
 	{"rlimit", 3, 3}, {"oom_score_adj", 1, 1}, {"user", 3, 3}, {"groups", 1, 1}, {"cwd", 1, 1},
 	{"env", 1, 1}, {"arg", 1, 1}, {"caps", 5, 5}, {"no_new_privs", 0, 0},
 	{"seccomp_default", 2, 2}, {"seccomp_arch", 1, 1}, {"seccomp_flag", 1, 1},
-	{"seccomp_rule", 4, -1}, {"trap", 4, 5}, {"terminal", 0, 0}, {"console_socket", 1, 1},
+	{"seccomp_rule", 4, -1}, {"trap", 4, 6}, {"terminal", 0, 0}, {"console_socket", 1, 1},
 	{"preserve_fds", 1, 1}, {"session_keyring", 1, 1}, {"hook", 3, -1}, {"hook_env", 1, 1}, {"end", 0, 0},
 };
 
@@ -225,7 +225,34 @@ static unsigned long *parse_u32_list(const struct directive *d, const char *s, s
 	return out;
 }
 
-/* `trap MODE FD SOCKET_NR NRS [IOCTLS]`: NRS and IOCTLS comma-separated decimal numbers. */
+/* PASS: comma-separated NR:ARG1:ARG2 decimal triples, each NR one of NRS. */
+static void parse_trap_passes(struct plan *p, const struct directive *d, const char *text)
+{
+	char *copy = strdup(text), *save = NULL;
+	if (!copy) die("strdup", "plan");
+	p->trap_passes = xcalloc(8, sizeof *p->trap_passes);
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		if (p->trap_npasses == 8) fail("plan: line %d: trap: more than 8 passes", d->line);
+		unsigned long v[3];
+		char *s = item;
+		for (int k = 0; k < 3; k++) {
+			char *end;
+			errno = 0;
+			v[k] = strtoul(s, &end, 10);
+			if (end == s || errno || *s == '-' || *s == '+' || v[k] > 0xffffffffu || *end != (k < 2 ? ':' : '\0'))
+				fail("plan: line %d: trap: bad pass \"%s\" (NR:ARG1:ARG2)", d->line, item);
+			s = end + 1;
+		}
+		bool trapped = false;
+		for (size_t i = 0; i < p->trap_nnrs; i++) trapped |= (unsigned long)p->trap_nrs[i] == v[0];
+		if (!trapped) fail("plan: line %d: trap: pass for %lu, which NRS does not trap", d->line, v[0]);
+		p->trap_passes[p->trap_npasses++] = (struct trap_pass){v[0], v[1], v[2]};
+	}
+	free(copy);
+}
+
+/* `trap MODE FD SOCKET_NR NRS [IOCTLS [PASS]]`: NRS and IOCTLS comma-separated decimal numbers
+ * (IOCTLS `-` for none), PASS as parse_trap_passes reads it. */
 static void parse_trap(struct plan *p, const struct directive *d)
 {
 	if (p->trap_mode != TRAP_MODE_NONE) fail("plan: line %d: trap given twice", d->line);
@@ -259,7 +286,9 @@ static void parse_trap(struct plan *p, const struct directive *d)
 	free(nrs);
 
 	/* IOCTLS (optional): ioctl(2) requests trapped by their number, whatever the fd. */
-	if (d->argc >= 5) p->trap_ioctls = parse_u32_list(d, d->argv[4], 8, "ioctl request", &p->trap_nioctls);
+	if (d->argc >= 5 && strcmp(d->argv[4], "-")) p->trap_ioctls = parse_u32_list(d, d->argv[4], 8, "ioctl request", &p->trap_nioctls);
+	/* PASS (optional): calls of NRS let through for some arguments. */
+	if (d->argc >= 6) parse_trap_passes(p, d, d->argv[5]);
 }
 
 /* `hook KIND PATH TIMEOUT ARG...`: ARG... is the whole argv, as in config.json. */

@@ -45,6 +45,13 @@ struct hook {
 	size_t nenv;
 };
 
+/* A call of the trapped list that the filter lets through when the low 32 bits of its second and
+ * third arguments are arg1 and arg2 (getsockopt(fd, SOL_SOCKET, SO_ERROR, ...): the kernel's
+ * answer is right for every kind of fd). */
+struct trap_pass {
+	unsigned long nr, arg1, arg2;
+};
+
 struct plan {
 	struct directive *d;  /* every directive, in plan order (the rootfs stage walks it) */
 	size_t nd;
@@ -87,6 +94,8 @@ struct plan {
 	size_t trap_nnrs;
 	unsigned long *trap_ioctls;  /* ioctl requests trapped (by the low 32 bits of arg 1) */
 	size_t trap_nioctls;
+	struct trap_pass *trap_passes;  /* calls of NRS let through for some arguments */
+	size_t trap_npasses;
 	bool terminal;
 	const char *console_socket;
 	int preserve_fds;

@@ -2,7 +2,7 @@
 // the platform needs tsor-init to install (the plan's `trap` directive), derived from the one
 // list of trapped syscalls in sentry/syscalls/numbers.ts.
 import type { TrapOptions } from "../../gofer/plan.js";
-import { SOCKET_SYSCALLS, TRAPPED_IOCTLS, TRAPPED_SOCKET_CALLS } from "../syscalls/numbers.js";
+import { SOCKET_SYSCALLS, TRAPPED_IOCTLS, TRAPPED_SOCKET_CALLS, UNTRAPPED_ARGS } from "../syscalls/numbers.js";
 import { SeccompPlatform, type SeccompPlatformOptions } from "./seccomp.js";
 import { PtracePlatform, type PtracePlatformOptions } from "./ptrace.js";
 import type { Platform, PlatformName, SyscallHandler } from "./platform.js";
@@ -47,5 +47,6 @@ export function createPlatform(name: PlatformName, opts: SeccompPlatformOptions 
 export function trapOptions(platform: PlatformName, fd: number): TrapOptions {
   const nrs = TRAPPED_SOCKET_CALLS.map((n) => SOCKET_SYSCALLS[n]);
   const ioctls = Object.values(TRAPPED_IOCTLS);
-  return platform === "seccomp" ? { mode: "notify", fd, nrs, ioctls } : { mode: "trace", nrs, ioctls };
+  const passes = UNTRAPPED_ARGS.map((p) => ({ nr: SOCKET_SYSCALLS[p.call], arg1: p.arg1, arg2: p.arg2 }));
+  return platform === "seccomp" ? { mode: "notify", fd, nrs, ioctls, passes } : { mode: "trace", nrs, ioctls, passes };
 }

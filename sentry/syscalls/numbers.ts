@@ -2,6 +2,8 @@
 // syscall_64.tbl). The one list: tsor-init's trap filter (via the plan's `trap` directive, see
 // sentry/platform/index.ts trapOptions) and the handler table are both derived from it.
 
+import { SOL_SOCKET, SO_ERROR } from "./linux.js";
+
 /** x86_64 syscall numbers of the socket control calls. */
 export const SOCKET_SYSCALLS = {
   socket: 41,
@@ -60,6 +62,18 @@ export const TRAPPED_SOCKET_CALLS: readonly SocketSyscallName[] = [
  * socketpair would answer with its own unread bytes.
  */
 export const TRAPPED_IOCTLS = { TIOCOUTQ: 0x5411 } as const;
+
+/**
+ * Trapped calls the filter lets through for some arguments (their second and third), because
+ * the kernel's answer is the right one whatever the fd: getsockopt(fd, SOL_SOCKET, SO_ERROR)
+ * reads and clears the socket's pending error, which is a kernel socket's own, and on a
+ * connection's socketpair end the error TCP would show (0, or ECONNRESET once the peer went with
+ * unread data, as unix_release_sock sets it). nginx asks it before every request it sends
+ * upstream, kept-alive connections included: one trap per proxied request otherwise.
+ */
+export const UNTRAPPED_ARGS: readonly { call: SocketSyscallName; arg1: number; arg2: number; what: string }[] = [
+  { call: "getsockopt", arg1: SOL_SOCKET, arg2: SO_ERROR, what: "SOL_SOCKET, SO_ERROR" },
+];
 
 /** Every call the handler table serves: the trapped calls, and ioctl for TRAPPED_IOCTLS. */
 export const TABLE_CALLS: readonly SocketSyscallName[] = [...TRAPPED_SOCKET_CALLS, "ioctl"];

@@ -1,7 +1,7 @@
 // The syscall table (gVisor pkg/sentry/syscalls/linux/linux64.go): number -> name, support level,
 // handler. Derived from the one list of trapped calls (numbers.ts); `tsor syscalls` can print it.
 import type { SocketHandler } from "./common.js";
-import { SOCKET_SYSCALLS, type SocketSyscallName } from "./numbers.js";
+import { SOCKET_SYSCALLS, UNTRAPPED_ARGS, type SocketSyscallName } from "./numbers.js";
 import { sysAccept, sysAccept4, sysBind, sysConnect, sysListen, sysShutdown } from "./sys_socket.js";
 import { sysGetpeername, sysGetsockname } from "./sys_sockname.js";
 import { sysGetsockopt, sysSetsockopt } from "./sys_sockopt.js";
@@ -38,7 +38,13 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial("shutdown", sysShutdown, "a connection's state follows its own shutdowns, the peer's last close (inotify close watch) and what its end shows of the peer when asked; TIME_WAIT only where the port is the kernel's (listener port, bound client port)"),
   supported("getsockname", sysGetsockname),
   supported("getpeername", sysGetpeername),
-  partial("getsockopt", sysGetsockopt, "on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default (int-sized); TCP_INFO minimal"),
+  partial(
+    "getsockopt",
+    sysGetsockopt,
+    `on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default (int-sized); TCP_INFO minimal; not trapped for ${UNTRAPPED_ARGS.filter((u) => u.call === "getsockopt")
+      .map((u) => u.what)
+      .join(", ")} (the kernel's answer, numbers.ts UNTRAPPED_ARGS)`,
+  ),
   partial("ioctl", sysIoctl, "only TIOCOUTQ (SIOCOUTQ) is trapped: 0 on a connection, as loopback TCP once its peer has the bytes (not while the peer's window is full)"),
   supported("epoll_create", sysEpollCreate),
   supported("epoll_create1", sysEpollCreate),

@@ -72,6 +72,33 @@ export function appBundle(h: Harness, script: string, opts: AppBundleOpts = {}):
   return b;
 }
 
+/**
+ * An nginx configuration for a container (the host's nginx, hostRo rootfs): one worker, runs as
+ * root, daemonizes, keeps its pid, log and temp files in /tmp, no access log; `http` holds the
+ * caller's servers. Its rootfs needs NGINX_FILES too.
+ */
+export function nginxConfig(http: string): string {
+  return `user root;
+worker_processes 1;
+daemon on;
+pid /tmp/nginx.pid;
+error_log /tmp/nginx-error.log warn;
+events { worker_connections 1024; use epoll; }
+http {
+  access_log off;
+  client_body_temp_path /tmp/nginx-body;
+  proxy_temp_path /tmp/nginx-proxy;
+  fastcgi_temp_path /tmp/nginx-fastcgi;
+  uwsgi_temp_path /tmp/nginx-uwsgi;
+  scgi_temp_path /tmp/nginx-scgi;
+${http}
+}
+`;
+}
+
+/** What nginx needs in the rootfs besides its config: `user root` looks the group up. */
+export const NGINX_FILES: Record<string, string> = { "etc/group": "root:x:0:\n" };
+
 /** `run` of the bundle in the foreground; it must exit 0 within APP_TIMEOUT_MS. */
 export function runApp(h: Harness, b: Bundle, hint: string): RunResult {
   const id = h.id(hint);

@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import { appBundle, requireHostBinary, runApp } from "../apps/apps.js";
 import { Harness } from "../integration/harness.js";
 import { RUNC, TSOR } from "../lib/bundle.js";
+import { median, num, ratio, runcTsorRows } from "./table.js";
 
 interface Sizes {
   keepalive: number;
@@ -19,12 +20,6 @@ const FULL: Sizes = { keepalive: 100_000, perRequest: 10_000, clients: 10 };
 const QUICK: Sizes = { keepalive: 20_000, perRequest: 2_000, clients: 10 };
 
 const PORT = 6392;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** `k=<0|1> <rps>` and `unix <rps>` lines from the script's output. */
 function parse(out: string): Map<string, number> {
@@ -91,22 +86,20 @@ export function measureRedis1(s: Sizes, rounds: number): Map<string, number> {
 }
 
 export function formatRedis1(m: Map<string, number>, s: Sizes, rounds: number): string {
-  const num = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(0));
-  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || !b ? "-" : `${(a / b).toFixed(2)}x`);
   const lines = [
     `redis in one container (host binaries, TCP to 127.0.0.1), median of ${rounds}; redis-benchmark GET, ${s.clients} clients`,
     `  kept-alive: -k 1 -n ${s.keepalive} (no trap after set-up)   per request: -k 0 -n ${s.perRequest} (connect, accept, options: traps)`,
     "",
-    `${"metric".padEnd(30)}${"runc".padStart(10)}${"tsor".padStart(10)}${"tsor/runc".padStart(11)}`,
+    ...runcTsorRows(
+      m,
+      "metric",
+      [
+        ["GET kept-alive (req/s)", "k=1"],
+        ["GET connection per request", "k=0"],
+      ],
+      30,
+    ),
   ];
-  for (const [label, key] of [
-    ["GET kept-alive (req/s)", "k=1"],
-    ["GET connection per request", "k=0"],
-  ] as const) {
-    const rc = m.get(`runc.${key}`);
-    const ts = m.get(`tsor.${key}`);
-    lines.push(`${label.padEnd(30)}${num(rc).padStart(10)}${num(ts).padStart(10)}${ratio(ts, rc).padStart(11)}`);
-  }
   const tcp = m.get("native.k=1");
   const unix = m.get("native.unix");
   lines.push(

@@ -8,36 +8,21 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { Harness } from "./harness.js";
-import { appBundle, requireHostBinary, runApp } from "../apps/apps.js";
+import { NGINX_FILES, appBundle, nginxConfig, requireHostBinary, runApp } from "../apps/apps.js";
 
 const h = new Harness("apps-nginx");
 after(() => h.cleanup());
 
 const REQUESTS = 5;
 
-const NGINX_CONF = `user root;
-worker_processes 1;
-daemon on;
-pid /tmp/nginx.pid;
-error_log /tmp/nginx-error.log warn;
-events { worker_connections 64; use epoll; }
-http {
-  access_log off;
-  client_body_temp_path /tmp/nginx-body;
-  proxy_temp_path /tmp/nginx-proxy;
-  fastcgi_temp_path /tmp/nginx-fastcgi;
-  uwsgi_temp_path /tmp/nginx-uwsgi;
-  scgi_temp_path /tmp/nginx-scgi;
-  server {
+const NGINX_CONF = nginxConfig(`  server {
     listen 127.0.0.1:8080;
     location / {
       proxy_pass http://127.0.0.1:8001;
       proxy_connect_timeout 5s;
       proxy_read_timeout 5s;
     }
-  }
-}
-`;
+  }`);
 
 const SCRIPT = `
 python3 -m http.server 8001 --bind 127.0.0.1 --directory /srv/www > /tmp/py.log 2>&1 &
@@ -64,7 +49,7 @@ test(`nginx proxying to python3 http.server, fetched by curl under ${h.rtm.name}
   requireHostBinary("/usr/bin/curl", "curl");
   const data = randomBytes(512 * 1024 + 3);
   const want = createHash("sha256").update(data).digest("hex");
-  const r = runApp(h, appBundle(h, SCRIPT, { files: { "srv/www/data.bin": data, "etc/nginx-proxy.conf": NGINX_CONF, "etc/group": "root:x:0:\n" } }), "nginx");
+  const r = runApp(h, appBundle(h, SCRIPT, { files: { "srv/www/data.bin": data, "etc/nginx-proxy.conf": NGINX_CONF, ...NGINX_FILES } }), "nginx");
   const lines = r.stdout.split("\n");
   for (let i = 1; i <= REQUESTS; i++) {
     assert.ok(lines.includes(`sha256 ${i}: ${want}`), `request ${i} through nginx differs from the served file (want ${want}):\n${r.stdout}\n${r.stderr}`);

@@ -27,6 +27,8 @@ const HELD_FD = 4242n;
 const RELEASE_FD = 4243n;
 const SOL_SOCKET = 1;
 const SO_TYPE = 3;
+const SO_ERROR = 4;
+const SO_DOMAIN = 39;
 const isRoot = process.getuid?.() === 0;
 
 interface Run {
@@ -195,6 +197,12 @@ describe("SeccompPlatform with tsor-init's trap filter", { skip: !isRoot && "nee
     // continue: the kernel made a real AF_INET6 socket (its getsockopt was continued too).
     assert.equal(r.get("tcp6"), "0");
     assert.equal(r.get("tcp6_domain"), String(c().AF_INET6));
+    // getsockopt(SOL_SOCKET, SO_ERROR) never reached the sentry (the filter's pass); SO_DOMAIN did.
+    assert.equal(r.get("tcp6_so_error_call"), "0");
+    assert.equal(r.get("tcp6_so_error"), "0");
+    const getsockopts = calls.filter((x) => x.nr === NR.getsockopt).map((x) => Number(x.args[2]));
+    assert.ok(getsockopts.includes(SO_DOMAIN), `SO_DOMAIN trapped: ${getsockopts}`);
+    assert.ok(!getsockopts.includes(SO_ERROR), `SO_ERROR not trapped: ${getsockopts}`);
 
     // return + readMemory/writeMemory; a bad pointer is EFAULT for the app.
     assert.equal(r.get("getsockname"), "0");

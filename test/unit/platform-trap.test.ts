@@ -31,8 +31,14 @@ describe("trapOptions", () => {
       fd: 5,
       nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288, 213, 291, 425],
       ioctls: [0x5411],
+      passes: [{ nr: 55, arg1: 1, arg2: 4 }], // getsockopt(fd, SOL_SOCKET, SO_ERROR)
     });
-    assert.deepEqual(trapOptions("ptrace", 5), { mode: "trace", nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288, 213, 291, 425], ioctls: [0x5411] });
+    assert.deepEqual(trapOptions("ptrace", 5), {
+      mode: "trace",
+      nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288, 213, 291, 425],
+      ioctls: [0x5411],
+      passes: [{ nr: 55, arg1: 1, arg2: 4 }],
+    });
     // Every socket control call but socket(2) itself, which stays the kernel's; ioctl by request;
     // epoll_create/epoll_create1 (noted, run by the kernel); io_uring_setup (refused).
     assert.deepEqual(new Set([...TRAPPED_SOCKET_CALLS, "socket", "ioctl"]), new Set(Object.keys(SOCKET_SYSCALLS)));
@@ -50,18 +56,18 @@ describe("gofer: the trap directive", () => {
 
   it("create: after the config's seccomp profile, before terminal and preserve_fds", () => {
     const plan = lines({ preserveFds: 2, trap: trapOptions("seccomp", 7) });
-    const trap = plan.indexOf(`trap notify 7 - ${SOCKET_CONTROL_NRS} 21521`);
+    const trap = plan.indexOf(`trap notify 7 - ${SOCKET_CONTROL_NRS} 21521 55:1:4`);
     assert.ok(trap > 0, plan.join("\n"));
     const lastSeccomp = plan.map((l, i) => (l.startsWith("seccomp_") ? i : -1)).reduce((a, b) => Math.max(a, b));
     assert.ok(lastSeccomp > 0 && lastSeccomp < trap, plan.join("\n"));
     assert.equal(plan[trap + 1], "preserve_fds 2");
     // Encoded as PLAN.md says: the empty fd of `trace` is %-.
-    assert.match(buildPlan(spec, { ...base, trap: trapOptions("ptrace", 5) }), new RegExp(`^trap trace %- - ${SOCKET_CONTROL_NRS} 21521$`, "m"));
+    assert.match(buildPlan(spec, { ...base, trap: trapOptions("ptrace", 5) }), new RegExp(`^trap trace %- - ${SOCKET_CONTROL_NRS} 21521 55:1:4$`, "m"));
   });
 
   it("exec mode carries it too; no trap option (--network host-kernel) means no line", () => {
     const exec = lines({ mode: "exec", joinNamespaces: { mnt: "/proc/1/ns/mnt" }, trap: trapOptions("seccomp", 5) });
-    assert.ok(exec.includes(`trap notify 5 - ${SOCKET_CONTROL_NRS} 21521`), exec.join("\n"));
+    assert.ok(exec.includes(`trap notify 5 - ${SOCKET_CONTROL_NRS} 21521 55:1:4`), exec.join("\n"));
     assert.ok(!lines({}).some((l) => l.startsWith("trap")));
     assert.ok(!planDirectives(spec, { ...base, mode: "exec" }).some((d) => d[0] === "trap"));
   });
@@ -73,6 +79,10 @@ describe("gofer: the trap directive", () => {
     assert.throws(bad({ mode: "trace", fd: 5, socketNr: 41, nrs: [] }), /trap\.fd.*no fd/);
     assert.throws(bad({ mode: "notify", fd: 5, socketNr: 41, nrs: [42, 41] }), /trap\.nrs/);
     assert.throws(bad({ mode: "notify", fd: 5, socketNr: -1, nrs: [] }), /trap\.socketNr/);
+    assert.throws(bad({ mode: "notify", fd: 5, nrs: [42], passes: [{ nr: 55, arg1: 1, arg2: 4 }] }), /trap\.passes.*55, which nrs does not trap/);
+    assert.throws(bad({ mode: "notify", fd: 5, nrs: [55], passes: [{ nr: 55, arg1: -1, arg2: 4 }] }), /trap\.passes.*bad pass/);
+    // A pass without ioctls keeps IOCTLS's place with `-`.
+    assert.match(buildPlan(spec, { ...base, trap: { mode: "notify", fd: 5, nrs: [55], passes: [{ nr: 55, arg1: 1, arg2: 4 }] } }), /^trap notify 5 - 55 - 55:1:4$/m);
   });
 });
 
@@ -109,6 +119,13 @@ describe("tsor-init: parsing `trap`", () => {
     [["trap notify 5 - 42 21521"], /^error trap fd 5: fcntl: Bad file descriptor$/],
     [["trap notify 5 - 42 21521,x"], /trap: bad ioctl request "x"/],
     [["trap notify 5 - 42 1,2,3,4,5,6,7,8,9"], /trap: more than 8 ioctl requests/],
+    // PASS: NR:ARG1:ARG2 triples for calls of NRS; IOCTLS `-` for none.
+    [["trap notify 5 - 42,55 - 55:1:4"], /^error trap fd 5: fcntl: Bad file descriptor$/],
+    [["trap notify 5 - 42,55 21521 55:1:4,55:1:3"], /^error trap fd 5: fcntl: Bad file descriptor$/],
+    [["trap notify 5 - 42 - 55:1:4"], /trap: pass for 55, which NRS does not trap/],
+    [["trap notify 5 - 55 - 55:1"], /trap: bad pass "55:1" \(NR:ARG1:ARG2\)/],
+    [["trap notify 5 - 55 - 55:1:4x"], /trap: bad pass "55:1:4x"/],
+    [["trap notify 5 - 55 - 55:1:4,55:1:4,55:1:4,55:1:4,55:1:4,55:1:4,55:1:4,55:1:4,55:1:4"], /trap: more than 8 passes/],
   ];
   for (const [trap, expected] of cases) {
     it(trap.join(" / "), async () => assert.match(await initSays(plan(...trap)), expected));
