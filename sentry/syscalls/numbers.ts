@@ -2,7 +2,7 @@
 // syscall_64.tbl). The one list: tsor-init's trap filter (via the plan's `trap` directive, see
 // sentry/platform/index.ts trapOptions) and the handler table are both derived from it.
 
-import { SOL_SOCKET, SO_ERROR } from "./linux.js";
+import { SOL_SOCKET, SO_ERROR, SO_KEEPALIVE } from "./linux.js";
 
 /** x86_64 syscall numbers of the socket control calls. */
 export const SOCKET_SYSCALLS = {
@@ -73,6 +73,11 @@ export const TRAPPED_IOCTLS = { TIOCOUTQ: 0x5411 } as const;
  */
 export const UNTRAPPED_ARGS: readonly { call: SocketSyscallName; arg1: number; arg2: number; what: string }[] = [
   { call: "getsockopt", arg1: SOL_SOCKET, arg2: SO_ERROR, what: "SOL_SOCKET, SO_ERROR" },
+  // SO_KEEPALIVE is a flag of the sock for every family (sk_setsockopt: SOCK_KEEPOPEN; unix has no
+  // keepalive hook to run): set and read natively, and copied onto a connection's end where
+  // Linux carries it over (copyKernelSocketOptions). Servers set it on every accepted socket.
+  { call: "setsockopt", arg1: SOL_SOCKET, arg2: SO_KEEPALIVE, what: "SOL_SOCKET, SO_KEEPALIVE" },
+  { call: "getsockopt", arg1: SOL_SOCKET, arg2: SO_KEEPALIVE, what: "SOL_SOCKET, SO_KEEPALIVE" },
 ];
 
 /** Every call the handler table serves: the trapped calls, and ioctl for TRAPPED_IOCTLS. */

@@ -9,7 +9,7 @@ import type { Connected, ConnectingSocket, SocketStack } from "../vsock/stack.js
 import type { PendingConn, VirtualSocket } from "../vsock/vsocket.js";
 import { closeQuietly, observePeer } from "../vsock/vsocket.js";
 import { AF_INET6, isV4Mapped, type InetAddr, type InetFamily } from "../vsock/address.js";
-import { copySocketTimeouts, dupOwnFd } from "../vsock/kernel.js";
+import { copyKernelSocketOptions, dupOwnFd } from "../vsock/kernel.js";
 import {
   CONTINUE,
   INTERRUPTED,
@@ -92,7 +92,7 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
         }
         // A connection (tcp_disconnect): an unconnected kernel socket takes the app's fd over.
         const sock = stack.disconnect(vs, isNonblocking(dup));
-        copySocketTimeouts(dup, sock);
+        copyKernelSocketOptions(dup, sock);
         carryEpollRegistrations(stack, task, fd, ino, sock);
         return { kind: "replaceFd", fd: sock, targetFd: fd, cloexec: isCloexec(task, fd), value: 0, errno: 0 };
       }
@@ -152,7 +152,7 @@ function carryEpollRegistrations(stack: SocketStack, task: Task, fd: number, ino
 function connected(stack: SocketStack, task: Task, app: { fd: number; dup: number; ino: bigint }, bound: InetAddr | null, made: Connected | null): Outcome {
   if (!made) return CONTINUE;
   const { fd, dup } = app;
-  copySocketTimeouts(dup, made.appEnd);
+  copyKernelSocketOptions(dup, made.appEnd);
   carryEpollRegistrations(stack, task, fd, app.ino, made.appEnd);
   // A port the app bound stays in use while the connection lives (inet_bind sees the
   // connected socket): the kernel socket that holds it is kept until the app closes the
@@ -187,8 +187,8 @@ function deliver(stack: SocketStack, task: Task, listener: { vs: VirtualSocket; 
       return INTERRUPTED;
     }
     native.setNonblock(conn.fd, (flags & SOCK_NONBLOCK) !== 0);
-    // A kernel-accepted socket inherited the listener's timeouts itself.
-    if (conn.kind !== "kernel") copySocketTimeouts(listener.dup, conn.fd);
+    // A kernel-accepted socket inherited the listener's kernel-kept options itself.
+    if (conn.kind !== "kernel") copyKernelSocketOptions(listener.dup, conn.fd);
     if (conn.kind === "local") stack.adopt(conn.fd, listener.vs, conn, conn.client);
     else if (conn.kind === "remote") stack.adopt(conn.fd, listener.vs, conn);
   } catch (e) {

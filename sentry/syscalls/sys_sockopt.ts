@@ -155,7 +155,7 @@ function tcpInfo(vs: VirtualSocket): Buffer {
  * connection's socketpair end they act as on a TCP socket (a read or accept times out), with
  * Linux's own checks (EDOM for a bad tv_usec), so the kernel keeps them.
  */
-const KERNEL_SOCKET_OPTS = new Set([SO_RCVTIMEO, SO_SNDTIMEO, SO_RCVTIMEO_NEW, SO_SNDTIMEO_NEW]);
+const KERNEL_SOCKET_OPTS = new Set([SO_RCVTIMEO, SO_SNDTIMEO, SO_RCVTIMEO_NEW, SO_SNDTIMEO_NEW, SO_KEEPALIVE]);
 
 function kernelAnswers(level: number, name: number): boolean {
   return level === SOL_SOCKET && KERNEL_SOCKET_OPTS.has(name);
@@ -180,7 +180,6 @@ const SOCKET_OPTS = new Map<number, OptSpec>([
   ],
   [SO_REUSEADDR, boolOpt(SOL_SOCKET, SO_REUSEADDR)],
   [SO_REUSEPORT, boolOpt(SOL_SOCKET, SO_REUSEPORT)],
-  [SO_KEEPALIVE, boolOpt(SOL_SOCKET, SO_KEEPALIVE)],
   [SO_RCVBUF, bufOpt(SO_RCVBUF, SYSCTL_RMEM_MAX, SOCK_MIN_RCVBUF, TCP_RMEM_DEFAULT)],
   [SO_SNDBUF, bufOpt(SO_SNDBUF, SYSCTL_WMEM_MAX, SOCK_MIN_SNDBUF, TCP_WMEM_DEFAULT)],
   [

@@ -25,6 +25,12 @@ function partial(name: SocketSyscallName, handler: SocketHandler, note: string):
   return { name, support: "partial", note, handler };
 }
 
+/** A note's tail for the arguments the filter lets through (numbers.ts UNTRAPPED_ARGS). */
+function untrapped(name: SocketSyscallName): string {
+  const what = UNTRAPPED_ARGS.filter((u) => u.call === name).map((u) => `(${u.what})`);
+  return what.length ? `; not trapped for ${what.join(", ")}: the kernel answers` : "";
+}
+
 const ENTRIES: readonly SyscallEntry[] = [
   supported("bind", sysBind),
   supported("listen", sysListen),
@@ -41,15 +47,17 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial(
     "getsockopt",
     sysGetsockopt,
-    `on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default (int-sized); TCP_INFO minimal; not trapped for ${UNTRAPPED_ARGS.filter((u) => u.call === "getsockopt")
-      .map((u) => u.what)
-      .join(", ")} (the kernel's answer, numbers.ts UNTRAPPED_ARGS)`,
+    `on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default (int-sized); TCP_INFO minimal${untrapped("getsockopt")}`,
   ),
   partial("ioctl", sysIoctl, "only TIOCOUTQ (SIOCOUTQ) is trapped: 0 on a connection, as loopback TCP once its peer has the bytes (not while the peer's window is full)"),
   supported("epoll_create", sysEpollCreate),
   supported("epoll_create1", sysEpollCreate),
   partial("io_uring_setup", sysIoUringSetup, "always ENOSYS, as without CONFIG_IO_URING: an io_uring's accept, connect, bind and listen would bypass the sentry"),
-  partial("setsockopt", sysSetsockopt, "on a connection: options not emulated are checked against a scratch kernel socket (int-sized only) and recorded"),
+  partial(
+    "setsockopt",
+    sysSetsockopt,
+    `on a connection: options not emulated are checked against a scratch kernel socket (int-sized only) and recorded${untrapped("setsockopt")}`,
+  ),
 ];
 
 /** The table, by x86_64 syscall number. */

@@ -6,7 +6,7 @@
 // here.
 import { native } from "../../native/index.js";
 import type { InetFamily } from "./address.js";
-import { SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET } from "../syscalls/linux.js";
+import { SO_KEEPALIVE, SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET } from "../syscalls/linux.js";
 
 /** struct timeval (SO_RCVTIMEO_OLD on x86_64). */
 const TIMEVAL_SIZE = 16;
@@ -40,13 +40,14 @@ export function fdinfoFlags(pid: number | "self", fd: number): number | null {
 }
 
 /**
- * Copies SO_RCVTIMEO and SO_SNDTIMEO from socket `from` to socket `to` (both the sentry's fds):
- * the kernel keeps them in the sock for any socket family, so a connection's socketpair end
- * times out its reads and writes as the TCP socket would. Used where Linux carries them over:
- * connect keeps the socket's own, an accepted socket inherits its listener's (sk_clone_lock
- * copies the sock), connect(AF_UNSPEC) keeps the connection's.
+ * Copies the socket options the kernel keeps for every socket family and answers itself (not
+ * the sentry: sys_sockopt.ts KERNEL_SOCKET_OPTS, numbers.ts UNTRAPPED_ARGS) from socket `from`
+ * to socket `to` (both the sentry's fds): SO_RCVTIMEO, SO_SNDTIMEO (a connection's socketpair end
+ * times out its reads and writes as the TCP socket would) and SO_KEEPALIVE. Used where Linux
+ * carries them over: connect keeps the socket's own, an accepted socket inherits its listener's
+ * (sk_clone_lock copies the sock), connect(AF_UNSPEC) keeps the connection's.
  */
-export function copySocketTimeouts(from: number, to: number): void {
+export function copyKernelSocketOptions(from: number, to: number): void {
   for (const name of [SO_RCVTIMEO, SO_SNDTIMEO]) {
     try {
       const tv = native.getsockoptBuf(from, SOL_SOCKET, name, TIMEVAL_SIZE);
@@ -54,6 +55,11 @@ export function copySocketTimeouts(from: number, to: number): void {
     } catch {
       // Best effort, as the connection is made already: it keeps no timeout (the socketpair's default).
     }
+  }
+  try {
+    if (native.getsockoptInt(from, SOL_SOCKET, SO_KEEPALIVE)) native.setsockoptInt(to, SOL_SOCKET, SO_KEEPALIVE, 1);
+  } catch {
+    // Likewise: the connection goes on without the flag.
   }
 }
 

@@ -27,5 +27,14 @@ int main(void) {
   show_opt("accepted TCP_KEEPINTVL", s, IPPROTO_TCP, TCP_KEEPINTVL);
   show_opt("accepted TCP_KEEPCNT", s, IPPROTO_TCP, TCP_KEEPCNT);
   show_opt("client SO_KEEPALIVE", c, SOL_SOCKET, SO_KEEPALIVE);
+  /* Set on the client before connect: the connection keeps it. */
+  int c2 = tcp_socket("127.0.0.1");
+  SHOW("client 2 SO_KEEPALIVE 1 before connect", setint(c2, SOL_SOCKET, SO_KEEPALIVE, 1));
+  show_connect("client 2 connect", c2, "127.0.0.1", 20470);
+  show_opt("client 2 SO_KEEPALIVE", c2, SOL_SOCKET, SO_KEEPALIVE);
+  SHOW("client 2 SO_KEEPALIVE 0", setint(c2, SOL_SOCKET, SO_KEEPALIVE, 0));
+  show_opt("client 2 SO_KEEPALIVE after", c2, SOL_SOCKET, SO_KEEPALIVE);
+  SHOW("accepted SO_KEEPALIVE 0", setint(s, SOL_SOCKET, SO_KEEPALIVE, 0));
+  show_opt("accepted SO_KEEPALIVE after", s, SOL_SOCKET, SO_KEEPALIVE);
   return 0;
 }

@@ -31,13 +31,22 @@ describe("trapOptions", () => {
       fd: 5,
       nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288, 213, 291, 425],
       ioctls: [0x5411],
-      passes: [{ nr: 55, arg1: 1, arg2: 4 }], // getsockopt(fd, SOL_SOCKET, SO_ERROR)
+      // getsockopt(fd, SOL_SOCKET, SO_ERROR), setsockopt and getsockopt of SOL_SOCKET, SO_KEEPALIVE
+      passes: [
+        { nr: 55, arg1: 1, arg2: 4 },
+        { nr: 54, arg1: 1, arg2: 9 },
+        { nr: 55, arg1: 1, arg2: 9 },
+      ],
     });
     assert.deepEqual(trapOptions("ptrace", 5), {
       mode: "trace",
       nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288, 213, 291, 425],
       ioctls: [0x5411],
-      passes: [{ nr: 55, arg1: 1, arg2: 4 }],
+      passes: [
+        { nr: 55, arg1: 1, arg2: 4 },
+        { nr: 54, arg1: 1, arg2: 9 },
+        { nr: 55, arg1: 1, arg2: 9 },
+      ],
     });
     // Every socket control call but socket(2) itself, which stays the kernel's; ioctl by request;
     // epoll_create/epoll_create1 (noted, run by the kernel); io_uring_setup (refused).
@@ -56,18 +65,18 @@ describe("gofer: the trap directive", () => {
 
   it("create: after the config's seccomp profile, before terminal and preserve_fds", () => {
     const plan = lines({ preserveFds: 2, trap: trapOptions("seccomp", 7) });
-    const trap = plan.indexOf(`trap notify 7 - ${SOCKET_CONTROL_NRS} 21521 55:1:4`);
+    const trap = plan.indexOf(`trap notify 7 - ${SOCKET_CONTROL_NRS} 21521 55:1:4,54:1:9,55:1:9`);
     assert.ok(trap > 0, plan.join("\n"));
     const lastSeccomp = plan.map((l, i) => (l.startsWith("seccomp_") ? i : -1)).reduce((a, b) => Math.max(a, b));
     assert.ok(lastSeccomp > 0 && lastSeccomp < trap, plan.join("\n"));
     assert.equal(plan[trap + 1], "preserve_fds 2");
     // Encoded as PLAN.md says: the empty fd of `trace` is %-.
-    assert.match(buildPlan(spec, { ...base, trap: trapOptions("ptrace", 5) }), new RegExp(`^trap trace %- - ${SOCKET_CONTROL_NRS} 21521 55:1:4$`, "m"));
+    assert.match(buildPlan(spec, { ...base, trap: trapOptions("ptrace", 5) }), new RegExp(`^trap trace %- - ${SOCKET_CONTROL_NRS} 21521 55:1:4,54:1:9,55:1:9$`, "m"));
   });
 
   it("exec mode carries it too; no trap option (--network host-kernel) means no line", () => {
     const exec = lines({ mode: "exec", joinNamespaces: { mnt: "/proc/1/ns/mnt" }, trap: trapOptions("seccomp", 5) });
-    assert.ok(exec.includes(`trap notify 5 - ${SOCKET_CONTROL_NRS} 21521 55:1:4`), exec.join("\n"));
+    assert.ok(exec.includes(`trap notify 5 - ${SOCKET_CONTROL_NRS} 21521 55:1:4,54:1:9,55:1:9`), exec.join("\n"));
     assert.ok(!lines({}).some((l) => l.startsWith("trap")));
     assert.ok(!planDirectives(spec, { ...base, mode: "exec" }).some((d) => d[0] === "trap"));
   });
