@@ -54,15 +54,17 @@ export interface TrapOptions {
   nrs: readonly number[];
   /** ioctl(2) requests trapped (by the request number), whatever the fd. */
   ioctls?: readonly number[];
-  /** Calls of `nrs` let through when their second and third arguments are arg1 and arg2. */
+  /** Calls of `nrs` not trapped when their second and third arguments are arg1 and arg2. */
   passes?: readonly TrapPass[];
 }
 
-/** A trapped call the filter lets through for these arguments (native/PLAN.md `trap` PASS). */
+/** A trapped call the filter does not trap for these arguments (native/PLAN.md `trap` PASS). */
 export interface TrapPass {
   nr: number;
   arg1: number;
   arg2: number;
+  /** The call returns 0 without running (default: the kernel runs it). */
+  zero?: boolean;
 }
 
 /** The plan text for `spec`, ready for tsor-init's fd 4. */
@@ -192,7 +194,7 @@ function trapDirectives(opts: PlanOptions): Directive[] {
   }
   const fields = [t.mode, fd, t.socketNr === undefined ? "-" : String(t.socketNr), t.nrs.join(",")];
   if (t.ioctls?.length || passes.length) fields.push(t.ioctls?.length ? t.ioctls.join(",") : "-");
-  if (passes.length) fields.push(passes.map((ps) => `${ps.nr}:${ps.arg1}:${ps.arg2}`).join(","));
+  if (passes.length) fields.push(passes.map((ps) => `${ps.nr}:${ps.arg1}:${ps.arg2}${ps.zero ? ":0" : ""}`).join(","));
   return [["trap", ...fields]];
 }
 

@@ -225,7 +225,8 @@ static unsigned long *parse_u32_list(const struct directive *d, const char *s, s
 	return out;
 }
 
-/* PASS: comma-separated NR:ARG1:ARG2 decimal triples, each NR one of NRS. */
+/* PASS: comma-separated NR:ARG1:ARG2 decimal triples, each NR one of NRS, each optionally
+ * followed by `:0` (the call returns 0 without running). */
 static void parse_trap_passes(struct plan *p, const struct directive *d, const char *text)
 {
 	char *copy = strdup(text), *save = NULL;
@@ -234,19 +235,22 @@ static void parse_trap_passes(struct plan *p, const struct directive *d, const c
 	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
 		if (p->trap_npasses == 8) fail("plan: line %d: trap: more than 8 passes", d->line);
 		unsigned long v[3];
+		bool zero = false;
 		char *s = item;
 		for (int k = 0; k < 3; k++) {
 			char *end;
 			errno = 0;
 			v[k] = strtoul(s, &end, 10);
-			if (end == s || errno || *s == '-' || *s == '+' || v[k] > 0xffffffffu || *end != (k < 2 ? ':' : '\0'))
-				fail("plan: line %d: trap: bad pass \"%s\" (NR:ARG1:ARG2)", d->line, item);
+			bool last = k == 2 && (*end == '\0' || !strcmp(end, ":0"));
+			if (end == s || errno || *s == '-' || *s == '+' || v[k] > 0xffffffffu || (k < 2 ? *end != ':' : !last))
+				fail("plan: line %d: trap: bad pass \"%s\" (NR:ARG1:ARG2[:0])", d->line, item);
+			if (k == 2) zero = *end == ':';
 			s = end + 1;
 		}
 		bool trapped = false;
 		for (size_t i = 0; i < p->trap_nnrs; i++) trapped |= (unsigned long)p->trap_nrs[i] == v[0];
 		if (!trapped) fail("plan: line %d: trap: pass for %lu, which NRS does not trap", d->line, v[0]);
-		p->trap_passes[p->trap_npasses++] = (struct trap_pass){v[0], v[1], v[2]};
+		p->trap_passes[p->trap_npasses++] = (struct trap_pass){v[0], v[1], v[2], zero};
 	}
 	free(copy);
 }

@@ -44,13 +44,13 @@
 #define OFF_ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
 
 /* Jump targets, resolved once the program is laid out; a value >= 0 is a literal offset. */
-enum label { NEXT = 0, L_ALLOW = -1, L_TRAP = -2, L_SOCKET = -3, L_IOCTL = -4 };
+enum label { NEXT = 0, L_ALLOW = -1, L_TRAP = -2, L_SOCKET = -3, L_IOCTL = -4, L_ZERO = -5 };
 
 struct prog {
 	struct sock_filter insn[MAX_TRAP_NRS + 32 + 6 * 8];  /* 6 per pass, at most 8 */
 	int jt[MAX_TRAP_NRS + 32 + 6 * 8], jf[MAX_TRAP_NRS + 32 + 6 * 8];  /* a label or a literal offset */
 	int n;
-	int at[5];  /* index of each label, by -label */
+	int at[6];  /* index of each label, by -label */
 };
 
 static void emit(struct prog *g, uint16_t code, uint32_t k, int jt, int jf)
@@ -99,15 +99,15 @@ void *trap_prepare(const struct plan *p)
 	/* x32 shares AUDIT_ARCH_X86_64 but numbers its calls differently (41 is not socket). */
 	emit(g, BPF_JMP | BPF_JSET | BPF_K, X32_SYSCALL_BIT, L_ALLOW, NEXT);
 	if (p->trap_socket_nr >= 0) emit(g, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)p->trap_socket_nr, L_SOCKET, NEXT);
-	/* Passes first: a trapped call with these arguments is the kernel's for every fd (A holds
-	 * the number again after each). */
+	/* Passes first: a trapped call with these arguments is the kernel's for every fd, or answered
+	 * 0 here (A holds the number again after each). */
 	for (size_t i = 0; i < p->trap_npasses; i++) {
 		const struct trap_pass *ps = &p->trap_passes[i];
 		emit(g, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)ps->nr, NEXT, 4);  /* not this call: to the reload */
 		emit(g, BPF_LD | BPF_W | BPF_ABS, OFF_ARG_LO(1), 0, 0);
 		emit(g, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)ps->arg1, NEXT, 2);
 		emit(g, BPF_LD | BPF_W | BPF_ABS, OFF_ARG_LO(2), 0, 0);
-		emit(g, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)ps->arg2, L_ALLOW, NEXT);
+		emit(g, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)ps->arg2, ps->zero ? L_ZERO : L_ALLOW, NEXT);
 		emit(g, BPF_LD | BPF_W | BPF_ABS, OFF_NR, 0, 0);
 	}
 	/* The other socket control calls trap whatever their fd: only the sentry can tell a
@@ -148,6 +148,9 @@ void *trap_prepare(const struct plan *p)
 tail:
 	place(g, L_ALLOW);
 	emit(g, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
+	/* A pass with `zero`: the call returns 0 without running (SECCOMP_RET_ERRNO with errno 0). */
+	place(g, L_ZERO);
+	emit(g, BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 0, 0, 0);
 	place(g, L_TRAP);
 	emit(g, BPF_RET | BPF_K, p->trap_mode == TRAP_MODE_NOTIFY ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_TRACE | TRAP_TRACE_DATA,
 	     0, 0);

@@ -45,11 +45,13 @@ struct hook {
 	size_t nenv;
 };
 
-/* A call of the trapped list that the filter lets through when the low 32 bits of its second and
- * third arguments are arg1 and arg2 (getsockopt(fd, SOL_SOCKET, SO_ERROR, ...): the kernel's
- * answer is right for every kind of fd). */
+/* A call of the trapped list that the filter does not trap when the low 32 bits of its second and
+ * third arguments are arg1 and arg2: the kernel runs it (getsockopt(fd, SOL_SOCKET, SO_ERROR,
+ * ...): its answer is right for every kind of fd), or, with `zero`, it returns 0 without running
+ * (setsockopt(fd, IPPROTO_TCP, TCP_CORK, ...): a hint the sentry does not apply). */
 struct trap_pass {
 	unsigned long nr, arg1, arg2;
+	bool zero;
 };
 
 struct plan {

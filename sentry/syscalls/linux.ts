@@ -43,6 +43,8 @@ export const SO_RCVTIMEO_NEW = 66;
 export const SO_SNDTIMEO_NEW = 67;
 
 export const TCP_NODELAY = 1;
+/** include/uapi/linux/tcp.h: never send partial frames. */
+export const TCP_CORK = 3;
 export const TCP_KEEPIDLE = 4;
 export const TCP_KEEPINTVL = 5;
 export const TCP_KEEPCNT = 6;

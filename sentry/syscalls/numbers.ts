@@ -2,7 +2,7 @@
 // syscall_64.tbl). The one list: tsor-init's trap filter (via the plan's `trap` directive, see
 // sentry/platform/index.ts trapOptions) and the handler table are both derived from it.
 
-import { SOL_SOCKET, SO_ERROR, SO_KEEPALIVE } from "./linux.js";
+import { IPPROTO_TCP, SOL_SOCKET, SO_ERROR, SO_KEEPALIVE, TCP_CORK } from "./linux.js";
 
 /** x86_64 syscall numbers of the socket control calls. */
 export const SOCKET_SYSCALLS = {
@@ -64,20 +64,27 @@ export const TRAPPED_SOCKET_CALLS: readonly SocketSyscallName[] = [
 export const TRAPPED_IOCTLS = { TIOCOUTQ: 0x5411 } as const;
 
 /**
- * Trapped calls the filter lets through for some arguments (their second and third), because
- * the kernel's answer is the right one whatever the fd: getsockopt(fd, SOL_SOCKET, SO_ERROR)
+ * Trapped calls the filter does not trap for some arguments (their second and third): the
+ * kernel runs them, because its answer is the right one whatever the fd, or (`zero`) the filter
+ * answers 0 without running them. The kernel's answer: getsockopt(fd, SOL_SOCKET, SO_ERROR)
  * reads and clears the socket's pending error, which is a kernel socket's own, and on a
  * connection's socketpair end the error TCP would show (0, or ECONNRESET once the peer went with
  * unread data, as unix_release_sock sets it). nginx asks it before every request it sends
  * upstream, kept-alive connections included: one trap per proxied request otherwise.
  */
-export const UNTRAPPED_ARGS: readonly { call: SocketSyscallName; arg1: number; arg2: number; what: string }[] = [
+export const UNTRAPPED_ARGS: readonly { call: SocketSyscallName; arg1: number; arg2: number; what: string; zero?: true }[] = [
   { call: "getsockopt", arg1: SOL_SOCKET, arg2: SO_ERROR, what: "SOL_SOCKET, SO_ERROR" },
   // SO_KEEPALIVE is a flag of the sock for every family (sk_setsockopt: SOCK_KEEPOPEN; unix has no
   // keepalive hook to run): set and read natively, and copied onto a connection's end where
   // Linux carries it over (copyKernelSocketOptions). Servers set it on every accepted socket.
   { call: "setsockopt", arg1: SOL_SOCKET, arg2: SO_KEEPALIVE, what: "SOL_SOCKET, SO_KEEPALIVE" },
   { call: "getsockopt", arg1: SOL_SOCKET, arg2: SO_KEEPALIVE, what: "SOL_SOCKET, SO_KEEPALIVE" },
+  // TCP_CORK set (`zero`: answered 0 by the filter itself, not run): a batching hint with nothing
+  // to batch on a socketpair, and a trap twice per response for nginx serving files with
+  // sendfile + tcp_nopush (Debian's default nginx.conf): 0.14x runc trapped. The price: a kernel
+  // socket (a client outside TSoR) is never corked, getsockopt(TCP_CORK) reads 0, and the call
+  // answers 0 whatever the fd or optlen (a known divergence of the syscall suite, sockopt_cork).
+  { call: "setsockopt", arg1: IPPROTO_TCP, arg2: TCP_CORK, what: "IPPROTO_TCP, TCP_CORK: 0 without effect", zero: true },
 ];
 
 /** Every call the handler table serves: the trapped calls, and ioctl for TRAPPED_IOCTLS. */

@@ -62,6 +62,7 @@ import {
   TCP_KEEPINTVL_DEFAULT,
   TCP_LISTEN,
   TCP_NODELAY,
+  TCP_CORK,
   TCP_RMEM_DEFAULT,
   TCP_WMEM_DEFAULT,
   argInt,
@@ -207,6 +208,9 @@ const SOCKET_OPTS = new Map<number, OptSpec>([
 /** IPPROTO_TCP (net/ipv4/tcp.c do_tcp_setsockopt / do_tcp_getsockopt). */
 const TCP_OPTS = new Map<number, OptSpec>([
   [TCP_NODELAY, boolOpt(IPPROTO_TCP, TCP_NODELAY)],
+  // Set is answered 0 by the filter and never reaches the sentry (numbers.ts UNTRAPPED_ARGS):
+  // nothing is corked, so get reads 0, as the kernel does for a kernel socket.
+  [TCP_CORK, { get: () => int(0), set: () => {} }],
   [TCP_KEEPIDLE, rangeOpt(IPPROTO_TCP, TCP_KEEPIDLE, 1, MAX_TCP_KEEPIDLE, TCP_KEEPIDLE_DEFAULT)],
   [TCP_KEEPINTVL, rangeOpt(IPPROTO_TCP, TCP_KEEPINTVL, 1, MAX_TCP_KEEPINTVL, TCP_KEEPINTVL_DEFAULT)],
   [TCP_KEEPCNT, rangeOpt(IPPROTO_TCP, TCP_KEEPCNT, 1, MAX_TCP_KEEPCNT, TCP_KEEPCNT_DEFAULT)],

@@ -3,7 +3,9 @@
 // tsor and under runc, rounds interleaved, medians printed as tsor/runc. Two upstream patterns:
 // nginx's default (HTTP/1.0 to the upstream: a new upstream connection per request, so every
 // request pays connect, accept and their traps under tsor) and upstream keep-alive
-// (`keepalive` + HTTP/1.1: connections reused, no trap per request).
+// (`keepalive` + HTTP/1.1: connections reused, no trap per request); and, for reference, the
+// proxy serving the file itself with sendfile + tcp_nopush (Debian's default nginx.conf: TCP_CORK
+// set and cleared around every response, which the trap filter answers without a trap).
 import { NGINX_FILES, appBundle, nginxConfig, requireHostBinary, runApp } from "../apps/apps.js";
 import { Harness } from "../integration/harness.js";
 import { RUNC, TSOR } from "../lib/bundle.js";
@@ -15,6 +17,7 @@ const CONF = nginxConfig(`  upstream reused { server 127.0.0.1:8091; keepalive 3
     listen 127.0.0.1:8090;
     location /new/ { proxy_pass http://127.0.0.1:8091/; }
     location /kept/ { proxy_pass http://reused/; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location /static/ { alias /srv/www/; sendfile on; tcp_nopush on; }
   }`);
 
 /** One round under `runtime`: req/s for each upstream pattern. */
@@ -28,6 +31,7 @@ function round(runtime: string, seconds: number): Map<string, number> {
 wait_for "nginx" curl -sf -o /dev/null http://127.0.0.1:8090/new/index.html
 ${wrk("new", "/new/index.html")}
 ${wrk("kept", "/kept/index.html")}
+${wrk("static", "/static/index.html")}
 kill $(cat /tmp/nginx.pid)
 `;
     const b = appBundle(h, script, {
@@ -35,7 +39,7 @@ kill $(cat /tmp/nginx.pid)
     });
     const got = new Map<string, number>();
     for (const line of runApp(h, b, "proxy").stdout.split("\n")) {
-      const m = /^(new|kept) ([\d.]+)$/.exec(line.trim());
+      const m = /^(new|kept|static) ([\d.]+)$/.exec(line.trim());
       if (m) got.set(m[1]!, Number(m[2]));
     }
     return got;
@@ -69,6 +73,7 @@ export function formatProxy(m: Map<string, number>, seconds: number, rounds: num
       [
         ["new per request (nginx default), req/s", "new"],
         ["kept alive (keepalive 32, HTTP/1.1), req/s", "kept"],
+        ["proxy serves the file itself, req/s", "static"],
       ],
       40,
     ),

@@ -45,6 +45,8 @@ function nativeRun(prog: string): ProgResult {
  * when the sentry learns the behaviour: the list only shrinks.
  */
 const KNOWN_DIVERGENCES: Record<string, string> = {
+  sockopt_cork:
+    "setsockopt(TCP_CORK) is answered 0 by the trap filter without running it, whatever the fd (a bad optlen, a bad fd or a UDP socket get 0 too), so getsockopt(TCP_CORK) reads 0 after setting 1: a deliberate trade (sentry/syscalls/numbers.ts UNTRAPPED_ARGS), since trapped, nginx serving files with sendfile and tcp_nopush (Debian's default) ran at 0.14x runc",
   close_linger_reset:
     "a close with SO_LINGER {1, 0} is seen by the peer as EOF, not ECONNRESET (getpeername's ENOTCONN does match). unix_release_sock sets the peer's ECONNRESET only when the closing end still has unread data. The sentry could queue some when SO_LINGER {1, 0} is set (an MSG_OOB byte from the peer's end, which reads skip), but the app would see it for as long as its end stays open (POLLPRI and POLLIN, FIONREAD one too high for good, a short read), and the close that follows is not trapped",
   write_after_peer_close:

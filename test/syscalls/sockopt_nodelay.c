@@ -1,5 +1,4 @@
-/* TCP_NODELAY: off by default, set/get round trip, inherited by accepted sockets, and TCP_CORK
- * alongside. */
+/* TCP_NODELAY: off by default, set/get round trip, inherited by accepted sockets. */
 #include "common.h"
 int main(void) {
   int l = tcp_listen("127.0.0.1", 20460, 4);
@@ -15,8 +14,5 @@ int main(void) {
   show_opt("accepted TCP_NODELAY (inherited)", s, IPPROTO_TCP, TCP_NODELAY);
   SHOW("accepted TCP_NODELAY 0", setint(s, IPPROTO_TCP, TCP_NODELAY, 0));
   show_opt("accepted TCP_NODELAY", s, IPPROTO_TCP, TCP_NODELAY);
-  show_opt("TCP_CORK default", c, IPPROTO_TCP, TCP_CORK);
-  SHOW("TCP_CORK 1", setint(c, IPPROTO_TCP, TCP_CORK, 1));
-  show_opt("TCP_CORK", c, IPPROTO_TCP, TCP_CORK);
   return 0;
 }

@@ -203,6 +203,10 @@ describe("SeccompPlatform with tsor-init's trap filter", { skip: !isRoot && "nee
     const getsockopts = calls.filter((x) => x.nr === NR.getsockopt).map((x) => Number(x.args[2]));
     assert.ok(getsockopts.includes(SO_DOMAIN), `SO_DOMAIN trapped: ${getsockopts}`);
     assert.ok(!getsockopts.includes(SO_ERROR), `SO_ERROR not trapped: ${getsockopts}`);
+    // setsockopt(TCP_CORK): 0 from the filter, never seen by the sentry, and not run.
+    assert.equal(r.get("tcp6_cork_set"), "0");
+    assert.equal(r.get("tcp6_cork"), "0");
+    assert.ok(!calls.some((x) => x.nr === NR.setsockopt && x.args[1] === 6n && x.args[2] === 3n), "TCP_CORK set not trapped");
 
     // return + readMemory/writeMemory; a bad pointer is EFAULT for the app.
     assert.equal(r.get("getsockname"), "0");

@@ -36,6 +36,7 @@ describe("trapOptions", () => {
         { nr: 55, arg1: 1, arg2: 4 },
         { nr: 54, arg1: 1, arg2: 9 },
         { nr: 55, arg1: 1, arg2: 9 },
+        { nr: 54, arg1: 6, arg2: 3, zero: true }, // setsockopt(fd, IPPROTO_TCP, TCP_CORK): 0, not run
       ],
     });
     assert.deepEqual(trapOptions("ptrace", 5), {
@@ -46,6 +47,7 @@ describe("trapOptions", () => {
         { nr: 55, arg1: 1, arg2: 4 },
         { nr: 54, arg1: 1, arg2: 9 },
         { nr: 55, arg1: 1, arg2: 9 },
+        { nr: 54, arg1: 6, arg2: 3, zero: true }, // setsockopt(fd, IPPROTO_TCP, TCP_CORK): 0, not run
       ],
     });
     // Every socket control call but socket(2) itself, which stays the kernel's; ioctl by request;
@@ -65,18 +67,18 @@ describe("gofer: the trap directive", () => {
 
   it("create: after the config's seccomp profile, before terminal and preserve_fds", () => {
     const plan = lines({ preserveFds: 2, trap: trapOptions("seccomp", 7) });
-    const trap = plan.indexOf(`trap notify 7 - ${SOCKET_CONTROL_NRS} 21521 55:1:4,54:1:9,55:1:9`);
+    const trap = plan.indexOf(`trap notify 7 - ${SOCKET_CONTROL_NRS} 21521 55:1:4,54:1:9,55:1:9,54:6:3:0`);
     assert.ok(trap > 0, plan.join("\n"));
     const lastSeccomp = plan.map((l, i) => (l.startsWith("seccomp_") ? i : -1)).reduce((a, b) => Math.max(a, b));
     assert.ok(lastSeccomp > 0 && lastSeccomp < trap, plan.join("\n"));
     assert.equal(plan[trap + 1], "preserve_fds 2");
     // Encoded as PLAN.md says: the empty fd of `trace` is %-.
-    assert.match(buildPlan(spec, { ...base, trap: trapOptions("ptrace", 5) }), new RegExp(`^trap trace %- - ${SOCKET_CONTROL_NRS} 21521 55:1:4,54:1:9,55:1:9$`, "m"));
+    assert.match(buildPlan(spec, { ...base, trap: trapOptions("ptrace", 5) }), new RegExp(`^trap trace %- - ${SOCKET_CONTROL_NRS} 21521 55:1:4,54:1:9,55:1:9,54:6:3:0$`, "m"));
   });
 
   it("exec mode carries it too; no trap option (--network host-kernel) means no line", () => {
     const exec = lines({ mode: "exec", joinNamespaces: { mnt: "/proc/1/ns/mnt" }, trap: trapOptions("seccomp", 5) });
-    assert.ok(exec.includes(`trap notify 5 - ${SOCKET_CONTROL_NRS} 21521 55:1:4,54:1:9,55:1:9`), exec.join("\n"));
+    assert.ok(exec.includes(`trap notify 5 - ${SOCKET_CONTROL_NRS} 21521 55:1:4,54:1:9,55:1:9,54:6:3:0`), exec.join("\n"));
     assert.ok(!lines({}).some((l) => l.startsWith("trap")));
     assert.ok(!planDirectives(spec, { ...base, mode: "exec" }).some((d) => d[0] === "trap"));
   });
@@ -132,7 +134,9 @@ describe("tsor-init: parsing `trap`", () => {
     [["trap notify 5 - 42,55 - 55:1:4"], /^error trap fd 5: fcntl: Bad file descriptor$/],
     [["trap notify 5 - 42,55 21521 55:1:4,55:1:3"], /^error trap fd 5: fcntl: Bad file descriptor$/],
     [["trap notify 5 - 42 - 55:1:4"], /trap: pass for 55, which NRS does not trap/],
-    [["trap notify 5 - 55 - 55:1"], /trap: bad pass "55:1" \(NR:ARG1:ARG2\)/],
+    [["trap notify 5 - 55 - 55:1"], /trap: bad pass "55:1" \(NR:ARG1:ARG2\[:0\]\)/],
+    [["trap notify 5 - 54,55 - 54:6:3:0,55:1:4"], /^error trap fd 5: fcntl: Bad file descriptor$/],
+    [["trap notify 5 - 54 - 54:6:3:1"], /trap: bad pass "54:6:3:1"/],
     [["trap notify 5 - 55 - 55:1:4x"], /trap: bad pass "55:1:4x"/],
     [["trap notify 5 - 55 - 55:1:4,55:1:4,55:1:4,55:1:4,55:1:4,55:1:4,55:1:4,55:1:4,55:1:4"], /trap: more than 8 passes/],
   ];
