@@ -3,7 +3,8 @@
 // each upstream socket with epoll before it connects (ngx_event_connect_peer: ngx_add_conn, then
 // connect), so the connection that replaces the socket must inherit that registration, or the
 // proxy never hears the upstream answer (vsock/epoll.ts). Keep-alive to the upstream is off:
-// every request opens a new upstream connection.
+// every request opens a new upstream connection. nginx also serves the file itself with sendfile
+// and tcp_nopush (TCP_CORK set and cleared around the response, which the trap filter answers).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -22,6 +23,8 @@ const NGINX_CONF = nginxConfig(`  server {
       proxy_connect_timeout 5s;
       proxy_read_timeout 5s;
     }
+    # Served by nginx itself as Debian's nginx.conf does: sendfile, with TCP_CORK around it.
+    location /direct/ { alias /srv/www/; sendfile on; tcp_nopush on; }
   }`);
 
 const SCRIPT = `
@@ -35,6 +38,8 @@ for i in $(seq ${REQUESTS}); do
   curl -sf --max-time 8 -o /tmp/got http://127.0.0.1:8080/data.bin
   echo "sha256 $i: $(sha256sum < /tmp/got | cut -d' ' -f1)"
 done
+curl -sf --max-time 8 -o /tmp/direct http://127.0.0.1:8080/direct/data.bin
+echo "sha256 direct: $(sha256sum < /tmp/direct | cut -d' ' -f1)"
 echo "server: $(curl -sf --max-time 8 -o /dev/null -D - http://127.0.0.1:8080/data.bin | tr -d '\\r' | grep -i '^server:' | cut -d' ' -f2 | cut -d/ -f1)"
 kill $(cat /tmp/nginx.pid)
 kill $py_pid
@@ -54,6 +59,7 @@ test(`nginx proxying to python3 http.server, fetched by curl under ${h.rtm.name}
   for (let i = 1; i <= REQUESTS; i++) {
     assert.ok(lines.includes(`sha256 ${i}: ${want}`), `request ${i} through nginx differs from the served file (want ${want}):\n${r.stdout}\n${r.stderr}`);
   }
+  assert.ok(lines.includes(`sha256 direct: ${want}`), `nginx's own sendfile answer differs (want ${want}):\n${r.stdout}`);
   assert.ok(lines.includes("server: nginx"), `the answer did not come through nginx:\n${r.stdout}`);
   assert.ok(lines.includes("stopped"), r.stdout);
 });
