@@ -534,7 +534,15 @@ export class SocketStack {
     let ip = local.ip;
     if (isAny(ip)) ip = listener.family === AF_INET ? IPV4_LOOPBACK : IPV6_LOOPBACK;
     else if (isV4Mapped(ip) && isAny(v4Of(ip)!)) ip = v4Mapped(IPV4_LOOPBACK);
-    const fd = this.doorbellSocket(listener.family);
+    let fd: number;
+    try {
+      fd = this.doorbellSocket(listener.family);
+    } catch (e) {
+      // No socket in the pod's netns: the container is gone (its netns with it) or the sentry is
+      // out of fds. Rung after the event loop's turn, this must not throw: nothing can be rung.
+      this.log.debug({ err: (e as Error).message }, "doorbell: no kernel socket");
+      return false;
+    }
     const r = native.connectNow(fd, formatSockaddr({ ...local, ip }));
     if ((r !== 0 && r !== EINPROGRESS) || native.getsockoptInt(fd, SOL_SOCKET, SO_ERROR) !== 0) {
       closeQuietly(fd);

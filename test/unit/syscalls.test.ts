@@ -3,6 +3,9 @@
 // of the stack replaces the app's fd with a socketpair end; accept serves the kernel queue and
 // the virtual one, with a doorbell making the listener readable; held accepts, shutdown, close.
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { connect as netConnect } from "node:net";
 import { test } from "node:test";
 
@@ -195,4 +198,21 @@ test("a listener with TCP_DEFER_ACCEPT queues a virtual client once its first by
   assert.equal(n.recvNow(h.task.real(s), 16)?.toString(), "GET");
   assert.equal(n.pollNow(h.task.real(l.fd), POLLIN), 0);
   h.cleanup();
+});
+
+test("a doorbell due after the container's netns went (the app exited) is given up, not thrown from the event loop", async () => {
+  // The stack reaches the pod's netns through a path that goes away once the app is gone.
+  const link = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tsor-netns-")), "net");
+  fs.symlinkSync("/proc/self/ns/net", link);
+  const h = harness({ netnsPath: link });
+  try {
+    const l = await listener(h);
+    const c = await h.socket();
+    assert.deepEqual(await h.connect(c, l.to), ok(), "the connection is made; its doorbell waits for the loop's turn");
+    fs.rmSync(path.dirname(link), { recursive: true });
+    await tick(20); // ringing now fails to open the netns: given up (an uncaught throw fails this test)
+    assert.equal(n.pollNow(h.task.real(l.fd), POLLIN), 0, "no doorbell rang");
+  } finally {
+    h.cleanup();
+  }
 });
