@@ -158,6 +158,12 @@ export declare class SeccompListener {
    * the sentry wake each other on the current CPU. False where the kernel lacks it.
    */
   setSyncWakeUp(): boolean;
+  /**
+   * Loop mode: after the last waiting notification, poll the listener for up to `us`
+   * microseconds before returning to the event loop (0: never). A call that follows within that
+   * time needs no wake-up of a sleeping thread.
+   */
+  setSpin(us: number): void;
   /** Keep the event loop alive while running (the default). */
   ref(): void;
   unref(): void;

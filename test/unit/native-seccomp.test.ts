@@ -66,6 +66,9 @@ test(`SeccompListener (${how}): value, errno, CONTINUE, ADDFD with SEND and with
   assert.equal(listener.running, false);
   // Linux 6.6+ takes the flag; an older kernel says false. Answers work either way (below).
   assert.equal(typeof listener.setSyncWakeUp(), 'boolean');
+  // Loop mode looks for the next notification for 50 µs after each: the answers below still flow.
+  assert.throws(() => listener.setSpin(-1), TypeError);
+  listener.setSpin(50);
 
   // start/stop/start: no notification exists before "go", so none is lost.
   listener[how](() => assert.fail('stopped listener delivered'));

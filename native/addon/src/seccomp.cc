@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -290,6 +291,7 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
                            InstanceMethod<&SeccompListener::AddFdAsync>("addFdAsync"),
                            InstanceMethod<&SeccompListener::IdValid>("idValid"),
                            InstanceMethod<&SeccompListener::SetSyncWakeUp>("setSyncWakeUp"),
+                           InstanceMethod<&SeccompListener::SetSpin>("setSpin"),
                            InstanceMethod<&SeccompListener::RefLoop>("ref"),
                            InstanceMethod<&SeccompListener::UnrefLoop>("unref"),
                            InstanceAccessor<&SeccompListener::GetFd>("fd"),
@@ -422,7 +424,11 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
           self->EndOnLoop(env, "poll", errno);
           break;
         }
-        if (pr == 0) break;
+        if (pr == 0) {
+          // Nothing waits: look again for spinUs_ before going back to the loop (see SetSpin).
+          if (self->spinUs_ > 0 && self->SpinForNext()) continue;
+          break;
+        }
         if (p.revents & POLLNVAL) {
           self->EndOnLoop(env, "poll", EBADF);
           break;
@@ -717,6 +723,29 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
     ThrowErrno(info.Env(), "ioctl(SECCOMP_IOCTL_NOTIF_SET_FLAGS)", errno);
   }
 
+  // setSpin(us): in loop mode, after the last waiting notification is handled, poll the listener
+  // for up to `us` microseconds before the event loop goes back to epoll_wait. A trapped call
+  // often follows another within microseconds (connect, then the server's accept and options);
+  // caught while spinning, it costs no wake-up of a sleeping thread, which on a VM whose idle
+  // vCPUs halt is a VM exit of tens of µs (docs/architecture.md). 0: never spin.
+  void SetSpin(const Napi::CallbackInfo& info) {
+    spinUs_ = ArgInt(info, 0, "SeccompListener.setSpin", "us", 0, 1000000);
+  }
+
+  // True if a notification arrived within spinUs_ (poll with a zero timeout, as the loop does).
+  bool SpinForNext() {
+    timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 0) > 0) return true;  // POLLIN, or a hang-up the loop reports next
+      timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      int64_t us = (now.tv_sec - start.tv_sec) * 1000000LL + (now.tv_nsec - start.tv_nsec) / 1000;
+      if (us >= spinUs_) return false;
+    }
+  }
+
   void RefLoop(const Napi::CallbackInfo& info) {
     keepAlive_ = true;
     if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
@@ -741,6 +770,7 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
   int wakeFd_ = -1;
   bool running_ = false;
   bool keepAlive_ = true;
+  int64_t spinUs_ = 0;
   std::thread thread_;
   Napi::ThreadSafeFunction tsfn_;
   std::shared_ptr<Channel> channel_;
