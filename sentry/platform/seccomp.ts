@@ -24,8 +24,8 @@ const MAX_CACHED_TASKS = 4096;
  * How long the event loop looks for the next notification after the last one (µs) before it
  * sleeps: a connect is followed within microseconds by the server's accept and option calls,
  * and catching them awake spares a wake-up, which on a VM with halting vCPUs costs tens of µs.
- * Measured here (sockets.ts, redis1.ts): connect() ~123 -> ~112 µs, redis -k 0 ~3.1k -> ~3.3k
- * GET/s at 30; 100 gained nothing more. TSOR_NOTIF_SPIN_US overrides (0: never spin).
+ * Measured here in alternation (sockets.ts, three full runs each): connect() ~121 -> ~114 µs at
+ * 30; 100 gained nothing more. TSOR_NOTIF_SPIN_US overrides (0: never spin).
  */
 const NOTIF_SPIN_US = 30;
 
