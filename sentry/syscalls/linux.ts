@@ -78,6 +78,8 @@ export const SOMAXCONN = 4096;
 /** The ints and structs of socket options. */
 export const SIZEOF_INT = 4;
 export const SIZEOF_LINGER = 8;
+/** struct timeval on x86_64 (SO_RCVTIMEO_OLD, SO_SNDTIMEO_OLD). */
+export const SIZEOF_TIMEVAL = 16;
 /**
  * sizeof(struct tcp_info) the emulated TCP_INFO reports (Linux 5.x-6.1 size; getsockopt truncates
  * to the caller's optlen like tcp_getsockopt, so programs built against other headers still work).

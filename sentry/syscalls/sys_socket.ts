@@ -29,6 +29,7 @@ import {
   IPPROTO_IPV6,
   IPV6_V6ONLY,
   SOCK_CLOEXEC,
+  SIZEOF_TIMEVAL,
   SOL_SOCKET,
   SO_RCVTIMEO,
   TCP_CLOSE,
@@ -203,8 +204,8 @@ function deliver(stack: SocketStack, task: Task, listener: { vs: VirtualSocket; 
  * in ms; 0 for none.
  */
 function acceptTimeoutMs(dup: number): number {
-  const tv = native.getsockoptBuf(dup, SOL_SOCKET, SO_RCVTIMEO, 16);
-  if (tv.length < 16) return 0;
+  const tv = native.getsockoptBuf(dup, SOL_SOCKET, SO_RCVTIMEO, SIZEOF_TIMEVAL);
+  if (tv.length < SIZEOF_TIMEVAL) return 0;
   const ms = Number(tv.readBigInt64LE(0)) * 1000 + Number(tv.readBigInt64LE(8)) / 1000;
   return ms > 0 ? Math.max(1, Math.ceil(ms)) : 0;
 }

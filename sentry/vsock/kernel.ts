@@ -6,10 +6,7 @@
 // here.
 import { native } from "../../native/index.js";
 import type { InetFamily } from "./address.js";
-import { SO_KEEPALIVE, SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET } from "../syscalls/linux.js";
-
-/** struct timeval (SO_RCVTIMEO_OLD on x86_64). */
-const TIMEVAL_SIZE = 16;
+import { SIZEOF_TIMEVAL, SO_KEEPALIVE, SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET } from "../syscalls/linux.js";
 
 /** The kernel operations a SocketStack needs (a seam: unit tests may pass a fake). */
 export interface KernelNet {
@@ -50,8 +47,8 @@ export function fdinfoFlags(pid: number | "self", fd: number): number | null {
 export function copyKernelSocketOptions(from: number, to: number): void {
   for (const name of [SO_RCVTIMEO, SO_SNDTIMEO]) {
     try {
-      const tv = native.getsockoptBuf(from, SOL_SOCKET, name, TIMEVAL_SIZE);
-      if (tv.length === TIMEVAL_SIZE && tv.some((b) => b !== 0)) native.setsockoptBuf(to, SOL_SOCKET, name, tv);
+      const tv = native.getsockoptBuf(from, SOL_SOCKET, name, SIZEOF_TIMEVAL);
+      if (tv.length === SIZEOF_TIMEVAL && tv.some((b) => b !== 0)) native.setsockoptBuf(to, SOL_SOCKET, name, tv);
     } catch {
       // Best effort, as the connection is made already: it keeps no timeout (the socketpair's default).
     }

@@ -13,6 +13,7 @@ import * as path from "node:path";
 import { TSOR, makeBusyboxBundle } from "../lib/bundle.js";
 import { appBundle, requireHostBinary } from "../apps/apps.js";
 import { Harness } from "../integration/harness.js";
+import { median } from "./table.js";
 
 interface Mem {
   rssKiB: number;
@@ -59,8 +60,6 @@ function sentryPid(root: string, id: string): number {
 }
 
 const sleepMs = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 export interface MemoryResult {
   containers: number;

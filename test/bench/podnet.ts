@@ -17,6 +17,7 @@ import { Harness, type Bundle, waitFor } from "../integration/harness.js";
 import { RUNC, TSOR } from "../lib/bundle.js";
 import { createPod, inPod, podBundleMutation, type TestPod } from "../lib/pods.js";
 import { SOCKBENCH, buildSockbench } from "./sockets.js";
+import { median } from "./table.js";
 
 export type PodRuntime = "runc" | "tsor";
 export const POD_RUNTIMES: PodRuntime[] = ["runc", "tsor"];
@@ -311,12 +312,6 @@ export class PodNet {
       "  tsor:        both containers under this checkout's tsor (default flags + --netd-socket: a tsor-netd of this run's own)",
     ];
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 export interface Target {

@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { RUNC, TSOR, makeBusyboxBundle, repoRoot } from "../lib/bundle.js";
 import { allowNetAdmin, progCommand } from "../syscalls/runner.js";
+import { median } from "./table.js";
 
 const BENCH_DIR = path.join(repoRoot(), "test", "bench");
 export const SOCKBENCH = path.join(BENCH_DIR, "build", "sockbench");
@@ -33,12 +34,6 @@ export interface Sizes {
 
 export const FULL: Sizes = { connrate: 5000, pingpong: 20000, bulk: 1024 };
 export const QUICK: Sizes = { connrate: 500, pingpong: 2000, bulk: 64 };
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** `make -C test/bench`; throws with the compiler's output when it fails. */
 export function buildSockbench(): void {

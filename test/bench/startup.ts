@@ -6,18 +6,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RUNC, TSOR, makeBusyboxBundle } from "../lib/bundle.js";
+import { median } from "./table.js";
 
 export interface StartupResult {
   runtime: string;
   medianMs: number;
   minMs: number;
   maxMs: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** One timed `run` of the bundle; throws if the runtime fails. */

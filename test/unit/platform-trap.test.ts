@@ -12,7 +12,19 @@ import { tsorInitPath } from "../../sentry/launch.js";
 import { createPlatform, PassthroughDispatch, trapOptions } from "../../sentry/platform/index.js";
 import { SOCKET_SYSCALLS, TRAPPED_SOCKET_CALLS } from "../../sentry/syscalls/numbers.js";
 
-const SOCKET_CONTROL_NRS = "42,43,48,49,50,51,52,54,55,288,213,291,425";
+/** What both platforms' filters trap, let through, or answer (numbers.ts), as literals. */
+const TRAPPED = {
+  nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288, 213, 291, 425],
+  ioctls: [0x5411],
+  // getsockopt(fd, SOL_SOCKET, SO_ERROR), setsockopt and getsockopt of SOL_SOCKET, SO_KEEPALIVE
+  passes: [
+    { nr: 55, arg1: 1, arg2: 4 },
+    { nr: 54, arg1: 1, arg2: 9 },
+    { nr: 55, arg1: 1, arg2: 9 },
+    { nr: 54, arg1: 6, arg2: 3, zero: true }, // setsockopt(fd, IPPROTO_TCP, TCP_CORK): 0, not run
+  ],
+};
+const SOCKET_CONTROL_NRS = TRAPPED.nrs.join(",");
 
 const spec: Spec = {
   process: { args: ["/bin/true"], cwd: "/", terminal: false },
@@ -26,30 +38,8 @@ const base: PlanOptions = { mode: "create", rootfs: "/tmp/rootfs", noPivot: fals
 
 describe("trapOptions", () => {
   it("derives the trapped numbers from the one list", () => {
-    assert.deepEqual(trapOptions("seccomp", 5), {
-      mode: "notify",
-      fd: 5,
-      nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288, 213, 291, 425],
-      ioctls: [0x5411],
-      // getsockopt(fd, SOL_SOCKET, SO_ERROR), setsockopt and getsockopt of SOL_SOCKET, SO_KEEPALIVE
-      passes: [
-        { nr: 55, arg1: 1, arg2: 4 },
-        { nr: 54, arg1: 1, arg2: 9 },
-        { nr: 55, arg1: 1, arg2: 9 },
-        { nr: 54, arg1: 6, arg2: 3, zero: true }, // setsockopt(fd, IPPROTO_TCP, TCP_CORK): 0, not run
-      ],
-    });
-    assert.deepEqual(trapOptions("ptrace", 5), {
-      mode: "trace",
-      nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288, 213, 291, 425],
-      ioctls: [0x5411],
-      passes: [
-        { nr: 55, arg1: 1, arg2: 4 },
-        { nr: 54, arg1: 1, arg2: 9 },
-        { nr: 55, arg1: 1, arg2: 9 },
-        { nr: 54, arg1: 6, arg2: 3, zero: true }, // setsockopt(fd, IPPROTO_TCP, TCP_CORK): 0, not run
-      ],
-    });
+    assert.deepEqual(trapOptions("seccomp", 5), { mode: "notify", fd: 5, ...TRAPPED });
+    assert.deepEqual(trapOptions("ptrace", 5), { mode: "trace", ...TRAPPED });
     // Every socket control call but socket(2) itself, which stays the kernel's; ioctl by request;
     // epoll_create/epoll_create1 (noted, run by the kernel); io_uring_setup (refused).
     assert.deepEqual(new Set([...TRAPPED_SOCKET_CALLS, "socket", "ioctl"]), new Set(Object.keys(SOCKET_SYSCALLS)));
