@@ -93,8 +93,7 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
         }
         // A connection (tcp_disconnect): an unconnected kernel socket takes the app's fd over.
         const sock = stack.disconnect(vs, isNonblocking(dup));
-        copyKernelSocketOptions(dup, sock);
-        carryEpollRegistrations(stack, task, fd, ino, sock);
+        inheritReplaced(stack, task, { fd, dup, ino }, sock);
         return { kind: "replaceFd", fd: sock, targetFd: fd, cloexec: isCloexec(task, fd), value: 0, errno: 0 };
       }
       if (vs.state === "listening") return fail(E.EINVAL);
@@ -136,25 +135,33 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
     return made instanceof Promise ? made.then((m) => connected(stack, task, app, bound, m)) : connected(stack, task, app, bound, made);
   });
 
+/** The app's fd a new file takes over: its number, the sentry's duplicate of the old file, its inode. */
+interface ReplacedFd {
+  fd: number;
+  dup: number;
+  ino: bigint;
+}
+
 /**
- * Before a new file takes the task's fd `fd` over (now the file with inode `ino`): the epoll
- * registrations of the old one under `fd` are made for `newFile` too (AppEpolls.carry). A failure
- * costs the app its events for this fd, not the connection.
+ * Before `newFile` takes the task's fd over: what Linux keeps with the socket goes with it, the
+ * options the kernel holds (copyKernelSocketOptions) and the epoll registrations of the old file
+ * under that fd number (AppEpolls.carry). A failure costs the app its events for this fd, not
+ * the connection.
  */
-function carryEpollRegistrations(stack: SocketStack, task: Task, fd: number, ino: bigint, newFile: number): void {
+function inheritReplaced(stack: SocketStack, task: Task, old: ReplacedFd, newFile: number): void {
+  copyKernelSocketOptions(old.dup, newFile);
   try {
-    stack.epolls.carry(task, fd, ino, newFile);
+    stack.epolls.carry(task, old.fd, old.ino, newFile);
   } catch (e) {
-    stack.log.warn({ err: e, tgid: task.tgid, fd }, "epoll registration not carried over to the connection");
+    stack.log.warn({ err: e, tgid: task.tgid, fd: old.fd }, "epoll registration not carried over to the connection");
   }
 }
 
 /** connect's answer once `stack.connect` made the connection (`made`), or not (null: the kernel's). */
-function connected(stack: SocketStack, task: Task, app: { fd: number; dup: number; ino: bigint }, bound: InetAddr | null, made: Connected | null): Outcome {
+function connected(stack: SocketStack, task: Task, app: ReplacedFd, bound: InetAddr | null, made: Connected | null): Outcome {
   if (!made) return CONTINUE;
   const { fd, dup } = app;
-  copyKernelSocketOptions(dup, made.appEnd);
-  carryEpollRegistrations(stack, task, fd, app.ino, made.appEnd);
+  inheritReplaced(stack, task, app, made.appEnd);
   // A port the app bound stays in use while the connection lives (inet_bind sees the
   // connected socket): the kernel socket that holds it is kept until the app closes the
   // connection (then TIME_WAIT may keep it a while longer).
