@@ -45,8 +45,10 @@ export function createPlatform(name: PlatformName, opts: SeccompPlatformOptions 
  * tsor-init's fd `fd`), ptrace traces. socket() traps by its arguments, the rest always.
  */
 export function trapOptions(platform: PlatformName, fd: number): TrapOptions {
-  const nrs = TRAPPED_SOCKET_CALLS.map((n) => SOCKET_SYSCALLS[n]);
-  const ioctls = Object.values(TRAPPED_IOCTLS);
-  const passes = UNTRAPPED_ARGS.map((p) => ({ nr: SOCKET_SYSCALLS[p.call], arg1: p.arg1, arg2: p.arg2, ...(p.zero ? { zero: true } : {}) }));
-  return platform === "seccomp" ? { mode: "notify", fd, nrs, ioctls, passes } : { mode: "trace", nrs, ioctls, passes };
+  const calls = {
+    nrs: TRAPPED_SOCKET_CALLS.map((n) => SOCKET_SYSCALLS[n]),
+    ioctls: Object.values(TRAPPED_IOCTLS),
+    passes: UNTRAPPED_ARGS.map((p) => ({ nr: SOCKET_SYSCALLS[p.call], arg1: p.arg1, arg2: p.arg2, ...(p.zero ? { zero: true } : {}) })),
+  };
+  return platform === "seccomp" ? { mode: "notify", fd, ...calls } : { mode: "trace", ...calls };
 }
