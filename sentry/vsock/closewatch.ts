@@ -10,10 +10,24 @@ import { native, type ReadableWatcher } from "../../native/index.js";
 /** What a close watch reports to. */
 export type OnLastClose = () => void;
 
+/**
+ * Watches whose close was reported are removed in batches, this many at most or this long after
+ * the first, not one by one: removing an inode's last mark frees its fsnotify connector through
+ * a workqueue (fsnotify_put_mark -> queue_work), and a kworker woken on another vCPU per
+ * connection cost connect() ~10 µs (a 4000-connect probe, five alternating runs each: median
+ * 87.5 -> 77 µs). A watch kept a little longer only pins the closed socket's inode (and its
+ * number) that long.
+ */
+const REMOVE_BATCH = 128;
+const REMOVE_DELAY_MS = 20;
+
 export class CloseWatcher {
   private readonly fd: number;
   private readonly watcher: ReadableWatcher;
   private readonly byWd = new Map<number, OnLastClose>();
+  /** Reported watches not yet removed (flushRemovals). */
+  private readonly reported: number[] = [];
+  private removalTimer: NodeJS.Timeout | null = null;
   private disposed = false;
 
   /** Throws a NativeError if inotify is not available (e.g. EMFILE: fs.inotify.max_user_instances). */
@@ -76,14 +90,43 @@ export class CloseWatcher {
       if (!onClose) continue;
       this.byWd.delete(wd);
       // The watch pins the inode (and so its number) until it is removed.
-      native.inotifyRmWatch(this.fd, wd);
+      this.removeLater(wd);
       onClose();
+    }
+  }
+
+  /** How many reported watches wait for removal. */
+  get pendingRemovals(): number {
+    return this.reported.length;
+  }
+
+  private removeLater(wd: number): void {
+    this.reported.push(wd);
+    if (this.reported.length >= REMOVE_BATCH) return this.flushRemovals();
+    this.removalTimer ??= setTimeout(() => this.flushRemovals(), REMOVE_DELAY_MS).unref();
+  }
+
+  /** Removes every reported watch now. */
+  flushRemovals(): void {
+    if (this.removalTimer) clearTimeout(this.removalTimer);
+    this.removalTimer = null;
+    if (this.disposed) return;
+    for (const wd of this.reported.splice(0)) {
+      try {
+        native.inotifyRmWatch(this.fd, wd);
+      } catch (e) {
+        this.onError(e as Error);
+      }
     }
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.removalTimer) clearTimeout(this.removalTimer);
+    this.removalTimer = null;
+    // Closing the inotify fd removes every watch, reported or not.
+    this.reported.length = 0;
     this.watcher.stop();
     this.byWd.clear();
     native.closeFd(this.fd);

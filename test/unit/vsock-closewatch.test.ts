@@ -1,5 +1,6 @@
 // sentry/vsock/closewatch.ts: the app's last close of a socket, seen through inotify.
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -50,6 +51,52 @@ test("close watch: unwatch ends a watch without a report; several sockets are to
     assert.ok(await until(() => seen.length > 0));
     await sleep(50);
     assert.deepEqual(seen, ["b"]);
+  } finally {
+    w.dispose();
+  }
+});
+
+/** Watches held by this process's inotify instances (/proc/self/fdinfo lists one line each). */
+function inotifyWatches(): number {
+  let n = 0;
+  for (const fd of fs.readdirSync("/proc/self/fd")) {
+    let link: string;
+    try {
+      link = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (link !== "anon_inode:inotify") continue;
+    n += fs.readFileSync(`/proc/self/fdinfo/${fd}`, "utf8").split("\n").filter((l) => l.startsWith("inotify wd:")).length;
+  }
+  return n;
+}
+
+test("close watch: a reported watch is removed a little later, in a batch, and dispose removes the rest", async () => {
+  const w = new CloseWatcher((e) => assert.fail(e));
+  try {
+    const before = inotifyWatches();
+    const [a, b] = native.socketpair();
+    let closes = 0;
+    w.watch(a, () => closes++);
+    native.closeFd(a);
+    w.poll(); // the close is queued once close(2) returned (task_work before the return)
+    assert.equal(closes, 1);
+    assert.equal(w.pendingRemovals, 1);
+    assert.equal(inotifyWatches(), before + 1, "still held right after the report");
+    assert.ok(await until(() => w.pendingRemovals === 0), "removed after the delay");
+    assert.equal(inotifyWatches(), before);
+    native.closeFd(b);
+
+    // A full batch goes at once, without waiting for the timer.
+    const pairs = Array.from({ length: 128 }, () => native.socketpair());
+    for (const [x] of pairs) w.watch(x, () => closes++);
+    for (const [x] of pairs) native.closeFd(x);
+    w.poll();
+    assert.equal(closes, 1 + 128);
+    assert.equal(w.pendingRemovals, 0);
+    assert.equal(inotifyWatches(), before);
+    for (const [, y] of pairs) native.closeFd(y);
   } finally {
     w.dispose();
   }
