@@ -136,7 +136,7 @@ export class SeccompPlatform implements Platform {
   }
 
   private onNotif(listener: SeccompListener, notif: SeccompNotif, dispatch: SyscallHandler): void {
-    const task = this.task(listener, notif);
+    const task = new SeccompTask(this, listener, notif);
     let outcome: Outcome | Promise<Outcome>;
     try {
       outcome = dispatch(task, { nr: notif.nr, args: notif.args });
@@ -153,39 +153,13 @@ export class SeccompPlatform implements Platform {
     }
   }
 
-  /** The trapping thread as handlers see it. */
-  private task(listener: SeccompListener, notif: SeccompNotif): Task {
-    const tid = notif.pid;
-    const platform = this;
-    let tgid: number | undefined;
-    const tgidOnce = () => (tgid ??= platform.tgidOf(tid));
-    return {
-      tid,
-      get tgid() {
-        return tgidOnce();
-      },
-      readMemory(addr: bigint, len: number): Buffer {
-        if (len === 0) return Buffer.alloc(0);
-        const buf = memoryCall(() => native.processVmReadv(tid, addr, len), "read", addr, len);
-        if (buf.length < len) throw new SyscallError(EFAULT, `read ${len} bytes at 0x${addr.toString(16)}: only ${buf.length} mapped`);
-        return buf;
-      },
-      writeMemory(addr: bigint, data: Buffer): void {
-        if (data.length === 0) return;
-        const n = memoryCall(() => native.processVmWritev(tid, addr, data), "write", addr, data.length);
-        if (n < data.length) throw new SyscallError(EFAULT, `write ${data.length} bytes at 0x${addr.toString(16)}: only ${n} mapped`);
-      },
-      getFd(fd: number): number {
-        return platform.getFd(tgidOnce(), fd);
-      },
-      stillPending(): boolean {
-        return !platform.stopped && listener.idValid(notif.id);
-      },
-    };
+  /** No more answers can be sent. */
+  get isStopped(): boolean {
+    return this.stopped;
   }
 
   /** Tgid from /proc/TID/status, cached per tid. */
-  private tgidOf(tid: number): number {
+  tgidOf(tid: number): number {
     const cached = this.tgids.get(tid);
     if (cached !== undefined) return cached;
     let status: string;
@@ -203,7 +177,7 @@ export class SeccompPlatform implements Platform {
   }
 
   /** pidfd_getfd through a pidfd cached per process; a stale pidfd (ESRCH) is reopened once. */
-  private getFd(tgid: number, fd: number): number {
+  getFd(tgid: number, fd: number): number {
     for (let attempt = 0; ; attempt++) {
       let pidfd = this.pidfds.get(tgid);
       if (pidfd === undefined) {
@@ -298,6 +272,51 @@ export class SeccompPlatform implements Platform {
     } catch (e) {
       if (!isNotificationGone(e)) this.opts.log?.error({ err: (e as Error).message, nr: notif.nr }, "seccomp platform: answer failed");
     }
+  }
+}
+
+/**
+ * The trapping thread as handlers see it. A class, not an object of closures: one is made per
+ * notification, and the sentry's allocation per trapped call is what its scavenges copy.
+ */
+class SeccompTask implements Task {
+  private tgidCached: number | undefined;
+
+  constructor(
+    private readonly platform: SeccompPlatform,
+    private readonly listener: SeccompListener,
+    private readonly notif: SeccompNotif,
+  ) {}
+
+  get tid(): number {
+    return this.notif.pid;
+  }
+
+  get tgid(): number {
+    return (this.tgidCached ??= this.platform.tgidOf(this.notif.pid));
+  }
+
+  readMemory(addr: bigint, len: number): Buffer {
+    if (len === 0) return Buffer.alloc(0);
+    const tid = this.notif.pid;
+    const buf = memoryCall(() => native.processVmReadv(tid, addr, len), "read", addr, len);
+    if (buf.length < len) throw new SyscallError(EFAULT, `read ${len} bytes at 0x${addr.toString(16)}: only ${buf.length} mapped`);
+    return buf;
+  }
+
+  writeMemory(addr: bigint, data: Buffer): void {
+    if (data.length === 0) return;
+    const tid = this.notif.pid;
+    const n = memoryCall(() => native.processVmWritev(tid, addr, data), "write", addr, data.length);
+    if (n < data.length) throw new SyscallError(EFAULT, `write ${data.length} bytes at 0x${addr.toString(16)}: only ${n} mapped`);
+  }
+
+  getFd(fd: number): number {
+    return this.platform.getFd(this.tgid, fd);
+  }
+
+  stillPending(): boolean {
+    return !this.platform.isStopped && this.listener.idValid(this.notif.id);
   }
 }
 
