@@ -419,6 +419,11 @@ export interface EnsureNetdOptions {
   tsorBin?: string;
   /** An auto-started netd exits after this long without sentries (default 30 s). */
   idleExitSeconds?: number;
+  /**
+   * Called with the pid of a netd this process started (the sentry moves it out of its own
+   * cgroup, which is the pod's: netd serves the whole node).
+   */
+  onSpawned?: (pid: number) => void;
 }
 
 /** How often ensureNetd looks for the socket of a netd it started. */
@@ -461,7 +466,8 @@ export async function ensureNetd(opts: EnsureNetdOptions): Promise<NetdClient | 
   const respawn = spawnOk
     ? () => {
         try {
-          spawnNetd(paths, opts);
+          const pid = spawnNetd(paths, opts);
+          if (pid !== undefined) opts.onSpawned?.(pid);
         } catch (e) {
           log.warn({ err: (e as Error).message }, "netd: cannot start");
         }

@@ -10,6 +10,7 @@ import { StateStore, processAlive, publicState, validateId, type ContainerState,
 import { loadSpec } from "./spec/validate.js";
 import { createCgroupManager, type CgroupManager, type CgroupResources } from "./cgroups/index.js";
 import type { CgroupStats, U64 } from "./cgroups/stats.js";
+import { SentryCgroup } from "./cgroups/sentry.js";
 import { runHooks } from "../gofer/hooks.js";
 import { controlRequest, type ExitStatus } from "../sentry/control.js";
 import { NETWORK_MODES, sentryEntry, STATUS_FD, type LaunchRequest, type LaunchResult, type NetworkMode } from "../sentry/launch.js";
@@ -77,6 +78,7 @@ export class Runtime {
     const network = checkNetwork(opts.network ?? "tsor");
 
     this.store.reserve(opts.id);
+    const sentryCgroup = this.prepareSentryCgroup(opts.id, spec.linux?.cgroupsPath);
     const req: LaunchRequest = {
       root: path.resolve(this.global.root),
       id: opts.id,
@@ -90,18 +92,23 @@ export class Runtime {
       platform,
       network,
       ...(opts.netdSocket ? { netdSocket: path.resolve(opts.netdSocket) } : {}),
+      ...(sentryCgroup ? { sentryCgroup: sentryCgroup.info } : {}),
       log: this.global.log ? path.resolve(this.global.log) : undefined,
       logFormat: this.global.logFormat,
       debug: this.global.debug,
     };
     let result: LaunchResult;
     try {
-      result = inProcess ? await this.sentryInProcess({ ...req, preservedFdBase: 3 }) : await this.spawnSentry(req);
+      result = inProcess
+        ? await this.sentryInProcess({ ...req, preservedFdBase: 3 }, sentryCgroup)
+        : await this.spawnSentry(req, sentryCgroup);
     } catch (e) {
+      await this.dropSentryCgroup(sentryCgroup, inProcess);
       this.store.remove(opts.id);
       throw e;
     }
     if ("error" in result) {
+      await this.dropSentryCgroup(sentryCgroup, inProcess);
       this.store.remove(opts.id);
       throw new UserError(result.error);
     }
@@ -109,7 +116,45 @@ export class Runtime {
     return result.created;
   }
 
-  private async sentryInProcess(req: LaunchRequest): Promise<LaunchResult> {
+  /**
+   * The sentry's sibling cgroup (oci/cgroups/sentry.ts), or undefined with a warning when it
+   * cannot be made (a read-only or foreign cgroupfs): the sentry then stays where we are, as
+   * before, and the container runs all the same.
+   */
+  private prepareSentryCgroup(id: string, cgroupsPath: string | undefined): SentryCgroup | undefined {
+    try {
+      return SentryCgroup.prepare(id, cgroupsPath);
+    } catch (e) {
+      this.log.warn({ id, err: (e as Error).message }, "sentry cgroup: not made; the sentry runs in the caller's cgroup");
+      return undefined;
+    }
+  }
+
+  /** Moves `pid` (the sentry) into its cgroup; a failure leaves it where it is, with a warning. */
+  private enterSentryCgroup(sc: SentryCgroup | undefined, pid: number | undefined): void {
+    if (!sc || pid === undefined) return;
+    try {
+      sc.enter(pid);
+    } catch (e) {
+      this.log.warn({ pid, err: (e as Error).message }, "sentry cgroup: cannot move the sentry in");
+    }
+  }
+
+  /** After a failed create: the sentry cgroup goes too (a foreground run leaves it first). */
+  private async dropSentryCgroup(sc: SentryCgroup | undefined, inProcess: boolean): Promise<void> {
+    if (!sc) return;
+    try {
+      if (inProcess) sc.returnToOrigin(process.pid);
+      await sc.destroy({ kill: !inProcess });
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, "sentry cgroup: not removed");
+    }
+  }
+
+  private async sentryInProcess(req: LaunchRequest, sentryCgroup: SentryCgroup | undefined): Promise<LaunchResult> {
+    // A foreground run is its own sentry: it moves itself (what it allocated so far stays with
+    // the caller's cgroup).
+    this.enterSentryCgroup(sentryCgroup, process.pid);
     const status = new PassThrough();
     let text = "";
     status.setEncoding("utf8");
@@ -131,13 +176,15 @@ export class Runtime {
    * runc shim reads `create`'s output to EOF, which a long-lived sentry holding it would never
    * give (`docker run -it` hung in containerd's task Create).
    */
-  private async spawnSentry(req: LaunchRequest): Promise<LaunchResult> {
+  private async spawnSentry(req: LaunchRequest, sentryCgroup: SentryCgroup | undefined): Promise<LaunchResult> {
     const preserved = Array.from({ length: req.preserveFds }, (_, i) => 3 + i);
     const stdio = req.consoleSocket ? "ignore" : "inherit";
     const sentry = spawn(process.execPath, [...SENTRY_NODE_FLAGS, sentryEntry(), JSON.stringify(req)], {
       detached: true,
       stdio: [stdio, stdio, stdio, "pipe", ...preserved],
     });
+    // At once, while Node is still starting: its heap is then charged to the sentry's cgroup.
+    this.enterSentryCgroup(sentryCgroup, sentry.pid);
     const status = sentry.stdio[STATUS_FD] as Readable;
     let text = "";
     status.setEncoding("utf8");
@@ -240,6 +287,13 @@ export class Runtime {
       }
     }
     await this.cgroupOf(s).destroy({ kill: true });
+    // The sentry leaves and removes its cgroup itself; one it could not (killed) goes here. A
+    // foreground run that is still in it steps out first: the kill would take it too.
+    if (s.tsor.sentryCgroup) {
+      const sc = SentryCgroup.of(id, s.tsor.sentryCgroup);
+      if (sc.pids().includes(process.pid)) sc.returnToOrigin(process.pid);
+      await sc.destroy({ kill: true });
+    }
     this.store.remove(id);
   }
 

@@ -3,6 +3,7 @@
 // control socket. Writes are atomic (write + rename) so a reader never sees half a file.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { SentryCgroupInfo } from "./cgroups/sentry.js";
 import { UserError } from "./cli.js";
 import type { HookName } from "./known.js";
 
@@ -34,6 +35,8 @@ export interface PrivateState {
   /** cgroupsPath as resolved, and the directories per controller. */
   cgroupsPath: string;
   cgroupPaths: Record<string, string>;
+  /** The sentry's own cgroup, a sibling of the container's (oci/cgroups/sentry.ts); absent if none was made. */
+  sentryCgroup?: SentryCgroupInfo;
   /** Namespace paths the container joined (net by path, for CRI) or made. */
   namespaces: Record<string, string>;
   /** The hooks the runtime side still has to run (poststop at delete), copied at create. */

@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import type { Duplex, Writable } from "node:stream";
 import { SyncChannel } from "./sync.js";
 import type { PlatformName } from "./platform/platform.js";
+import type { SentryCgroupInfo } from "../oci/cgroups/sentry.js";
 
 /** `--network`: `tsor` traps the socket control calls; `host-kernel` is the plain pass-through (no trap filter). */
 export const NETWORK_MODES = ["tsor", "host-kernel"] as const;
@@ -35,6 +36,8 @@ export interface LaunchRequest {
   network?: NetworkMode;
   /** tsor-netd's API socket (`--netd-socket`); default TSOR_NETD_SOCKET, else the node's. */
   netdSocket?: string;
+  /** The sibling cgroup the CLI made for the sentry and moved it into (oci/cgroups/sentry.ts). */
+  sentryCgroup?: SentryCgroupInfo;
   log?: string;
   logFormat: "text" | "json";
   debug: boolean;

@@ -15,6 +15,7 @@ import { buildPlan, INIT_FIRST_PRESERVED_FD } from "../gofer/plan.js";
 import { encodeField } from "../gofer/encode.js";
 import { runHooks } from "../gofer/hooks.js";
 import { createCgroupManager, type CgroupManager } from "../oci/cgroups/index.js";
+import { SentryCgroup } from "../oci/cgroups/sentry.js";
 import { native } from "../native/index.js";
 import { SyncChannel, InitError } from "./sync.js";
 import { serveControl, type ControlRequest, type ControlResponse, type ExitStatus } from "./control.js";
@@ -86,10 +87,37 @@ export class ContainerSupervisor {
     this.netd?.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     fs.rmSync(this.store.controlSocket(this.req.id), { force: true });
+    await this.leaveSentryCgroup();
     // --report-sentry-pid: the pid file named us, so our exit is the container's exit for
     // whoever reaps us (containerd's runc shim): its code, or 128+signal as a shell reports
     // it (runc's init killed by SIGKILL is reported as 137 by containerd, so is ours).
     return this.req.reportSentryPid ? exitStatusCode(exit) : 0;
+  }
+
+  /** The sentry's sibling cgroup the CLI made (oci/cgroups/sentry.ts), if any. */
+  private sentryCgroup(): SentryCgroup | undefined {
+    return this.req.sentryCgroup ? SentryCgroup.of(this.req.id, this.req.sentryCgroup) : undefined;
+  }
+
+  /** A tsor-netd we started serves the whole node: out of our cgroup (the pod's) into the CLI's. */
+  private placeNetd(pid: number): void {
+    try {
+      this.sentryCgroup()?.returnToOrigin(pid);
+    } catch (e) {
+      this.log.warn({ pid, err: (e as Error).message }, "netd: left in the sentry's cgroup");
+    }
+  }
+
+  /** On the way out: back to the CLI's cgroup, and the sibling removed (else `delete` does it). */
+  private async leaveSentryCgroup(): Promise<void> {
+    const sc = this.sentryCgroup();
+    if (!sc) return;
+    try {
+      sc.returnToOrigin(process.pid);
+      await sc.destroy();
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, "sentry cgroup: left for delete to remove");
+    }
   }
 
   private async create(): Promise<void> {
@@ -127,6 +155,7 @@ export class ContainerSupervisor {
         sentryStartTime: processStartTime(process.pid),
         cgroupsPath: this.cgroup.path,
         cgroupPaths: this.cgroup.paths(),
+        ...(req.sentryCgroup ? { sentryCgroup: req.sentryCgroup } : {}),
         namespaces: {},
         hooks: spec.hooks ?? {},
         configPath,
@@ -209,7 +238,8 @@ export class ContainerSupervisor {
       const where = req.netdSocket ? { socket: req.netdSocket } : {};
       // TSOR_NETD_SPAWN=0: never start a netd (tests that run their own).
       const spawnNetd = process.env.TSOR_NETD_SPAWN !== "0";
-      this.netd = await ensureNetd({ hello, log: this.log, spawn: spawnNetd, ...where }).catch(
+      const onSpawned = (netdPid: number) => this.placeNetd(netdPid);
+      this.netd = await ensureNetd({ hello, log: this.log, spawn: spawnNetd, onSpawned, ...where }).catch(
         (e: Error) => void this.log.warn({ err: e.message }, "netd: not used"),
       );
       if (!this.netd) {

@@ -40,6 +40,8 @@ export interface RunOpts {
   cwd?: string;
   /** Where the runtime's (and a detached container's) stdout goes; default a fresh temp file. */
   stdoutFile?: string;
+  /** The runtime's environment (default: the test's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Every word in `words` (case-insensitive) appears in `text`. */
@@ -231,6 +233,7 @@ export class Harness {
     try {
       const r = spawnSync(this.rtm.bin, this.argv(args), {
         cwd: opts.cwd ?? this.tmp,
+        env: opts.env ?? process.env,
         input: opts.input,
         stdio: [opts.input !== undefined ? "pipe" : "ignore", out, err, ...(opts.extraFds ?? [])],
         timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
@@ -346,7 +349,21 @@ export class Harness {
   snapshot(id: string): Snapshot {
     const s = this.state(id);
     assert.ok(s, `state ${id}`);
-    return { id, pid: s.pid, cgroupDirs: s.pid > 0 && pidAlive(s.pid) ? cgroupDirsOf(s.pid) : [], bundle: s.bundle };
+    const cgroupDirs = s.pid > 0 && pidAlive(s.pid) ? cgroupDirsOf(s.pid) : [];
+    // tsor: the sentry's own cgroup (a sibling of the container's) must go too.
+    const sentry = this.sentryPid(id);
+    if (sentry !== undefined && pidAlive(sentry)) cgroupDirs.push(...cgroupDirsOf(sentry));
+    return { id, pid: s.pid, cgroupDirs, bundle: s.bundle };
+  }
+
+  /** tsor's sentry of container `id` (its private state); undefined under runc. */
+  sentryPid(id: string): number | undefined {
+    try {
+      const raw = JSON.parse(fs.readFileSync(path.join(this.root, id, "state.json"), "utf8"));
+      return typeof raw?.tsor?.sentryPid === "number" ? raw.tsor.sentryPid : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** After delete: no state, no state dir, no process, no cgroup dirs, no mounts of the bundle. */

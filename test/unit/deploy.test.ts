@@ -50,7 +50,16 @@ const ClusterRoleBinding = z.strictObject({
   roleRef: z.strictObject({ apiGroup: z.literal("rbac.authorization.k8s.io"), kind: z.literal("ClusterRole"), name: dnsLabel }),
   subjects: z.array(z.strictObject({ kind: z.literal("ServiceAccount"), name: dnsLabel, namespace: dnsLabel })).min(1),
 });
-const RuntimeClass = z.strictObject({ apiVersion: z.literal("node.k8s.io/v1"), kind: z.literal("RuntimeClass"), metadata, handler: dnsLabel });
+/** A Kubernetes quantity: "64Mi", "100m", "1". */
+const quantity = z.string().regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/);
+const RuntimeClass = z.strictObject({
+  apiVersion: z.literal("node.k8s.io/v1"),
+  kind: z.literal("RuntimeClass"),
+  metadata,
+  handler: dnsLabel,
+  // node.k8s.io/v1 Overhead: what each pod's sentries cost, added to the pod's requests and limits.
+  overhead: z.strictObject({ podFixed: z.strictObject({ memory: quantity, cpu: quantity }) }).optional(),
+});
 
 const container = z.strictObject({
   name: dnsLabel,
