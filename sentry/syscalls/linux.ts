@@ -41,6 +41,8 @@ export const SO_SNDTIMEO = 21;
 /** The 64-bit time variants (struct __kernel_sock_timeval). */
 export const SO_RCVTIMEO_NEW = 66;
 export const SO_SNDTIMEO_NEW = 67;
+/** Linux 6.16: 0 makes an AF_UNIX socket refuse SCM_RIGHTS (the sender's sendmsg gets EPERM). */
+export const SO_PASSRIGHTS = 83;
 
 export const TCP_NODELAY = 1;
 /** include/uapi/linux/tcp.h: never send partial frames. */

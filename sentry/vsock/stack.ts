@@ -8,7 +8,7 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 
-import { native } from "../../native/index.js";
+import { native, NativeError } from "../../native/index.js";
 import type { IncomingConnection, NetdClient } from "../../netstack/client.js";
 import { SyscallError, type Task } from "../platform/platform.js";
 import {
@@ -17,6 +17,7 @@ import {
   IPV6_V6ONLY,
   SOL_SOCKET,
   SO_ERROR,
+  SO_PASSRIGHTS,
   SO_REUSEADDR,
   SO_REUSEPORT,
   SO_SNDBUF,
@@ -48,7 +49,7 @@ import { ListenQueue, SockOpts, VirtualSocket, closeQuietly, type PendingConn } 
 
 export { ListenerRegistry, PortAllocator, EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN } from "./registry.js";
 
-const { EADDRNOTAVAIL, ECONNREFUSED, EINPROGRESS, EINTR } = osConstants.errno;
+const { EADDRNOTAVAIL, ECONNREFUSED, EINPROGRESS, EINTR, ENOPROTOOPT } = osConstants.errno;
 
 /** The slice of a pino logger the stack and the handlers use. */
 export interface StackLog {
@@ -111,12 +112,37 @@ function acceptQuietly(listener: number): number {
   }
 }
 
-/** A socketpair for one connection: [client's end, server's end], both sized for loopback-like buffering. */
+/** Does this kernel have SO_PASSRIGHTS (Linux 6.16)? Learnt from the first connection. */
+let passRightsKnown: boolean | undefined;
+
+/**
+ * No fd crosses a connection: TCP carries no SCM_RIGHTS (__sock_cmsg_send drops them), while an
+ * AF_UNIX end takes them unless it refuses with SO_PASSRIGHTS 0, and then the sender's sendmsg
+ * fails EPERM instead (a listed divergence: test/syscalls/scm_rights_over_tcp.c). Without it (a
+ * kernel before 6.16), a peer can still hand the app an fd (docs/comparison.md).
+ */
+function refuseFds(fd: number): void {
+  if (passRightsKnown === false) return;
+  try {
+    native.setsockoptInt(fd, SOL_SOCKET, SO_PASSRIGHTS, 0);
+    passRightsKnown = true;
+  } catch (e) {
+    if (passRightsKnown === undefined && e instanceof NativeError && e.errno === ENOPROTOOPT) passRightsKnown = false;
+    else throw e;
+  }
+}
+
+/**
+ * A socketpair for one connection: [client's end, server's end], both sized for loopback-like
+ * buffering and refusing fds.
+ */
 function connectionPair(): [number, number] {
   const pair = native.socketpair();
   try {
     sizeSendBuffer(pair[0]);
     sizeSendBuffer(pair[1]);
+    refuseFds(pair[0]);
+    refuseFds(pair[1]);
   } catch (e) {
     closeQuietly(pair[0]);
     closeQuietly(pair[1]);

@@ -49,6 +49,8 @@ const KNOWN_DIVERGENCES: Record<string, string> = {
     "setsockopt(TCP_CORK) is answered 0 by the trap filter without running it, whatever the fd (a bad optlen, a bad fd or a UDP socket get 0 too), so getsockopt(TCP_CORK) reads 0 after setting 1: a deliberate trade (sentry/syscalls/numbers.ts UNTRAPPED_ARGS), since trapped, nginx serving files with sendfile and tcp_nopush (Debian's default) ran at 0.14x runc",
   close_linger_reset:
     "a close with SO_LINGER {1, 0} is seen by the peer as EOF, not ECONNRESET (getpeername's ENOTCONN does match). unix_release_sock sets the peer's ECONNRESET only when the closing end still has unread data. The sentry could queue some when SO_LINGER {1, 0} is set (an MSG_OOB byte from the peer's end, which reads skip), but the app would see it for as long as its end stays open (POLLPRI and POLLIN, FIONREAD one too high for good, a short read), and the close that follows is not trapped",
+  scm_rights_over_tcp:
+    "sendmsg with an SCM_RIGHTS fd on a connection fails EPERM (TCP sends the byte and drops the fd). A connection is an AF_UNIX socketpair, which would hand the fd to the peer; the sentry makes both ends refuse fds (SO_PASSRIGHTS 0, Linux 6.16) so that no fd crosses between apps or pods, and unix_stream_sendmsg then refuses the whole message. On an older kernel the peer receives the fd",
   write_after_peer_close:
     "the first write after the peer closed fails EPIPE at once (TCP: it succeeds, the peer answers with a reset). unix_release_sock shuts the survivor's both directions when the peer's last reference goes; keeping the peer's end open until the survivor writes would need the app's file reference count, which Linux does not expose (close/exit/exec/SCM_RIGHTS would all have to be tracked)",
 };

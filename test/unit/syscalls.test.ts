@@ -9,7 +9,8 @@ import * as path from "node:path";
 import { connect as netConnect } from "node:net";
 import { test } from "node:test";
 
-import { E } from "../../sentry/syscalls/linux.js";
+import { NativeError } from "../../native/index.js";
+import { E, SOL_SOCKET, SO_PASSRIGHTS } from "../../sentry/syscalls/linux.js";
 import { dupOwnFd } from "../../sentry/vsock/kernel.js";
 import { AF_INET, AF_INET6, NR, SOCK_NONBLOCK, SOCK_STREAM, V6_LOOPBACK, errno, harness, n, ok, sin, sin6, tick, within } from "./syscalls-fixtures.js";
 
@@ -68,6 +69,35 @@ test("connect to a listener of the stack: the app's fd becomes a socketpair end;
   assert.equal(n.recvNow(h.task.real(s), 16)?.toString(), "ping");
   assert.deepEqual(await h.connect(c, l.to), errno(E.EISCONN));
   assert.deepEqual(await h.call(NR.listen, c, 1), errno(E.EINVAL), "listen on a connection");
+  h.cleanup();
+});
+
+/** Has this kernel SO_PASSRIGHTS (Linux 6.16)? */
+function kernelHasPassRights(): boolean {
+  const [a, b] = n.socketpair();
+  try {
+    n.setsockoptInt(a, SOL_SOCKET, SO_PASSRIGHTS, 0);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    n.closeFd(a);
+    n.closeFd(b);
+  }
+}
+
+test("a connection's ends refuse fds (SO_PASSRIGHTS 0): SCM_RIGHTS fails EPERM both ways, data flows", async (t) => {
+  if (!kernelHasPassRights()) return t.skip("this kernel has no SO_PASSRIGHTS (Linux < 6.16): a peer can hand over fds");
+  const h = harness();
+  const l = await listener(h);
+  const c = await h.socket();
+  assert.deepEqual(await h.connect(c, l.to), ok());
+  const s = value(await h.call(NR.accept, l.fd, 0, 0));
+  const eperm = (e: unknown) => e instanceof NativeError && e.code === "EPERM";
+  assert.throws(() => n.sendFds(h.task.real(c), Buffer.from("x"), [0]), eperm, "client -> server");
+  assert.throws(() => n.sendFds(h.task.real(s), Buffer.from("x"), [0]), eperm, "server -> client");
+  assert.equal(n.sendNow(h.task.real(c), Buffer.from("y")), 1);
+  assert.equal(n.recvNow(h.task.real(s), 16)?.toString(), "y", "only the plain byte arrives");
   h.cleanup();
 });
 
