@@ -43,18 +43,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "sockbench"
+#include "bench.h"
+
 #define BULK_CHUNK (256 * 1024)
-
-static void die(const char *what) {
-  fprintf(stderr, "sockbench: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static double now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
 
 /* A listener on 127.0.0.1 with a kernel-chosen port, written to *addr. */
 static int listen_loopback(struct sockaddr_in *addr) {

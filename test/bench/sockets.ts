@@ -14,6 +14,8 @@ import { median } from "./table.js";
 
 const BENCH_DIR = path.join(repoRoot(), "test", "bench");
 export const SOCKBENCH = path.join(BENCH_DIR, "build", "sockbench");
+/** test/bench/trapfloor.c: a trapped connect answered by a C supervisor (no sentry). */
+export const TRAPFLOOR = path.join(BENCH_DIR, "build", "trapfloor");
 
 export type Mode = "connrate" | "pingpong" | "bulk";
 export type Where = "native" | "tsor" | "runc";
@@ -95,6 +97,17 @@ export interface SocketResults {
   transports: Map<Where, Set<string>>;
   /** the first error of a runtime that failed (its later runs were skipped) */
   failed: Map<Where, string>;
+  /** trapfloor's median_us / p90_us / mean_us, the median of its runs */
+  floor: Map<string, number>;
+}
+
+/** One run of trapfloor: its numbers by key. */
+function runTrapFloor(n: number): Record<string, number> {
+  const r = spawnSync(TRAPFLOOR, [String(n)], { encoding: "utf8", timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`${TRAPFLOOR} ${n} failed (${r.status ?? r.signal}): ${r.stderr}`);
+  const line = r.stdout.split("\n").find((l) => l.startsWith("trapfloor "));
+  if (!line) throw new Error(`trapfloor printed no result: ${r.stdout}`);
+  return Object.fromEntries(line.split(" ").slice(1).map((kv) => kv.split("=")).map(([k, v]) => [k!, Number(v)]));
 }
 
 export function measureSockets(sizes: Sizes, runs: number): SocketResults {
@@ -104,6 +117,7 @@ export function measureSockets(sizes: Sizes, runs: number): SocketResults {
   const samples = new Map<string, number[]>();
   const transports = new Map<Where, Set<string>>(WHERE.map((w) => [w, new Set<string>()]));
   const failed = new Map<Where, string>();
+  const floorSamples = new Map<string, number[]>();
   try {
     // One warm-up each (page cache), then interleaved measured runs. A container runtime that
     // fails is reported under the table instead of ending the benchmark.
@@ -127,11 +141,13 @@ export function measureSockets(sizes: Sizes, runs: number): SocketResults {
           }
         }
       }
+      for (const [k, v] of Object.entries(runTrapFloor(sizes.connrate))) if (k !== "n") floorSamples.set(k, [...(floorSamples.get(k) ?? []), v]);
     }
   } finally {
     runner.close();
   }
-  return { sizes, runs, median: new Map([...samples].map(([k, v]) => [k, median(v)])), transports, failed };
+  const medians = (m: Map<string, number[]>) => new Map([...m].map(([k, v]) => [k, median(v)]));
+  return { sizes, runs, median: medians(samples), transports, failed, floor: medians(floorSamples) };
 }
 
 interface Row {
@@ -178,6 +194,11 @@ export function formatSockets(res: SocketResults): string {
   }
   lines.push("", `client socket (kernel's protocol name for the fd; else /proc/net/{tcp,tcp6,unix}): ${WHERE.map((w) => `${w} ${[...res.transports.get(w)!].join("/") || "-"}`).join(", ")}`);
   for (const [where, err] of res.failed) lines.push(`${where} FAILED (later ${where} runs skipped): ${err.trim()}`);
+  const f = (k: string) => res.floor.get(k)?.toFixed(1) ?? "-";
+  lines.push(
+    `the floor of a trapped connect here (test/bench/trapfloor.c: a C supervisor answers with ADDFD + SEND, no sentry):`,
+    `  median ${f("median_us")} µs, p90 ${f("p90_us")} µs, mean ${f("mean_us")} µs (the median is low when supervisor and app share a CPU)`,
+  );
   const tsorSeen = res.transports.get("tsor")!;
   if (!res.failed.has("tsor") && tsorSeen.has("kernel-tcp")) {
     lines.push("  note: under tsor the client socket was kernel TCP, so these tsor numbers measure",
