@@ -114,8 +114,9 @@ export class CloseWatcher {
     for (const wd of this.reported.splice(0)) {
       try {
         native.inotifyRmWatch(this.fd, wd);
-      } catch (e) {
-        this.onError(e as Error);
+      } catch {
+        // No event is lost (this watch has reported): it stays on its closed socket until
+        // dispose closes the inotify fd.
       }
     }
   }

@@ -113,7 +113,7 @@ function acceptQuietly(listener: number): number {
 }
 
 /** Does this kernel have SO_PASSRIGHTS (Linux 6.16)? Learnt from the first connection. */
-let passRightsKnown: boolean | undefined;
+let kernelHasPassRights: boolean | undefined;
 
 /**
  * No fd crosses a connection: TCP carries no SCM_RIGHTS (__sock_cmsg_send drops them), while an
@@ -122,12 +122,13 @@ let passRightsKnown: boolean | undefined;
  * kernel before 6.16), a peer can still hand the app an fd (docs/comparison.md).
  */
 function refuseFds(fd: number): void {
-  if (passRightsKnown === false) return;
+  if (kernelHasPassRights === false) return;
   try {
     native.setsockoptInt(fd, SOL_SOCKET, SO_PASSRIGHTS, 0);
-    passRightsKnown = true;
+    kernelHasPassRights = true;
   } catch (e) {
-    if (passRightsKnown === undefined && e instanceof NativeError && e.errno === ENOPROTOOPT) passRightsKnown = false;
+    // sk_setsockopt's answer to an option it does not know.
+    if (kernelHasPassRights === undefined && e instanceof NativeError && e.errno === ENOPROTOOPT) kernelHasPassRights = false;
     else throw e;
   }
 }
