@@ -235,6 +235,11 @@ export interface NativeBinding {
   /** getsockopt with a buffer of `maxLen` bytes (at most 512): the bytes the kernel answered. */
   getsockoptBuf(fd: number, level: number, name: number, maxLen: number): Buffer;
   setsockoptBuf(fd: number, level: number, name: number, value: Uint8Array): void;
+  /**
+   * For each [level, name] pair of `options` (flat), sets on `to` the value `from` holds unless
+   * it is all zero bytes; options either socket refuses are skipped. Returns how many were set.
+   */
+  copySocketOptions(from: number, to: number, options: Int32Array): number;
   /** poll(2) with a zero timeout: the revents, 0 if none. */
   pollNow(fd: number, events: number): number;
   /** null unless an AF_INET/AF_INET6 TCP socket; else its family, TCP state, IPV6_V6ONLY and name, in one call. */

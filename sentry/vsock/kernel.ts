@@ -6,7 +6,7 @@
 // here.
 import { native } from "../../native/index.js";
 import type { InetFamily } from "./address.js";
-import { SIZEOF_TIMEVAL, SO_KEEPALIVE, SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET } from "../syscalls/linux.js";
+import { SO_KEEPALIVE, SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET } from "../syscalls/linux.js";
 
 /** The kernel operations a SocketStack needs (a seam: unit tests may pass a fake). */
 export interface KernelNet {
@@ -36,6 +36,9 @@ export function fdinfoFlags(pid: number | "self", fd: number): number | null {
   return flags < 0 ? null : flags;
 }
 
+/** What copyKernelSocketOptions carries, as [level, name] pairs; each is zero on a new socket. */
+const KERNEL_HELD_OPTIONS = Int32Array.of(SOL_SOCKET, SO_RCVTIMEO, SOL_SOCKET, SO_SNDTIMEO, SOL_SOCKET, SO_KEEPALIVE);
+
 /**
  * Copies the socket options the kernel keeps for every socket family and answers itself (not
  * the sentry: sys_sockopt.ts KERNEL_SOCKET_OPTS, numbers.ts UNTRAPPED_ARGS) from socket `from`
@@ -45,19 +48,7 @@ export function fdinfoFlags(pid: number | "self", fd: number): number | null {
  * (sk_clone_lock copies the sock), connect(AF_UNSPEC) keeps the connection's.
  */
 export function copyKernelSocketOptions(from: number, to: number): void {
-  for (const name of [SO_RCVTIMEO, SO_SNDTIMEO]) {
-    try {
-      const tv = native.getsockoptBuf(from, SOL_SOCKET, name, SIZEOF_TIMEVAL);
-      if (tv.length === SIZEOF_TIMEVAL && tv.some((b) => b !== 0)) native.setsockoptBuf(to, SOL_SOCKET, name, tv);
-    } catch {
-      // Best effort, as the connection is made already: it keeps no timeout (the socketpair's default).
-    }
-  }
-  try {
-    if (native.getsockoptInt(from, SOL_SOCKET, SO_KEEPALIVE)) native.setsockoptInt(to, SOL_SOCKET, SO_KEEPALIVE, 1);
-  } catch {
-    // Likewise: the connection goes on without the flag.
-  }
+  native.copySocketOptions(from, to, KERNEL_HELD_OPTIONS);
 }
 
 /** KernelNet in the network namespace at `netnsPath` (e.g. /proc/<pid>/ns/net). */

@@ -120,6 +120,30 @@ test('getsockoptInt/setsockoptInt on a real socket; errors', () => {
   n.closeFd(b);
 });
 
+test('copySocketOptions copies the non-zero values only; skips what a socket refuses; checks its arguments', () => {
+  const SO_RCVTIMEO = 20;
+  const SO_SNDTIMEO = 21;
+  const opts = Int32Array.of(c.SOL_SOCKET, SO_RCVTIMEO, c.SOL_SOCKET, SO_SNDTIMEO, c.SOL_SOCKET, c.SO_KEEPALIVE);
+  const [a, b] = n.socketpair();
+  const [x, y] = n.socketpair();
+  const tv = Buffer.alloc(16);
+  tv.writeBigInt64LE(1n, 0);
+  tv.writeBigInt64LE(500000n, 8);
+  n.setsockoptBuf(a, c.SOL_SOCKET, SO_RCVTIMEO, tv);
+  n.setsockoptInt(a, c.SOL_SOCKET, c.SO_KEEPALIVE, 1);
+  assert.equal(n.copySocketOptions(a, x, opts), 2, 'the timeout and keep-alive, not the zero SO_SNDTIMEO');
+  assert.deepEqual(n.getsockoptBuf(x, c.SOL_SOCKET, SO_RCVTIMEO, 16), tv);
+  assert.equal(n.getsockoptInt(x, c.SOL_SOCKET, c.SO_KEEPALIVE), 1);
+  assert.deepEqual(n.getsockoptBuf(x, c.SOL_SOCKET, SO_SNDTIMEO, 16), Buffer.alloc(16));
+  assert.equal(n.copySocketOptions(b, y, opts), 0, 'nothing set: nothing copied');
+  const file = openSync('/dev/null', 'r');
+  assert.equal(n.copySocketOptions(file, y, opts), 0, 'not a socket: skipped');
+  closeSync(file);
+  assert.throws(() => n.copySocketOptions(a, x, [1, 20] as never), TypeError);
+  assert.throws(() => n.copySocketOptions(a, x, Int32Array.of(1)), TypeError);
+  for (const fd of [a, b, x, y]) n.closeFd(fd);
+});
+
 /** Connects a TCP socket made from `fd` to 127.0.0.1:port; resolves with the error code or 'connected'. */
 function tryConnect(fd: number, port: number): Promise<string> {
   return new Promise((resolve) => {

@@ -112,6 +112,33 @@ Napi::Value GetsockoptBuf(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(info.Env(), buf.data(), len);
 }
 
+// copySocketOptions(from, to, options): for each [level, name] pair of `options` (an Int32Array,
+// flat), the value `from` holds, set on `to` unless it is all zero bytes (every socket starts with
+// zero for the options this carries: timeouts, SO_KEEPALIVE). One call instead of a getsockopt and
+// a setsockopt crossing into JS per option, on every connection the sentry makes. Returns how
+// many were set; an option either socket refuses is skipped (the caller's copy is best effort).
+Napi::Value CopySocketOptions(const Napi::CallbackInfo& info) {
+  const char* fn = "copySocketOptions";
+  int from = ArgFd(info, 0, fn, "from");
+  int to = ArgFd(info, 1, fn, "to");
+  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    ThrowType(info.Env(), std::string(fn) + ": options must be an Int32Array of [level, name] pairs");
+  }
+  Napi::Int32Array options = info[2].As<Napi::Int32Array>();
+  if (options.ElementLength() % 2 != 0) ThrowType(info.Env(), std::string(fn) + ": options must hold [level, name] pairs");
+  int copied = 0;
+  for (size_t i = 0; i + 1 < options.ElementLength(); i += 2) {
+    char value[64];
+    socklen_t len = sizeof(value);
+    if (getsockopt(from, options[i], options[i + 1], value, &len) != 0) continue;
+    bool zero = true;
+    for (socklen_t k = 0; k < len && zero; k++) zero = value[k] == 0;
+    if (zero) continue;
+    if (setsockopt(to, options[i], options[i + 1], value, len) == 0) copied++;
+  }
+  return Napi::Number::New(info.Env(), copied);
+}
+
 // setsockoptBuf(fd, level, name, value): setsockopt with the value's bytes as given.
 void SetsockoptBuf(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "setsockoptBuf");
@@ -266,6 +293,7 @@ void InitInet(Napi::Env env, Napi::Object exports) {
   exports.Set("getsockname", Napi::Function::New(env, Getsockname, "getsockname"));
   exports.Set("getpeername", Napi::Function::New(env, Getpeername, "getpeername"));
   exports.Set("getsockoptBuf", Napi::Function::New(env, GetsockoptBuf, "getsockoptBuf"));
+  exports.Set("copySocketOptions", Napi::Function::New(env, CopySocketOptions, "copySocketOptions"));
   exports.Set("setsockoptBuf", Napi::Function::New(env, SetsockoptBuf, "setsockoptBuf"));
   exports.Set("pollNow", Napi::Function::New(env, PollNow, "pollNow"));
   exports.Set("inspectTcp", Napi::Function::New(env, InspectTcp, "inspectTcp"));
