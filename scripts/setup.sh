@@ -14,6 +14,7 @@ APT_PACKAGES=(
   redis-server redis-tools wrk curl     # app tests (test/integration/apps-*.test.ts)
   nginx-light                           # app test: nginx as a reverse proxy (apps-nginx-proxy.test.ts)
   iperf3                                # app test: iperf3 client and server (apps-iperf3.test.ts)
+  golang-go                             # app test: a static Go net/http program built by the test (apps-go-http.test.ts)
   containernetworking-plugins           # CNI bridge/host-local/loopback in /usr/lib/cni: test pods (test/lib/pods.ts)
 )
 

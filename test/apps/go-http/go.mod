@@ -1,0 +1,3 @@
+module tsor.test/gohttp
+
+go 1.19
