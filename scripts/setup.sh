@@ -15,6 +15,7 @@ APT_PACKAGES=(
   nginx-light                           # app test: nginx as a reverse proxy (apps-nginx-proxy.test.ts)
   iperf3                                # app test: iperf3 client and server (apps-iperf3.test.ts)
   golang-go                             # app test: a static Go net/http program built by the test (apps-go-http.test.ts)
+  openjdk-17-jdk-headless               # app test: a Java program run by the source launcher (apps-java-http.test.ts)
   containernetworking-plugins           # CNI bridge/host-local/loopback in /usr/lib/cni: test pods (test/lib/pods.ts)
 )
 
