@@ -157,3 +157,12 @@ export class HostNetns {
     if (fs.existsSync(this.path)) spawnSync("ip", ["netns", "delete", this.name], { timeout: 10_000 });
   }
 }
+
+/**
+ * The `run` flags an app test runs its bundle with: under tsor once per platform (ptrace installs
+ * fds by injection, a different path), under runc once.
+ */
+export function platformRuns(h: Harness): { flags: string[]; where: string }[] {
+  const sets = h.rtm.isRunc ? [[]] : [["--platform", "seccomp"], ["--platform", "ptrace"]];
+  return sets.map((flags) => ({ flags, where: [h.rtm.name, ...flags].join(" ") }));
+}

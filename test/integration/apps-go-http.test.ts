@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Harness } from "./harness.js";
-import { requireHostBinary } from "../apps/apps.js";
+import { platformRuns, requireHostBinary } from "../apps/apps.js";
 import { repoRoot } from "../lib/bundle.js";
 import { allowNetAdmin, progCommand } from "../syscalls/runner.js";
 
@@ -54,10 +54,8 @@ test(`a Go net/http server and client under ${h.rtm.name} report what they do na
   const b = h.bundle({ args: ["sh", "-c", progCommand("/bin/gohttp")], mutate: allowNetAdmin });
   fs.copyFileSync(BIN, path.join(b.rootfs, "bin", "gohttp"));
   fs.chmodSync(path.join(b.rootfs, "bin", "gohttp"), 0o755);
-  // Under tsor, on both platforms (the ptrace one installs fds by injection).
-  for (const extra of h.rtm.isRunc ? [[]] : [["--platform", "seccomp"], ["--platform", "ptrace"]]) {
-    const where = [h.rtm.name, ...extra].join(" ");
-    const r = h.run(b, "go", extra);
+  for (const { flags, where } of platformRuns(h)) {
+    const r = h.run(b, "go", flags);
     assert.equal(r.code, 0, `${where}: ${r.stdout}${r.stderr}`);
     const got = split(r.stdout);
     assert.equal(got.report, want.report, `${where}: the report differs from the native run`);

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Harness } from "./harness.js";
-import { appBundle, requireHostBinary } from "../apps/apps.js";
+import { appBundle, platformRuns, requireHostBinary } from "../apps/apps.js";
 import { repoRoot } from "../lib/bundle.js";
 import { progCommand } from "../syscalls/runner.js";
 
@@ -35,9 +35,8 @@ test(`a Java HTTP server, client and NIO channels under ${h.rtm.name} report wha
       if (etc.startsWith("/etc/")) c.mounts.push({ destination: etc, type: "bind", source: etc, options: ["rbind", "ro"] });
     },
   });
-  for (const extra of h.rtm.isRunc ? [[]] : [["--platform", "seccomp"], ["--platform", "ptrace"]]) {
-    const where = [h.rtm.name, ...extra].join(" ");
-    const r = h.rt(["run", ...extra, "--bundle", b.dir, h.id("java")], { timeoutMs: 120_000 });
+  for (const { flags, where } of platformRuns(h)) {
+    const r = h.rt(["run", ...flags, "--bundle", b.dir, h.id("java")], { timeoutMs: 120_000 });
     assert.equal(r.code, 0, `${where}: ${r.stdout}${r.stderr}`);
     assert.equal(r.stdout, native.stdout, `${where}: the report differs from the native run`);
   }
