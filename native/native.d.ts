@@ -292,6 +292,12 @@ export interface NativeBinding {
   // --- seccomp user notification (seccomp.cc)
   /** seccomp(SECCOMP_GET_NOTIF_SIZES): the running kernel's struct sizes. */
   seccompNotifSizes(): { notif: number; resp: number; data: number };
+  /**
+   * What a SeccompListener in loop mode answers without calling JS: setsockopt of a configured
+   * [level, name] on a socket whose inode was marked, with optlen 4 and a value in [min, max]
+   * (answered 0 and recorded for take()). Anything else reaches JS as before. One per addon instance.
+   */
+  fastSetsockopt: FastSetsockoptApi;
   readonly SeccompListener: typeof SeccompListener;
   readonly ReadableWatcher: typeof ReadableWatcher;
 
@@ -320,4 +326,15 @@ export interface NativeBinding {
   ptraceGetEventMsg(pid: number): bigint;
   /** user_regs_struct field names in order (x86_64: r15 ... orig_rax ... gs); empty on other architectures. */
   readonly ptraceRegNames: readonly string[];
+}
+
+/** native.fastSetsockopt (native/addon/src/seccomp.cc, FastSetsockopt in common.h). */
+export interface FastSetsockoptApi {
+  /** [level, name, min, max] quadruples; an empty array turns the fast path off. */
+  configure(rules: Int32Array): void;
+  mark(ino: bigint): void;
+  unmark(ino: bigint): void;
+  /** The calls answered since the last take, as [ino, name, value] triples; null if none. */
+  take(): BigInt64Array | null;
+  stats(): { answered: number; inodes: number };
 }

@@ -81,6 +81,7 @@ export class ContainerSupervisor {
     this.log.info({ pid: this.state.pid }, "container created");
     const exit = await this.exited();
     this.log.info({ exit }, "container exited");
+    if (this.platform?.name === "seccomp") this.log.debug({ answered: native.fastSetsockopt.stats().answered }, "fast setsockopt: answered in the addon");
     this.platform?.stop();
     this.trapServer?.stop();
     this.sockets?.dispose();
@@ -257,7 +258,9 @@ export class ContainerSupervisor {
 
   private startPlatform(name: PlatformName, pid: number, trapChannel: number | undefined, onExit?: (e: ExitStatus) => void): void {
     this.platform = createPlatform(name, { log: this.log, onExit });
-    const { dispatch, stack } = containerDispatch(pid, this.log);
+    // TSOR_FAST_SETSOCKOPT=0 turns the addon's fast path off (to compare, or to rule it out).
+    const fastSetsockopt = name === "seccomp" && process.env.TSOR_FAST_SETSOCKOPT !== "0";
+    const { dispatch, stack } = containerDispatch(pid, this.log, undefined, { fastSetsockopt });
     this.sockets = stack;
     this.dispatch = dispatch;
     this.platform.start({ pid, trapChannel }, dispatch);

@@ -6,7 +6,9 @@ import { SOCKET_SYSCALLS, TRAPPED_IOCTLS, TRAPPED_SOCKET_CALLS, UNTRAPPED_ARGS }
 import { SeccompPlatform, type SeccompPlatformOptions } from "./seccomp.js";
 import { PtracePlatform, type PtracePlatformOptions } from "./ptrace.js";
 import type { Platform, PlatformName, SyscallHandler } from "./platform.js";
+import { native, type FastSetsockoptApi } from "../../native/index.js";
 import { createDispatcher } from "../syscalls/index.js";
+import { fastSetsockoptRules } from "../syscalls/sys_sockopt.js";
 import { SocketStack } from "../vsock/stack.js";
 import type { StackLog, StackNetd } from "../vsock/stack.js";
 
@@ -21,10 +23,23 @@ export const PassthroughDispatch: SyscallHandler = () => ({ kind: "continue" });
  * SocketStack, whose kernel side (doorbells, scratch sockets) lives in the container's
  * network namespace; with the node's tsor-netd session (or one attached later), pod-to-pod.
  */
-export function containerDispatch(pid: number, log?: StackLog, netd?: StackNetd): { dispatch: SyscallHandler; stack: SocketStack } {
+export function containerDispatch(
+  pid: number,
+  log?: StackLog,
+  netd?: StackNetd,
+  opts: { fastSetsockopt?: boolean } = {},
+): { dispatch: SyscallHandler; stack: SocketStack } {
   const stack = new SocketStack({ netnsPath: `/proc/${pid}/ns/net`, log });
   if (netd) stack.attachNetd(netd);
-  return { dispatch: createDispatcher(stack, log), stack };
+  // The addon answers trivial setsockopts of connections itself (seccomp platform only: the
+  // listener's loop sees them before JS does); one container per sentry, one set of marks.
+  let fast: FastSetsockoptApi | undefined;
+  if (opts.fastSetsockopt) {
+    fast = native.fastSetsockopt;
+    fast.configure(fastSetsockoptRules());
+    stack.enableFastSetsockopt(fast);
+  }
+  return { dispatch: createDispatcher(stack, log, fast), stack };
 }
 
 /**

@@ -88,11 +88,14 @@ interface OptSpec {
   set?: (vs: VirtualSocket, val: Buffer) => void;
   /** Bytes set reads (after the level's optlen check). */
   size?: number;
+  /** The int values set takes without EINVAL: what native.fastSetsockopt may answer itself. */
+  valid?: readonly [number, number];
 }
 
 /** A boolean option: any non-zero int sets it; get answers 0 or 1 (sock_valbool_flag, SK_CAN_REUSE...). */
 function boolOpt(level: number, name: number): OptSpec {
   return {
+    valid: [-0x80000000, 0x7fffffff],
     get: (vs) => int(vs.opts.getInt(level, name, 0) ? 1 : 0),
     set: (vs, val) => vs.opts.setInt(level, name, val.readInt32LE(0)),
   };
@@ -101,6 +104,7 @@ function boolOpt(level: number, name: number): OptSpec {
 /** An int option with a range (tcp_setsockopt's keepalive knobs: EINVAL outside [min, max]). */
 function rangeOpt(level: number, name: number, min: number, max: number, dflt: number): OptSpec {
   return {
+    valid: [min, max],
     get: (vs) => int(vs.opts.getInt(level, name, dflt)),
     set: (vs, val) => {
       const v = val.readInt32LE(0);
@@ -216,6 +220,40 @@ const TCP_OPTS = new Map<number, OptSpec>([
   [TCP_KEEPCNT, rangeOpt(IPPROTO_TCP, TCP_KEEPCNT, 1, MAX_TCP_KEEPCNT, TCP_KEEPCNT_DEFAULT)],
   [TCP_INFO, readOnly(tcpInfo)],
 ]);
+
+/**
+ * The setsockopts the addon answers itself on a connection (native.fastSetsockopt, seccomp
+ * platform): options TCP servers and clients set on every connection (redis: four per accepted
+ * one; Go: TCP_NODELAY and keep-alive on every conn), which on a socketpair end only record a
+ * value for getsockopt. A trapped one cost the sentry's thread 10-18 µs of JS; answered in the
+ * addon, redis-benchmark -k 0 does more requests (docs/architecture.md). The checks are the
+ * specs' own: optlen 4 and a value in `valid`; anything else still reaches sysSetsockopt.
+ */
+const FAST_TCP_OPTS = [TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT];
+
+/** native.fastSetsockopt.configure's rules: [level, name, min, max] per FAST_TCP_OPTS entry. */
+export function fastSetsockoptRules(): Int32Array {
+  return Int32Array.from(
+    FAST_TCP_OPTS.flatMap((name) => {
+      const valid = TCP_OPTS.get(name)?.valid;
+      if (!valid) throw new Error(`TCP option ${name} has no valid range for the fast path`);
+      return [IPPROTO_TCP, name, valid[0], valid[1]];
+    }),
+  );
+}
+
+/**
+ * Records what the addon answered since the last call (`sets`: [ino, name, value] triples) as
+ * sysSetsockopt would have: before any other call is handled, so a later getsockopt reads it.
+ * A connection forgotten meanwhile is skipped.
+ */
+export function applyFastSetsockopts(stack: SocketStack, sets: BigInt64Array): void {
+  for (let i = 0; i + 2 < sets.length; i += 3) {
+    const vs = stack.find(BigInt.asUintN(64, sets[i]!));
+    if (!vs || vs.state === "listening") continue;
+    TCP_OPTS.get(Number(sets[i + 1]))?.set?.(vs, int(Number(sets[i + 2])));
+  }
+}
 
 /** IPPROTO_IPV6 on AF_INET6 sockets (net/ipv6/ipv6_sockglue.c). */
 const IPV6_OPTS = new Map<number, OptSpec>([

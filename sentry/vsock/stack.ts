@@ -8,7 +8,7 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 
-import { native, NativeError } from "../../native/index.js";
+import { native, NativeError, type FastSetsockoptApi } from "../../native/index.js";
 import type { IncomingConnection, NetdClient } from "../../netstack/client.js";
 import { SyscallError, type Task } from "../platform/platform.js";
 import {
@@ -343,6 +343,18 @@ export class SocketStack {
 
   find(ino: bigint): VirtualSocket | undefined {
     return this.sockets.get(ino);
+  }
+
+  /** The addon's fast path for trivial setsockopts (sys_sockopt.ts FAST_TCP_OPTS), if enabled. */
+  private fastSetsockopt: FastSetsockoptApi | null = null;
+
+  /**
+   * Lets `api` answer the fast-path setsockopts of this stack's connections: every connection is
+   * marked while it lives (listeners, kernel sockets and everything else still reach the handlers).
+   */
+  enableFastSetsockopt(api: FastSetsockoptApi): void {
+    this.fastSetsockopt = api;
+    for (const vs of this.sockets.values()) if (vs.state !== "listening") api.mark(vs.ino);
   }
 
   /** Records an option the app set on a kernel TCP socket not taken over yet (a later connection keeps answering it). */
@@ -701,6 +713,7 @@ export class SocketStack {
     if (!queued) {
       // The app closed that listener: the kernel answers (ECONNREFUSED, or whoever listens now).
       this.sockets.delete(vs.ino);
+      this.fastSetsockopt?.unmark(vs.ino);
       closeQuietly(appEnd);
       return null;
     }
@@ -775,6 +788,7 @@ export class SocketStack {
   /** A connection's vsocket (`fd`: the sentry's copy of its file); forgotten at the app's last close. */
   private addConnection(vs: VirtualSocket, fd: number): void {
     this.sockets.set(vs.ino, vs);
+    this.fastSetsockopt?.mark(vs.ino);
     this.watchClose(vs, fd);
   }
 
@@ -997,7 +1011,10 @@ export class SocketStack {
 
   /** Drops a vsocket: unregisters a listener, closes its pending connections and doorbells, wakes held accepts. */
   forget(vs: VirtualSocket): void {
-    if (this.sockets.get(vs.ino) === vs) this.sockets.delete(vs.ino);
+    if (this.sockets.get(vs.ino) === vs) {
+      this.sockets.delete(vs.ino);
+      this.fastSetsockopt?.unmark(vs.ino);
+    }
     if (vs.closeWatch !== null) this.closes?.unwatch(vs.closeWatch);
     vs.closeWatch = null;
     this.unregisterListener(vs);

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Harness, cgroupDirsOf, pidAlive, waitFor } from "./harness.js";
+import { allowNetAdmin, buildPrograms, containerArgs, installPrograms } from "../syscalls/runner.js";
 
 const h = new Harness("sentry");
 after(() => h.cleanup());
@@ -114,5 +115,24 @@ describe("sentry supervision", { skip: h.rtm.isRunc ? "runc has no sentry" : fal
       h.ok(["delete", "--force", id]);
       if (netd !== undefined && pidAlive(netd)) process.kill(netd, "SIGTERM");
     }
+  });
+
+  // sockopt_conn_edges sets TCP_NODELAY (-7 and 1) and TCP_KEEPIDLE/KEEPINTVL/KEEPCNT (their min
+  // and max) with optlen 4 on both ends of a connection: 16 calls the addon takes; its other
+  // calls (out of range, optlen 8 or 2, a bad pointer) reach the sentry's JS. The syscall suite
+  // checks that the outputs match Linux either way.
+  test("the addon answers the per-connection TCP options itself (seccomp), exactly those; TSOR_FAST_SETSOCKOPT=0 turns it off", () => {
+    buildPrograms();
+    const b = h.bundle({ args: containerArgs("sockopt_conn_edges"), mutate: allowNetAdmin });
+    installPrograms(b.rootfs, ["sockopt_conn_edges"]);
+    const answered = (env: NodeJS.ProcessEnv, flags: string[]): string[] => {
+      const log = path.join(h.dir("fastlog"), "sentry.log");
+      const r = h.rt(["--debug", "--log", log, "--log-format", "json", "run", ...flags, "--bundle", b.dir, h.id("fast")], { env });
+      assert.equal(r.code, 0, r.stderr);
+      return fs.readFileSync(log, "utf8").split("\n").filter((l) => l.includes("fast setsockopt")).map((l) => String(JSON.parse(l).answered));
+    };
+    assert.deepEqual(answered(process.env, ["--platform", "seccomp"]), ["16"]);
+    assert.deepEqual(answered({ ...process.env, TSOR_FAST_SETSOCKOPT: "0" }, ["--platform", "seccomp"]), ["0"]);
+    assert.deepEqual(answered(process.env, ["--platform", "ptrace"]), [], "ptrace: no fast path");
   });
 });

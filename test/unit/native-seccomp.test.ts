@@ -192,3 +192,24 @@ test(`SeccompListener (${how}): a fd that is not a listener ends with the ioctl 
   closeSync(fd);
 });
 }
+
+// The addon's fast path is checked end to end in test/integration/sentry.test.ts (which calls it
+// answers, and that the outputs match Linux); here, its arguments and bookkeeping.
+test('fastSetsockopt: configure checks its rules; mark/unmark count inodes; take is null with nothing answered', () => {
+  const f = n.fastSetsockopt;
+  assert.throws(() => f.configure([6, 1, 0, 1] as never), TypeError);
+  assert.throws(() => f.configure(Int32Array.of(6, 1, 0)), TypeError);
+  assert.throws(() => f.configure(Int32Array.of(6, 4, 5, 1)), /min is above its max/);
+  f.configure(Int32Array.of(6, 1, -2147483648, 2147483647, 6, 4, 1, 32767));
+  const before = f.stats().inodes;
+  f.mark(123456789n);
+  f.mark(123456789n);
+  assert.equal(f.stats().inodes, before + 1);
+  f.unmark(123456789n);
+  f.unmark(987654321n); // not marked: nothing happens
+  assert.equal(f.stats().inodes, before);
+  assert.throws(() => f.mark(-1n as never), TypeError);
+  assert.equal(f.take(), null);
+  assert.equal(f.stats().answered, 0);
+  f.configure(new Int32Array(0)); // off
+});

@@ -11,6 +11,8 @@
 #include <uv.h>
 #include <mutex>
 #include <set>
+#include <unordered_set>
+#include <vector>
 #include <string>
 
 namespace tsor {
@@ -26,10 +28,26 @@ struct EnvGuard {
 };
 
 // Per-environment (main thread or worker) instance data.
+// What SeccompListener's loop mode answers without JS: setsockopt of the configured [level, name]
+// on a socket whose inode JS marked (a virtual connection), optlen 4 and a value in range.
+// Everything else goes to JS as before. JS thread only (loop mode runs on the event loop).
+struct FastSetsockopt {
+  struct Rule {
+    int level, name;
+    int64_t min, max;
+  };
+  std::vector<Rule> rules;  // empty: off
+  std::unordered_set<uint64_t> inodes;
+  std::vector<int64_t> answered;  // [ino, name, value] triples JS has not taken yet
+  uint64_t count = 0;             // answered in all
+  static constexpr size_t kMaxUntaken = 4096;
+};
+
 struct AddonState {
   std::shared_ptr<EnvGuard> guard = std::make_shared<EnvGuard>();
   Napi::FunctionReference errorClass;  // set by setErrorClass (native/index.ts passes NativeError)
   std::set<SeccompListener*> listeners;  // started listeners, stopped at environment teardown
+  FastSetsockopt fastSetsockopt;
 };
 
 AddonState* State(Napi::Env env);

@@ -9,12 +9,15 @@
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -39,6 +42,15 @@ namespace tsor {
 namespace {
 
 constexpr int kMaxErrno = 4095;
+
+// The audit arch of this build's own syscalls (the fast path reads their numbers as this arch's).
+#if defined(__x86_64__)
+constexpr uint32_t kNativeAuditArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr uint32_t kNativeAuditArch = AUDIT_ARCH_AARCH64;
+#else
+constexpr uint32_t kNativeAuditArch = 0;  // no fast path
+#endif
 
 struct Sizes {
   SysError error;
@@ -443,6 +455,7 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
           const seccomp_notif* kn = reinterpret_cast<const seccomp_notif*>(buf.data());
           Notif n{kn->id, kn->pid, kn->flags, kn->data.nr, kn->data.arch, kn->data.instruction_pointer, {}};
           memcpy(n.args, kn->data.args, sizeof(n.args));
+          if (self->AnswerFastSetsockopt(n)) continue;
           Napi::HandleScope inner(env);
           self->CallOnLoop(env, self->onNotif_, NotifToJs(env, n));
           continue;
@@ -455,6 +468,47 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
       }
     }
     self->Unref();
+  }
+
+  // The fast path (FastSetsockopt in common.h): true if `n` was answered here. The checks mirror
+  // the sentry's setsockopt of a virtual connection for the one case it takes (do_tcp_setsockopt:
+  // optlen >= sizeof(int), the value read from the app, its range); any other case, or any
+  // failure on the way (a bad pointer, a vanished task), is left to JS, which answers it as before.
+  bool AnswerFastSetsockopt(const Notif& n) {
+    FastSetsockopt& fast = state_->fastSetsockopt;
+    if (fast.rules.empty() || n.nr != SYS_setsockopt || n.arch != kNativeAuditArch) return false;
+    // JS takes what was answered at its next call; an app that only ever makes these calls must
+    // not grow the record without bound: past this many, JS answers (and takes) again.
+    if (fast.answered.size() >= FastSetsockopt::kMaxUntaken * 3) return false;
+    int level = static_cast<int>(n.args[1]), name = static_cast<int>(n.args[2]);
+    const FastSetsockopt::Rule* rule = nullptr;
+    for (const FastSetsockopt::Rule& r : fast.rules) {
+      if (r.level == level && r.name == name) rule = &r;
+    }
+    if (rule == nullptr || static_cast<uint32_t>(n.args[4]) != sizeof(int)) return false;
+    int fd = static_cast<int>(n.args[0]);
+    if (fd < 0) return false;
+    // The socket's inode through /proc (the fd table is the thread group's, so /proc/<tid> sees it).
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%u/fd/%d", n.pid, fd);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode) || fast.inodes.count(st.st_ino) == 0) return false;
+    int value = 0;
+    iovec local{&value, sizeof(value)};
+    iovec remote{reinterpret_cast<void*>(static_cast<uintptr_t>(n.args[3])), sizeof(value)};
+    if (process_vm_readv(static_cast<pid_t>(n.pid), &local, 1, &remote, 1, 0) != sizeof(value)) return false;
+    if (value < rule->min || value > rule->max) return false;
+    // The read is the app's memory as the call left it only while the call is still pending
+    // (seccomp_unotify(2): check the id after reading).
+    uint64_t id = n.id;
+    if (ioctl(fd_, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0) return false;
+    std::vector<uint8_t> resp(respSize_, 0);
+    seccomp_notif_resp* r = reinterpret_cast<seccomp_notif_resp*>(resp.data());
+    r->id = n.id;
+    if (ioctl(fd_, SECCOMP_IOCTL_NOTIF_SEND, resp.data()) != 0) return errno == ENOENT;  // gone: nothing set
+    fast.answered.insert(fast.answered.end(), {static_cast<int64_t>(st.st_ino), name, value});
+    fast.count++;
+    return true;
   }
 
   void CallOnLoop(Napi::Env env, const Napi::FunctionReference& fn, Napi::Value arg) {
@@ -791,7 +845,61 @@ void StopAllListeners(AddonState* state) {
   state->listeners.clear();
 }
 
+// fastSetsockopt.configure(rules): rules is an Int32Array of [level, name, min, max] quadruples
+// (an empty one turns the fast path off). See FastSetsockopt (common.h).
+void FastSetsockoptConfigure(const Napi::CallbackInfo& info) {
+  const char* fn = "fastSetsockopt.configure";
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    ThrowType(info.Env(), std::string(fn) + ": rules must be an Int32Array of [level, name, min, max]");
+  }
+  Napi::Int32Array rules = info[0].As<Napi::Int32Array>();
+  if (rules.ElementLength() % 4 != 0) ThrowType(info.Env(), std::string(fn) + ": rules must hold [level, name, min, max] quadruples");
+  FastSetsockopt& fast = State(info.Env())->fastSetsockopt;
+  fast.rules.clear();
+  for (size_t i = 0; i < rules.ElementLength(); i += 4) {
+    if (rules[i + 2] > rules[i + 3]) ThrowType(info.Env(), std::string(fn) + ": a rule's min is above its max");
+    fast.rules.push_back({rules[i], rules[i + 1], rules[i + 2], rules[i + 3]});
+  }
+}
+
+// fastSetsockopt.mark(ino) / unmark(ino): a socket inode the fast path answers for, or no more.
+void FastSetsockoptMark(const Napi::CallbackInfo& info) {
+  State(info.Env())->fastSetsockopt.inodes.insert(ArgU64(info, 0, "fastSetsockopt.mark", "ino"));
+}
+
+void FastSetsockoptUnmark(const Napi::CallbackInfo& info) {
+  State(info.Env())->fastSetsockopt.inodes.erase(ArgU64(info, 0, "fastSetsockopt.unmark", "ino"));
+}
+
+// fastSetsockopt.take(): the calls answered since the last take, as a BigInt64Array of
+// [ino, name, value] triples, or null if none.
+Napi::Value FastSetsockoptTake(const Napi::CallbackInfo& info) {
+  FastSetsockopt& fast = State(info.Env())->fastSetsockopt;
+  if (fast.answered.empty()) return info.Env().Null();
+  Napi::BigInt64Array out = Napi::BigInt64Array::New(info.Env(), fast.answered.size());
+  std::copy(fast.answered.begin(), fast.answered.end(), out.Data());
+  fast.answered.clear();
+  return out;
+}
+
+// fastSetsockopt.stats(): { answered, inodes } (how many calls were answered in all, and how many
+// inodes are marked now).
+Napi::Value FastSetsockoptStats(const Napi::CallbackInfo& info) {
+  FastSetsockopt& fast = State(info.Env())->fastSetsockopt;
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("answered", Napi::Number::New(info.Env(), static_cast<double>(fast.count)));
+  o.Set("inodes", Napi::Number::New(info.Env(), static_cast<double>(fast.inodes.size())));
+  return o;
+}
+
 void InitSeccomp(Napi::Env env, Napi::Object exports) {
+  Napi::Object fast = Napi::Object::New(env);
+  fast.Set("configure", Napi::Function::New(env, FastSetsockoptConfigure, "configure"));
+  fast.Set("mark", Napi::Function::New(env, FastSetsockoptMark, "mark"));
+  fast.Set("unmark", Napi::Function::New(env, FastSetsockoptUnmark, "unmark"));
+  fast.Set("take", Napi::Function::New(env, FastSetsockoptTake, "take"));
+  fast.Set("stats", Napi::Function::New(env, FastSetsockoptStats, "stats"));
+  exports.Set("fastSetsockopt", fast);
   exports.Set("seccompNotifSizes", Napi::Function::New(env, SeccompNotifSizes, "seccompNotifSizes"));
   exports.Set("SeccompListener", SeccompListener::Define(env));
   TSOR_CONSTANT(exports, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
