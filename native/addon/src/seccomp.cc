@@ -854,12 +854,12 @@ void FastSetsockoptConfigure(const Napi::CallbackInfo& info) {
   }
   Napi::Int32Array rules = info[0].As<Napi::Int32Array>();
   if (rules.ElementLength() % 4 != 0) ThrowType(info.Env(), std::string(fn) + ": rules must hold [level, name, min, max] quadruples");
-  FastSetsockopt& fast = State(info.Env())->fastSetsockopt;
-  fast.rules.clear();
+  std::vector<FastSetsockopt::Rule> next;
   for (size_t i = 0; i < rules.ElementLength(); i += 4) {
     if (rules[i + 2] > rules[i + 3]) ThrowType(info.Env(), std::string(fn) + ": a rule's min is above its max");
-    fast.rules.push_back({rules[i], rules[i + 1], rules[i + 2], rules[i + 3]});
+    next.push_back({rules[i], rules[i + 1], rules[i + 2], rules[i + 3]});
   }
+  State(info.Env())->fastSetsockopt.rules.swap(next);  // all or nothing
 }
 
 // fastSetsockopt.mark(ino) / unmark(ino): a socket inode the fast path answers for, or no more.
