@@ -43,6 +43,8 @@ export const SO_RCVTIMEO_NEW = 66;
 export const SO_SNDTIMEO_NEW = 67;
 /** Linux 6.16: 0 makes an AF_UNIX socket refuse SCM_RIGHTS (the sender's sendmsg gets EPERM). */
 export const SO_PASSRIGHTS = 83;
+/** MSG_ZEROCOPY sends, each completion reported on the socket's error queue (TCP, UDP only). */
+export const SO_ZEROCOPY = 60;
 
 export const TCP_NODELAY = 1;
 /** include/uapi/linux/tcp.h: never send partial frames. */

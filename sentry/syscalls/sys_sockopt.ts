@@ -43,6 +43,7 @@ import {
   SO_SNDTIMEO,
   SO_SNDTIMEO_NEW,
   SO_TYPE,
+  SO_ZEROCOPY,
   SYSCTL_RMEM_MAX,
   SYSCTL_WMEM_MAX,
   TCP_CLOSE,
@@ -187,6 +188,20 @@ const SOCKET_OPTS = new Map<number, OptSpec>([
   [SO_REUSEPORT, boolOpt(SOL_SOCKET, SO_REUSEPORT)],
   [SO_RCVBUF, bufOpt(SO_RCVBUF, SYSCTL_RMEM_MAX, SOCK_MIN_RCVBUF, TCP_RMEM_DEFAULT)],
   [SO_SNDBUF, bufOpt(SO_SNDBUF, SYSCTL_WMEM_MAX, SOCK_MIN_SNDBUF, TCP_WMEM_DEFAULT)],
+  // MSG_ZEROCOPY reports each send's completion on the socket's error queue, which a socketpair
+  // end never fills: a connection refuses the option as Linux does for an AF_UNIX socket
+  // (EOPNOTSUPP), and the app sends with copies instead of waiting for completions that would
+  // never come. A socket that enables it before connect, or a listener before its connections
+  // arrive, keeps the kernel's TCP (stack.ts connectLocal): the option is recorded for that.
+  [
+    SO_ZEROCOPY,
+    {
+      get: () => int(0),
+      set: () => {
+        throw new SyscallError(E.EOPNOTSUPP, "SO_ZEROCOPY on a socketpair connection");
+      },
+    },
+  ],
   [
     SO_LINGER,
     {

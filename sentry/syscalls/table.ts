@@ -56,7 +56,7 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial(
     "setsockopt",
     sysSetsockopt,
-    `on a connection: options not emulated are checked against a scratch kernel socket (int-sized only) and recorded${untrapped("setsockopt")}`,
+    `on a connection: options not emulated are checked against a scratch kernel socket (int-sized only) and recorded; SO_ZEROCOPY is EOPNOTSUPP (a socket or listener with it set before connect keeps the kernel's TCP); TCP_NODELAY and the keep-alive knobs are answered by the addon (seccomp)${untrapped("setsockopt")}`,
   ),
 ];
 

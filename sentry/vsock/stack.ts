@@ -22,6 +22,7 @@ import {
   SO_REUSEPORT,
   SO_SNDBUF,
   SO_SNDBUFFORCE,
+  SO_ZEROCOPY,
   TCP_DEFER_ACCEPT,
 } from "../syscalls/linux.js";
 import { decodeSockaddr, formatSockaddr } from "../syscalls/sockaddr.js";
@@ -131,6 +132,11 @@ function refuseFds(fd: number): void {
     if (kernelHasPassRights === undefined && e instanceof NativeError && e.errno === ENOPROTOOPT) kernelHasPassRights = false;
     else throw e;
   }
+}
+
+/** Was SO_ZEROCOPY enabled on the socket these options were recorded from? */
+function zerocopy(opts: SockOpts): boolean {
+  return opts.getInt(SOL_SOCKET, SO_ZEROCOPY, 0) !== 0;
 }
 
 /**
@@ -661,6 +667,9 @@ export class SocketStack {
   private connectLocal(task: Task, sock: ConnectingSocket, dest: InetAddr, nonblock: boolean): Connected | null | Promise<Connected | null> {
     const listener = this.listenerFor(dest);
     if (!listener) return null;
+    // SO_ZEROCOPY on either side: its completions come on the socket's error queue, which only
+    // the kernel's TCP has (sys_sockopt.ts SO_ZEROCOPY).
+    if (zerocopy(sock.opts) || zerocopy(listener.opts)) return null;
     if (!listener.queue!.full) return this.connectTo(listener, sock, dest, nonblock);
     // A non-blocking connect to a full queue is the kernel's: the doorbells fill the kernel
     // listener's queue just as far, so its SYN is dropped and it stays in SYN_SENT (EALREADY,
@@ -727,7 +736,7 @@ export class SocketStack {
    */
   private async connectRemote(task: Task, sock: ConnectingSocket, dest: InetAddr, nonblock: boolean): Promise<Connected | null> {
     const netd = this.netd;
-    if (!netd || isLoopback(dest.ip) || this.isLocal(dest.ip)) return null;
+    if (!netd || isLoopback(dest.ip) || this.isLocal(dest.ip) || zerocopy(sock.opts)) return null;
     if (!netd.available) {
       netd.reportFallback("netd_unavailable");
       return null;
