@@ -45,6 +45,8 @@ export const SO_SNDTIMEO_NEW = 67;
 export const SO_PASSRIGHTS = 83;
 /** MSG_ZEROCOPY sends, each completion reported on the socket's error queue (TCP, UDP only). */
 export const SO_ZEROCOPY = 60;
+/** The peer's struct ucred {pid, uid, gid}; a TCP socket has no peer credentials. */
+export const SO_PEERCRED = 17;
 
 export const TCP_NODELAY = 1;
 /** include/uapi/linux/tcp.h: never send partial frames. */

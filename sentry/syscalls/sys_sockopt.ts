@@ -42,6 +42,7 @@ import {
   SO_SNDBUF,
   SO_SNDTIMEO,
   SO_SNDTIMEO_NEW,
+  SO_PEERCRED,
   SO_TYPE,
   SO_ZEROCOPY,
   SYSCTL_RMEM_MAX,
@@ -188,6 +189,10 @@ const SOCKET_OPTS = new Map<number, OptSpec>([
   [SO_REUSEPORT, boolOpt(SOL_SOCKET, SO_REUSEPORT)],
   [SO_RCVBUF, bufOpt(SO_RCVBUF, SYSCTL_RMEM_MAX, SOCK_MIN_RCVBUF, TCP_RMEM_DEFAULT)],
   [SO_SNDBUF, bufOpt(SO_SNDBUF, SYSCTL_WMEM_MAX, SOCK_MIN_SNDBUF, TCP_WMEM_DEFAULT)],
+  // A TCP socket has no peer credentials: sk_getsockopt answers cred_to_ucred's {0, -1, -1} for
+  // none, where the socketpair end would give the peer process's (and a scratch socket's int
+  // answer would fill only the pid).
+  [SO_PEERCRED, readOnly(() => Buffer.from(Int32Array.of(0, -1, -1).buffer))],
   // MSG_ZEROCOPY reports each send's completion on the socket's error queue, which a socketpair
   // end never fills: a connection refuses the option as Linux does for an AF_UNIX socket
   // (EOPNOTSUPP), and the app sends with copies instead of waiting for completions that would
