@@ -47,6 +47,10 @@ export const SO_PASSRIGHTS = 83;
 export const SO_ZEROCOPY = 60;
 /** The peer's struct ucred {pid, uid, gid}; a TCP socket has no peer credentials. */
 export const SO_PEERCRED = 17;
+/** getpeername as an option (sk_getsockopt). */
+export const SO_PEERNAME = 28;
+/** The socket's unique 64-bit cookie (sock_gen_cookie): every socket has its own. */
+export const SO_COOKIE = 57;
 
 export const TCP_NODELAY = 1;
 /** include/uapi/linux/tcp.h: never send partial frames. */

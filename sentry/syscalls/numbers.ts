@@ -2,7 +2,7 @@
 // syscall_64.tbl). The one list: tsor-init's trap filter (via the plan's `trap` directive, see
 // sentry/platform/index.ts trapOptions) and the handler table are both derived from it.
 
-import { IPPROTO_TCP, SOL_SOCKET, SO_ERROR, SO_KEEPALIVE, TCP_CORK } from "./linux.js";
+import { IPPROTO_TCP, SOL_SOCKET, SO_COOKIE, SO_ERROR, SO_KEEPALIVE, TCP_CORK } from "./linux.js";
 
 /** x86_64 syscall numbers of the socket control calls. */
 export const SOCKET_SYSCALLS = {
@@ -79,6 +79,9 @@ export const UNTRAPPED_ARGS: readonly { call: SocketSyscallName; arg1: number; a
   // Linux carries it over (copyKernelSocketOptions). Servers set it on every accepted socket.
   { call: "setsockopt", arg1: SOL_SOCKET, arg2: SO_KEEPALIVE, what: "SOL_SOCKET, SO_KEEPALIVE" },
   { call: "getsockopt", arg1: SOL_SOCKET, arg2: SO_KEEPALIVE, what: "SOL_SOCKET, SO_KEEPALIVE" },
+  // SO_COOKIE: every socket has its own (a connection's socketpair end too), which only the
+  // kernel can answer.
+  { call: "getsockopt", arg1: SOL_SOCKET, arg2: SO_COOKIE, what: "SOL_SOCKET, SO_COOKIE" },
   // TCP_CORK set (`zero`: answered 0 by the filter itself, not run): a batching hint with nothing
   // to batch on a socketpair, and a trap twice per response for nginx serving files with
   // sendfile + tcp_nopush (Debian's default nginx.conf): 0.14x runc trapped. The price: a kernel

@@ -43,6 +43,7 @@ import {
   SO_SNDTIMEO,
   SO_SNDTIMEO_NEW,
   SO_PEERCRED,
+  SO_PEERNAME,
   SO_TYPE,
   SO_ZEROCOPY,
   SYSCTL_RMEM_MAX,
@@ -69,7 +70,7 @@ import {
   TCP_WMEM_DEFAULT,
   argInt,
 } from "./linux.js";
-import { readLen } from "./sockaddr.js";
+import { formatSockaddr, readLen } from "./sockaddr.js";
 
 /** The most bytes an unknown option's value may have (longer values are stored truncated). */
 export const MAX_UNKNOWN_OPT_LEN = 256;
@@ -84,8 +85,8 @@ function int(v: number): Buffer {
 type LenRule = "signed" | "unsigned";
 
 interface OptSpec {
-  /** The answer (full length; the caller truncates). */
-  get?: (vs: VirtualSocket) => Buffer;
+  /** The answer (full length; the caller truncates to `len`, the app's optlen). */
+  get?: (vs: VirtualSocket, len: number) => Buffer;
   /** Checks and records `val` (the first `size` bytes of optval); absent: ENOPROTOOPT. */
   set?: (vs: VirtualSocket, val: Buffer) => void;
   /** Bytes set reads (after the level's optlen check). */
@@ -169,7 +170,7 @@ function kernelAnswers(level: number, name: number): boolean {
 }
 
 /** Options whose set is ENOPROTOOPT (read-only in sock_setsockopt's switch). */
-const readOnly = (get: (vs: VirtualSocket) => Buffer): OptSpec => ({ get });
+const readOnly = (get: (vs: VirtualSocket, len: number) => Buffer): OptSpec => ({ get });
 
 /** SOL_SOCKET (net/core/sock.c sk_setsockopt / sk_getsockopt). */
 const SOCKET_OPTS = new Map<number, OptSpec>([
@@ -193,6 +194,19 @@ const SOCKET_OPTS = new Map<number, OptSpec>([
   // none, where the socketpair end would give the peer process's (and a scratch socket's int
   // answer would fill only the pid).
   [SO_PEERCRED, readOnly(() => Buffer.from(Int32Array.of(0, -1, -1).buffer))],
+  // getpeername's address, with sk_getsockopt's own rule: EINVAL when optlen is larger than the
+  // address, else exactly optlen bytes (ENOTCONN as getpeername, from what the sentry knows).
+  [
+    SO_PEERNAME,
+    readOnly((vs, len) => {
+      if ((vs.state !== "connected" && vs.state !== "connecting") || !vs.peer || connectionTcpState(vs) === "CLOSE") {
+        throw new SyscallError(E.ENOTCONN, "SO_PEERNAME: not connected");
+      }
+      const full = formatSockaddr(vs.peer);
+      if (full.length < len) throw new SyscallError(E.EINVAL, "SO_PEERNAME: optlen larger than the address");
+      return full;
+    }),
+  ],
   // MSG_ZEROCOPY reports each send's completion on the socket's error queue, which a socketpair
   // end never fills: a connection refuses the option as Linux does for an AF_UNIX socket
   // (EOPNOTSUPP), and the app sends with copies instead of waiting for completions that would
@@ -359,11 +373,16 @@ export const sysGetsockopt: SocketHandler = (stack, task, args) => {
   const spec = lvl.opts.get(name);
   let data: Buffer;
   if (spec?.get) {
-    data = spec.get(vs);
+    data = spec.get(vs, len);
   } else {
     const stored = vs.opts.get(level, name);
     if (stored) data = stored;
-    else if (stack.kernel) data = int(stack.kernel.probeOption(vs.family, level, name));
+    // Linux's default, with the app's room: the option's own length rules (TCP_CONGESTION's
+    // 16-byte name, an unbound SO_BINDTODEVICE's none, 4 for an int) come with it.
+    else if (stack.kernel) {
+      const kernel = stack.kernel;
+      data = asApp(() => kernel.probeBytes(vs.family, level, name, Math.min(Math.max(len, 0), MAX_UNKNOWN_OPT_LEN)));
+    }
     else return { kind: "errno", errno: E.ENOPROTOOPT };
   }
   write(task, args[3], args[4], data, clampLen(lvl.lenRule, len, data.length));

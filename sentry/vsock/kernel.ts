@@ -18,6 +18,12 @@ export interface KernelNet {
    * NativeError with Linux's errno (ENOPROTOOPT for an unknown option).
    */
   probeOption(family: InetFamily, level: number, name: number, value?: number): number;
+  /**
+   * The bytes a scratch TCP socket of `family` answers for an option, with `maxLen` bytes of
+   * room (Linux's own length rules: an int option answers 4, TCP_CONGESTION 16, an unbound
+   * SO_BINDTODEVICE none). Throws a NativeError with Linux's errno.
+   */
+  probeBytes(family: InetFamily, level: number, name: number, maxLen: number): Buffer;
   /** Closes what the kernel side keeps (scratch sockets). */
   close(): void;
 }
@@ -63,14 +69,23 @@ export class NetnsKernel implements KernelNet {
   }
 
   probeOption(family: InetFamily, level: number, name: number, value?: number): number {
-    let fd = this.probes.get(family);
-    if (fd === undefined) {
-      fd = this.sockets(family, 1)[0];
-      this.probes.set(family, fd);
-    }
+    const fd = this.probe(family);
     if (value === undefined) return native.getsockoptInt(fd, level, name);
     native.setsockoptInt(fd, level, name, value);
     return 0;
+  }
+
+  probeBytes(family: InetFamily, level: number, name: number, maxLen: number): Buffer {
+    return native.getsockoptBuf(this.probe(family), level, name, maxLen);
+  }
+
+  private probe(family: InetFamily): number {
+    let fd = this.probes.get(family);
+    if (fd === undefined) {
+      fd = this.sockets(family, 1)[0]!;
+      this.probes.set(family, fd);
+    }
+    return fd;
   }
 
   close(): void {
