@@ -58,10 +58,12 @@ export const TRAPPED_SOCKET_CALLS: readonly SocketSyscallName[] = [
 
 /**
  * ioctl(2) requests the filter traps by their number (whatever the fd; the sentry lets the
- * others through): TIOCOUTQ (SIOCOUTQ on a socket), a connection's unsent bytes, which the
- * socketpair would answer with its own unread bytes.
+ * others through): TIOCOUTQ (SIOCOUTQ on a socket), a connection's unacknowledged bytes, which
+ * the socketpair would answer with its own unread bytes; SIOCOUTQNSD (the unsent ones) and
+ * SIOCGSTAMP/SIOCGSTAMPNS (the last packet's time), which an AF_UNIX socket does not know
+ * (ENOTTY).
  */
-export const TRAPPED_IOCTLS = { TIOCOUTQ: 0x5411 } as const;
+export const TRAPPED_IOCTLS = { TIOCOUTQ: 0x5411, SIOCOUTQNSD: 0x894b, SIOCGSTAMP: 0x8906, SIOCGSTAMPNS: 0x8907 } as const;
 
 /**
  * Trapped calls the filter does not trap for some arguments (their second and third): the

@@ -49,7 +49,7 @@ const ENTRIES: readonly SyscallEntry[] = [
     sysGetsockopt,
     `on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default (int-sized); TCP_INFO minimal${untrapped("getsockopt")}`,
   ),
-  partial("ioctl", sysIoctl, "only TIOCOUTQ (SIOCOUTQ) is trapped: 0 on a connection, as loopback TCP once its peer has the bytes (not while the peer's window is full)"),
+  partial("ioctl", sysIoctl, "only TIOCOUTQ (SIOCOUTQ), SIOCOUTQNSD and SIOCGSTAMP(NS) are trapped: 0, 0 and ENOENT on a connection, as loopback TCP once its peer has the bytes (not while the peer's window is full)"),
   supported("epoll_create", sysEpollCreate),
   supported("epoll_create1", sysEpollCreate),
   partial("io_uring_setup", sysIoUringSetup, "always ENOSYS, as without CONFIG_IO_URING: an io_uring's accept, connect, bind and listen would bypass the sentry"),

@@ -15,7 +15,7 @@ import { SOCKET_SYSCALLS, TRAPPED_SOCKET_CALLS } from "../../sentry/syscalls/num
 /** What both platforms' filters trap, let through, or answer (numbers.ts), as literals. */
 const TRAPPED = {
   nrs: [42, 43, 48, 49, 50, 51, 52, 54, 55, 288, 213, 291, 425],
-  ioctls: [0x5411],
+  ioctls: [0x5411, 0x894b, 0x8906, 0x8907],
   // getsockopt(fd, SOL_SOCKET, SO_ERROR), setsockopt and getsockopt of SOL_SOCKET, SO_KEEPALIVE,
   // getsockopt(fd, SOL_SOCKET, SO_COOKIE)
   passes: [
@@ -59,18 +59,18 @@ describe("gofer: the trap directive", () => {
 
   it("create: after the config's seccomp profile, before terminal and preserve_fds", () => {
     const plan = lines({ preserveFds: 2, trap: trapOptions("seccomp", 7) });
-    const trap = plan.indexOf(`trap notify 7 - ${SOCKET_CONTROL_NRS} 21521 55:1:4,54:1:9,55:1:9,55:1:57,54:6:3:0`);
+    const trap = plan.indexOf(`trap notify 7 - ${SOCKET_CONTROL_NRS} 21521,35147,35078,35079 55:1:4,54:1:9,55:1:9,55:1:57,54:6:3:0`);
     assert.ok(trap > 0, plan.join("\n"));
     const lastSeccomp = plan.map((l, i) => (l.startsWith("seccomp_") ? i : -1)).reduce((a, b) => Math.max(a, b));
     assert.ok(lastSeccomp > 0 && lastSeccomp < trap, plan.join("\n"));
     assert.equal(plan[trap + 1], "preserve_fds 2");
     // Encoded as PLAN.md says: the empty fd of `trace` is %-.
-    assert.match(buildPlan(spec, { ...base, trap: trapOptions("ptrace", 5) }), new RegExp(`^trap trace %- - ${SOCKET_CONTROL_NRS} 21521 55:1:4,54:1:9,55:1:9,55:1:57,54:6:3:0$`, "m"));
+    assert.match(buildPlan(spec, { ...base, trap: trapOptions("ptrace", 5) }), new RegExp(`^trap trace %- - ${SOCKET_CONTROL_NRS} 21521,35147,35078,35079 55:1:4,54:1:9,55:1:9,55:1:57,54:6:3:0$`, "m"));
   });
 
   it("exec mode carries it too; no trap option (--network host-kernel) means no line", () => {
     const exec = lines({ mode: "exec", joinNamespaces: { mnt: "/proc/1/ns/mnt" }, trap: trapOptions("seccomp", 5) });
-    assert.ok(exec.includes(`trap notify 5 - ${SOCKET_CONTROL_NRS} 21521 55:1:4,54:1:9,55:1:9,55:1:57,54:6:3:0`), exec.join("\n"));
+    assert.ok(exec.includes(`trap notify 5 - ${SOCKET_CONTROL_NRS} 21521,35147,35078,35079 55:1:4,54:1:9,55:1:9,55:1:57,54:6:3:0`), exec.join("\n"));
     assert.ok(!lines({}).some((l) => l.startsWith("trap")));
     assert.ok(!planDirectives(spec, { ...base, mode: "exec" }).some((d) => d[0] === "trap"));
   });
