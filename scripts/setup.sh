@@ -16,6 +16,7 @@ APT_PACKAGES=(
   iperf3                                # app test: iperf3 client and server (apps-iperf3.test.ts)
   golang-go                             # app test: a static Go net/http program built by the test (apps-go-http.test.ts)
   openjdk-17-jdk-headless               # app test: a Java program run by the source launcher (apps-java-http.test.ts)
+  haproxy                               # app test: HAProxy in front of an HTTP server (apps-haproxy.test.ts)
   containernetworking-plugins           # CNI bridge/host-local/loopback in /usr/lib/cni: test pods (test/lib/pods.ts)
 )
 
@@ -27,13 +28,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # nginx is only a binary for the tests (which start their own): its package's service, which
-  # would take port 80 on the host, is not started on install (invoke-rc.d asks policy-rc.d:
-  # 101 = action forbidden), unless the machine already has a policy of its own.
+  # nginx, haproxy and iperf3 are only binaries for the tests (which start their own): their
+  # packages' services (nginx would take port 80 on the host) are not started on install
+  # (invoke-rc.d asks policy-rc.d: 101 = action forbidden), unless the machine has a policy of its own.
   own_policy=
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     own_policy=1
-    printf '#!/bin/sh\n[ "$1" = nginx ] && exit 101\nexit 0\n' > /usr/sbin/policy-rc.d
+    printf '#!/bin/sh\ncase "$1" in nginx|haproxy|iperf3) exit 101 ;; esac\nexit 0\n' > /usr/sbin/policy-rc.d
     chmod +x /usr/sbin/policy-rc.d
   fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d; exit 1; }
