@@ -58,6 +58,10 @@ export const TCP_CORK = 3;
 export const TCP_KEEPIDLE = 4;
 export const TCP_KEEPINTVL = 5;
 export const TCP_KEEPCNT = 6;
+/** The MSS: 0 or [TCP_MIN_MSS, MAX_TCP_WINDOW] to set (do_tcp_setsockopt); an established one reads its mss. */
+export const TCP_MAXSEG = 2;
+export const TCP_MIN_MSS = 88;
+export const MAX_TCP_WINDOW = 32767;
 export const TCP_DEFER_ACCEPT = 9;
 export const TCP_INFO = 11;
 

@@ -20,6 +20,7 @@ import {
   IPPROTO_TCP,
   IPV6_V6ONLY,
   MAX_TCP_KEEPCNT,
+  MAX_TCP_WINDOW,
   MAX_TCP_KEEPIDLE,
   MAX_TCP_KEEPINTVL,
   SIZEOF_INT,
@@ -58,6 +59,8 @@ import {
   TCP_INFO_MSS,
   TCP_INFO_PMTU,
   TCP_KEEPCNT,
+  TCP_MAXSEG,
+  TCP_MIN_MSS,
   TCP_KEEPCNT_DEFAULT,
   TCP_KEEPIDLE,
   TCP_KEEPIDLE_DEFAULT,
@@ -252,6 +255,23 @@ const TCP_OPTS = new Map<number, OptSpec>([
   [TCP_KEEPIDLE, rangeOpt(IPPROTO_TCP, TCP_KEEPIDLE, 1, MAX_TCP_KEEPIDLE, TCP_KEEPIDLE_DEFAULT)],
   [TCP_KEEPINTVL, rangeOpt(IPPROTO_TCP, TCP_KEEPINTVL, 1, MAX_TCP_KEEPINTVL, TCP_KEEPINTVL_DEFAULT)],
   [TCP_KEEPCNT, rangeOpt(IPPROTO_TCP, TCP_KEEPCNT, 1, MAX_TCP_KEEPCNT, TCP_KEEPCNT_DEFAULT)],
+  // An established connection reads its MSS, the one TCP_INFO reports (tcp_info's tcpi_snd_mss,
+  // loopback's), clamped by one the app set (user_mss); an unconnected socket's 536 came from
+  // the scratch socket before. Set: 0 or [TCP_MIN_MSS, MAX_TCP_WINDOW], else EINVAL.
+  [
+    TCP_MAXSEG,
+    {
+      get: (vs) => {
+        const user = vs.opts.getInt(IPPROTO_TCP, TCP_MAXSEG, 0);
+        return int(user > 0 && user < TCP_INFO_MSS ? user : TCP_INFO_MSS);
+      },
+      set: (vs, val) => {
+        const v = val.readInt32LE(0);
+        if (v !== 0 && (v < TCP_MIN_MSS || v > MAX_TCP_WINDOW)) throw new SyscallError(E.EINVAL, `TCP_MAXSEG ${v}`);
+        vs.opts.setInt(IPPROTO_TCP, TCP_MAXSEG, v);
+      },
+    },
+  ],
   [TCP_INFO, readOnly(tcpInfo)],
 ]);
 

@@ -65,6 +65,22 @@ test("bool and int options round trip; SO_RCVBUF/SNDBUF double; keepalive ranges
   h.cleanup();
 });
 
+test("TCP_MAXSEG: a connection reads the MSS TCP_INFO reports, clamped by one set; 0 or [88, 32767] to set", async () => {
+  const h = harness();
+  const o = opts(h);
+  const { client: s } = await h.connection();
+  assert.equal(await o.getInt(s, 6, 2), 65483, "tcp_info's tcpi_snd_mss, not an unconnected socket's 536");
+  const info = await o.get(s, 6, 11, 104);
+  assert.equal(info.val.readUInt32LE(16), 65483, "the same in TCP_INFO");
+  assert.deepEqual(await o.setInt(s, 6, 2, 87), errno(E.EINVAL));
+  assert.deepEqual(await o.setInt(s, 6, 2, 32768), errno(E.EINVAL));
+  assert.deepEqual(await o.setInt(s, 6, 2, 1400), ok());
+  assert.equal(await o.getInt(s, 6, 2), 1400);
+  assert.deepEqual(await o.setInt(s, 6, 2, 0), ok());
+  assert.equal(await o.getInt(s, 6, 2), 65483);
+  h.cleanup();
+});
+
 test("SO_LINGER: struct linger; l_onoff 0 keeps l_linger; short optlen EINVAL", async () => {
   const h = harness();
   const o = opts(h);
