@@ -117,6 +117,23 @@ Napi::Object NotifToJs(Napi::Env env, const Notif& n) {
   return o;
 }
 
+// SECCOMP_IOCTL_NOTIF_SEND: answers notification `id` with `val`, or fails it with the positive
+// errno `error`; `flags` may be SECCOMP_USER_NOTIF_FLAG_CONTINUE. The struct has the kernel's size
+// (seccomp_notif_sizes). Returns 0, or the ioctl's errno (ENOENT: the task is gone).
+int SendResponse(int listenerFd, size_t respSize, uint64_t id, int64_t val, int error, uint32_t flags) {
+  std::vector<uint8_t> buf(respSize, 0);
+  seccomp_notif_resp* resp = reinterpret_cast<seccomp_notif_resp*>(buf.data());
+  resp->id = id;
+  resp->val = val;
+  resp->error = -error;
+  resp->flags = flags;
+  int r;
+  do {
+    r = ioctl(listenerFd, SECCOMP_IOCTL_NOTIF_SEND, buf.data());
+  } while (r != 0 && errno == EINTR);
+  return r == 0 ? 0 : errno;
+}
+
 }  // namespace
 
 // One run of a listener (start() to stop()/end): what its thread has received and not yet
@@ -233,18 +250,9 @@ class AddFdWorker {
         done.syscall = "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)";
         done.err = errno;
       } else if (job.thenRespond) {
-        std::vector<uint8_t> buf(respSize_, 0);
-        seccomp_notif_resp* resp = reinterpret_cast<seccomp_notif_resp*>(buf.data());
-        resp->id = job.addfd.id;
-        resp->val = job.val;
-        resp->error = -job.error;
-        int s;
-        do {
-          s = ioctl(fd_, SECCOMP_IOCTL_NOTIF_SEND, buf.data());
-        } while (s != 0 && errno == EINTR);
-        if (s != 0) {
+        if (int err = SendResponse(fd_, respSize_, job.addfd.id, job.val, job.error, 0)) {
           done.syscall = "ioctl(SECCOMP_IOCTL_NOTIF_SEND)";
-          done.err = errno;
+          done.err = err;
         }
       }
       {
@@ -502,10 +510,7 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
     // (seccomp_unotify(2): check the id after reading).
     uint64_t id = n.id;
     if (ioctl(fd_, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0) return false;
-    std::vector<uint8_t> resp(respSize_, 0);
-    seccomp_notif_resp* r = reinterpret_cast<seccomp_notif_resp*>(resp.data());
-    r->id = n.id;
-    if (ioctl(fd_, SECCOMP_IOCTL_NOTIF_SEND, resp.data()) != 0) return errno == ENOENT;  // gone: nothing set
+    if (int err = SendResponse(fd_, respSize_, n.id, 0, 0, 0)) return err == ENOENT;  // gone: nothing set
     fast.answered.insert(fast.answered.end(), {static_cast<int64_t>(st.st_ino), name, value});
     fast.count++;
     return true;
@@ -659,17 +664,7 @@ class SeccompListener : public Napi::ObjectWrap<SeccompListener> {
     }
     int error = static_cast<int>(ArgInt(info, 2, "SeccompListener.respond", "error", 0, kMaxErrno));
     uint32_t flags = static_cast<uint32_t>(ArgInt(info, 3, "SeccompListener.respond", "flags", 0, UINT32_MAX));
-    std::vector<uint8_t> buf(respSize_, 0);
-    seccomp_notif_resp* resp = reinterpret_cast<seccomp_notif_resp*>(buf.data());
-    resp->id = id;
-    resp->val = val;
-    resp->error = -error;
-    resp->flags = flags;
-    int r;
-    do {
-      r = ioctl(fd_, SECCOMP_IOCTL_NOTIF_SEND, buf.data());
-    } while (r != 0 && errno == EINTR);
-    if (r != 0) ThrowErrno(env, "ioctl(SECCOMP_IOCTL_NOTIF_SEND)", errno);
+    if (int err = SendResponse(fd_, respSize_, id, val, error, flags)) ThrowErrno(env, "ioctl(SECCOMP_IOCTL_NOTIF_SEND)", err);
   }
 
   // addFd(id, srcFd, newFd, {setfd?, send?, cloexec?}): SECCOMP_IOCTL_NOTIF_ADDFD installs a dup
