@@ -13,11 +13,11 @@ export interface KernelNet {
   /** `count` non-blocking, close-on-exec TCP sockets of `family` in the container's netns. */
   sockets(family: InetFamily, count: number): number[];
   /**
-   * An option the sentry does not emulate, asked of a scratch TCP socket of `family`: `set`
-   * (value given) says whether Linux accepts it, get (no value) returns Linux's default. Throws a
-   * NativeError with Linux's errno (ENOPROTOOPT for an unknown option).
+   * An int option the sentry does not emulate, set on a scratch TCP socket of `family`: returns
+   * if Linux accepts `value`, else throws a NativeError with Linux's errno (ENOPROTOOPT for an
+   * unknown option). Its default is probeBytes'.
    */
-  probeOption(family: InetFamily, level: number, name: number, value?: number): number;
+  probeOption(family: InetFamily, level: number, name: number, value: number): void;
   /**
    * The bytes a scratch TCP socket of `family` answers for an option, with `maxLen` bytes of
    * room (Linux's own length rules: an int option answers 4, TCP_CONGESTION 16, an unbound
@@ -68,11 +68,8 @@ export class NetnsKernel implements KernelNet {
     return native.socketsInNetns(this.netnsPath, family, c.SOCK_STREAM | c.SOCK_NONBLOCK, 0, count);
   }
 
-  probeOption(family: InetFamily, level: number, name: number, value?: number): number {
-    const fd = this.probe(family);
-    if (value === undefined) return native.getsockoptInt(fd, level, name);
-    native.setsockoptInt(fd, level, name, value);
-    return 0;
+  probeOption(family: InetFamily, level: number, name: number, value: number): void {
+    native.setsockoptInt(this.probe(family), level, name, value);
   }
 
   probeBytes(family: InetFamily, level: number, name: number, maxLen: number): Buffer {
