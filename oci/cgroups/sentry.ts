@@ -72,16 +72,14 @@ export interface SentryCgroupOptions {
 }
 
 export class SentryCgroup {
-  private readonly fs: CgroupFs;
   private readonly manager: CgroupManager;
 
   private constructor(
     readonly containerId: string,
     readonly info: SentryCgroupInfo,
-    fs: CgroupFs,
-    layout: CgroupLayout,
+    private readonly fs: CgroupFs,
+    private readonly layout: CgroupLayout,
   ) {
-    this.fs = fs;
     this.manager = createCgroupManager({ id: `${containerId} (sentry)`, cgroupsPath: info.path, fs, layout });
   }
 
@@ -121,8 +119,8 @@ export class SentryCgroup {
    */
   returnToOrigin(pid: number): void {
     const failures: string[] = [];
-    for (const [key, dir] of Object.entries(this.paths())) {
-      const mount = dir.slice(0, dir.length - this.info.path.length);
+    for (const key of Object.keys(this.paths())) {
+      const mount = key === "" ? this.layout.unified : this.layout.v1[key];
       const targets = [this.info.origin[key], mount].filter((d): d is string => d !== undefined && d !== "");
       let moved = false;
       for (const target of targets) {
