@@ -14,8 +14,7 @@ describe("sentry supervision", { skip: h.rtm.isRunc ? "runc has no sentry" : fal
   test("killing the sentry kills the container; state says stopped; delete leaves nothing", async () => {
     const { id, pid } = await h.started(h.bundle({ args: ["sleep", "300"] }));
     const snap = h.snapshot(id);
-    const raw = JSON.parse(fs.readFileSync(path.join(h.root, id, "state.json"), "utf8"));
-    const sentry: number = raw.tsor.sentryPid;
+    const sentry = h.sentryPid(id)!;
     assert.ok(sentry > 0 && pidAlive(sentry), "sentry runs");
     process.kill(sentry, "SIGKILL");
     await waitFor("the app to die with its sentry", () => (pidAlive(pid) ? undefined : true));
@@ -32,8 +31,7 @@ describe("sentry supervision", { skip: h.rtm.isRunc ? "runc has no sentry" : fal
       const st = h.state(id);
       return st?.status === "running" ? st : undefined;
     });
-    const raw = JSON.parse(fs.readFileSync(path.join(h.root, id, "state.json"), "utf8"));
-    process.kill(raw.tsor.sentryPid, "SIGKILL");
+    process.kill(h.sentryPid(id)!, "SIGKILL");
     await run;
     await waitFor("the app to die with the run process", () => (pidAlive(s.pid) ? undefined : true));
     h.ok(["delete", "--force", id]);
