@@ -1,6 +1,6 @@
 // The socket name family: getsockname, getpeername on virtual TCP sockets.
 import { AF_INET } from "../vsock/address.js";
-import { connectionTcpState, observePeer, peerReset } from "../vsock/vsocket.js";
+import { connectedPeer, observePeer } from "../vsock/vsocket.js";
 import { CONTINUE, INTERRUPTED, fail, vsocketOf, ret, withFd, type SocketHandler } from "./common.js";
 import { E } from "./linux.js";
 import { readLen, writeSockaddr } from "./sockaddr.js";
@@ -36,8 +36,7 @@ export const sysGetsockname: SocketHandler = (stack, task, args) => {
 export const sysGetpeername: SocketHandler = (stack, task, args) =>
   withFd(stack, task, args[0], ({ vs, dup }) => {
     if (!vs || vs.state === "listening") return CONTINUE;
-    if ((vs.state !== "connected" && vs.state !== "connecting") || !vs.peer) return fail(E.ENOTCONN);
     observePeer(vs, dup);
-    if (connectionTcpState(vs) === "CLOSE" || peerReset(vs)) return fail(E.ENOTCONN);
-    return answer(task, args, vs.peer);
+    const peer = connectedPeer(vs);
+    return peer ? answer(task, args, peer) : fail(E.ENOTCONN);
   });

@@ -6,7 +6,7 @@
 // stored as given and answered back as stored; without a kernel side, getting one that was never
 // set is ENOPROTOOPT.
 import { SyscallError, type Task } from "../platform/platform.js";
-import { connectionTcpState, type VirtualSocket } from "../vsock/vsocket.js";
+import { connectedPeer, connectionTcpState, type VirtualSocket } from "../vsock/vsocket.js";
 import { native } from "../../native/index.js";
 import type { Outcome } from "../platform/platform.js";
 import type { InetFamily } from "../vsock/address.js";
@@ -202,10 +202,9 @@ const SOCKET_OPTS = new Map<number, OptSpec>([
   [
     SO_PEERNAME,
     readOnly((vs, len) => {
-      if ((vs.state !== "connected" && vs.state !== "connecting") || !vs.peer || connectionTcpState(vs) === "CLOSE") {
-        throw new SyscallError(E.ENOTCONN, "SO_PEERNAME: not connected");
-      }
-      const full = formatSockaddr(vs.peer);
+      const peer = connectedPeer(vs);
+      if (!peer) throw new SyscallError(E.ENOTCONN, "SO_PEERNAME: not connected");
+      const full = formatSockaddr(peer);
       if (full.length < len) throw new SyscallError(E.EINVAL, "SO_PEERNAME: optlen larger than the address");
       return full;
     }),

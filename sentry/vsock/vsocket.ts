@@ -296,6 +296,17 @@ export function peerReset(vs: VirtualSocket): boolean {
   return vs.peerClosed && vs.peerVs !== null && vs.peerVs.resetsOnClose;
 }
 
+/**
+ * The peer's address as inet_getname(peer=1) gives it, or null for its ENOTCONN: not connected,
+ * or past the connection (both FINs seen: CLOSE; or the peer reset it). Call observePeer first
+ * when the app's end is at hand.
+ */
+export function connectedPeer(vs: VirtualSocket): InetAddr | null {
+  if ((vs.state !== "connected" && vs.state !== "connecting") || !vs.peer) return null;
+  if (connectionTcpState(vs) === "CLOSE" || peerReset(vs)) return null;
+  return vs.peer;
+}
+
 /** Closes an fd the sentry owns, ignoring errors (it may be gone already). */
 export function closeQuietly(fd: number): void {
   try {
