@@ -56,6 +56,16 @@ export interface TrapOptions {
   ioctls?: readonly number[];
   /** Calls of `nrs` not trapped when their second and third arguments are arg1 and arg2. */
   passes?: readonly TrapPass[];
+  /** Calls (not of `nrs`) trapped only when their argument `arg` has a bit of `mask` set. */
+  flagged?: readonly TrapFlagged[];
+}
+
+/** A call the filter traps only for some flags (native/PLAN.md `trap` FLAGGED). */
+export interface TrapFlagged {
+  nr: number;
+  /** Which argument holds the flags (0..5; its low 32 bits are tested). */
+  arg: number;
+  mask: number;
 }
 
 /** A trapped call the filter does not trap for these arguments (native/PLAN.md `trap` PASS). */
@@ -165,7 +175,7 @@ function execDirectives(spec: Spec, opts: PlanOptions): Directive[] {
   return out;
 }
 
-/** `trap MODE FD SOCKET_NR NRS [IOCTLS [PASS]]`, checked the way tsor-init checks it (a bad plan fails early). */
+/** `trap MODE FD SOCKET_NR NRS [IOCTLS [PASS [FLAGGED]]]`, checked the way tsor-init checks it (a bad plan fails early). */
 function trapDirectives(opts: PlanOptions): Directive[] {
   const t = opts.trap;
   if (!t) return [];
@@ -192,10 +202,22 @@ function trapDirectives(opts: PlanOptions): Directive[] {
     if (![ps.nr, ps.arg1, ps.arg2].every(isNr)) throw new PlanError("trap.passes", `bad pass ${JSON.stringify(ps)}`);
     if (!t.nrs.includes(ps.nr)) throw new PlanError("trap.passes", `pass for ${ps.nr}, which nrs does not trap`);
   }
-  const fields = [t.mode, fd, t.socketNr === undefined ? "-" : String(t.socketNr), t.nrs.join(",")];
-  if (t.ioctls?.length || passes.length) fields.push(t.ioctls?.length ? t.ioctls.join(",") : "-");
-  if (passes.length) fields.push(passes.map((ps) => `${ps.nr}:${ps.arg1}:${ps.arg2}${ps.zero ? ":0" : ""}`).join(","));
-  return [["trap", ...fields]];
+  const flagged = t.flagged ?? [];
+  if (flagged.length > 8) throw new PlanError("trap.flagged", "more than 8");
+  for (const f of flagged) {
+    if (!isNr(f.nr) || !isNr(f.mask) || f.mask === 0 || !Number.isInteger(f.arg) || f.arg < 0 || f.arg > 5) {
+      throw new PlanError("trap.flagged", `bad flagged call ${JSON.stringify(f)} (arg 0..5, mask not 0)`);
+    }
+    if (t.nrs.includes(f.nr) || f.nr === t.socketNr) throw new PlanError("trap.flagged", `${f.nr} is trapped already`);
+  }
+  // Optional fields are positional: an empty one before a given one is `-`.
+  const optional = [
+    t.ioctls?.length ? t.ioctls.join(",") : "-",
+    passes.length ? passes.map((ps) => `${ps.nr}:${ps.arg1}:${ps.arg2}${ps.zero ? ":0" : ""}`).join(",") : "-",
+    flagged.length ? flagged.map((f) => `${f.nr}:${f.arg}:${f.mask}`).join(",") : "-",
+  ];
+  while (optional.length && optional[optional.length - 1] === "-") optional.pop();
+  return [["trap", t.mode, fd, t.socketNr === undefined ? "-" : String(t.socketNr), t.nrs.join(","), ...optional]];
 }
 
 function terminalDirectives(spec: Spec, opts: PlanOptions): Directive[] {

@@ -214,6 +214,12 @@ export interface NativeBinding {
   recvFds(sock: number, maxData: number, maxFds: number, cb: Callback<RecvResult>): void;
   /** One recv(MSG_DONTWAIT) now, on this thread: the bytes (empty at EOF), or null if none wait (EAGAIN). */
   recvNow(sock: number, maxData: number): Buffer | null;
+  /**
+   * recv(MSG_TRUNC) as TCP does it, on a stream socket that would copy (a connection's end): up
+   * to `maxBytes` of what waits now consumed unseen (or with `peek` only counted), 0 at EOF (or
+   * for maxBytes 0 with data waiting), -1 if nothing waits. Never blocks.
+   */
+  discardNow(sock: number, maxBytes: number, peek?: boolean): number;
   /** One send(MSG_DONTWAIT | MSG_NOSIGNAL) now, on this thread: bytes sent, or -1 if the buffer is full (EAGAIN). */
   sendNow(sock: number, data: Uint8Array): number;
   getsockoptInt(fd: number, level: number, name: number): number;

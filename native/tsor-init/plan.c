@@ -30,7 +30,7 @@ static const struct {
 	{"rlimit", 3, 3}, {"oom_score_adj", 1, 1}, {"user", 3, 3}, {"groups", 1, 1}, {"cwd", 1, 1},
 	{"env", 1, 1}, {"arg", 1, 1}, {"caps", 5, 5}, {"no_new_privs", 0, 0},
 	{"seccomp_default", 2, 2}, {"seccomp_arch", 1, 1}, {"seccomp_flag", 1, 1},
-	{"seccomp_rule", 4, -1}, {"trap", 4, 6}, {"terminal", 0, 0}, {"console_socket", 1, 1},
+	{"seccomp_rule", 4, -1}, {"trap", 4, 7}, {"terminal", 0, 0}, {"console_socket", 1, 1},
 	{"preserve_fds", 1, 1}, {"session_keyring", 1, 1}, {"hook", 3, -1}, {"hook_env", 1, 1}, {"end", 0, 0},
 };
 
@@ -225,38 +225,64 @@ static unsigned long *parse_u32_list(const struct directive *d, const char *s, s
 	return out;
 }
 
-/* PASS: comma-separated NR:ARG1:ARG2 decimal triples, each NR one of NRS, each optionally
- * followed by `:0` (the call returns 0 without running). */
-static void parse_trap_passes(struct plan *p, const struct directive *d, const char *text)
+/* Whether the trap line's NRS holds `nr`. */
+static bool in_trap_nrs(const struct plan *p, unsigned long nr)
+{
+	for (size_t i = 0; i < p->trap_nnrs; i++)
+		if ((unsigned long)p->trap_nrs[i] == nr) return true;
+	return false;
+}
+
+/* Each of the comma-separated `NR:A:B...` items of `text` (at most 8), as three decimal 32-bit
+ * numbers and what follows the third (`rest`), to `take`. An item without three numbers fails
+ * naming `what` (`whats`: more than one) and its `form`; `take` checks `rest` and the values. */
+typedef void take_triple_fn(struct plan *p, const struct directive *d, const char *item, const unsigned long v[3],
+			    const char *rest);
+static void each_triple(struct plan *p, const struct directive *d, const char *text, const char *what, const char *whats,
+			const char *form, take_triple_fn *take)
 {
 	char *copy = strdup(text), *save = NULL;
 	if (!copy) die("strdup", "plan");
-	p->trap_passes = xcalloc(8, sizeof *p->trap_passes);
+	int n = 0;
 	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-		if (p->trap_npasses == 8) fail("plan: line %d: trap: more than 8 passes", d->line);
+		if (n++ == 8) fail("plan: line %d: trap: more than 8 %s", d->line, whats);
 		unsigned long v[3];
-		bool zero = false;
-		char *s = item;
+		char *s = item, *end = item;
 		for (int k = 0; k < 3; k++) {
-			char *end;
 			errno = 0;
 			v[k] = strtoul(s, &end, 10);
-			bool last = k == 2 && (*end == '\0' || !strcmp(end, ":0"));
-			if (end == s || errno || *s == '-' || *s == '+' || v[k] > 0xffffffffu || (k < 2 ? *end != ':' : !last))
-				fail("plan: line %d: trap: bad pass \"%s\" (NR:ARG1:ARG2[:0])", d->line, item);
-			if (k == 2) zero = *end == ':';
+			if (end == s || errno || *s == '-' || *s == '+' || v[k] > 0xffffffffu || (k < 2 && *end != ':'))
+				fail("plan: line %d: trap: bad %s \"%s\" (%s)", d->line, what, item, form);
 			s = end + 1;
 		}
-		bool trapped = false;
-		for (size_t i = 0; i < p->trap_nnrs; i++) trapped |= (unsigned long)p->trap_nrs[i] == v[0];
-		if (!trapped) fail("plan: line %d: trap: pass for %lu, which NRS does not trap", d->line, v[0]);
-		p->trap_passes[p->trap_npasses++] = (struct trap_pass){v[0], v[1], v[2], zero};
+		take(p, d, item, v, end);
 	}
 	free(copy);
 }
 
-/* `trap MODE FD SOCKET_NR NRS [IOCTLS [PASS]]`: NRS and IOCTLS comma-separated decimal numbers
- * (IOCTLS `-` for none), PASS as parse_trap_passes reads it. */
+/* PASS: NR:ARG1:ARG2, NR one of NRS, optionally followed by `:0` (the call returns 0 without
+ * running). */
+static void take_pass(struct plan *p, const struct directive *d, const char *item, const unsigned long v[3], const char *rest)
+{
+	if (*rest && strcmp(rest, ":0")) fail("plan: line %d: trap: bad pass \"%s\" (NR:ARG1:ARG2[:0])", d->line, item);
+	if (!in_trap_nrs(p, v[0])) fail("plan: line %d: trap: pass for %lu, which NRS does not trap", d->line, v[0]);
+	p->trap_passes[p->trap_npasses++] = (struct trap_pass){v[0], v[1], v[2], *rest == ':'};
+}
+
+/* FLAGGED: NR:ARG:MASK, NR neither SOCKET_NR nor one of NRS (those trap already), ARG 0..5,
+ * MASK not 0. */
+static void take_flagged(struct plan *p, const struct directive *d, const char *item, const unsigned long v[3], const char *rest)
+{
+	if (*rest) fail("plan: line %d: trap: bad flagged call \"%s\" (NR:ARG:MASK)", d->line, item);
+	if (v[1] > 5 || v[2] == 0) fail("plan: line %d: trap: bad flagged call \"%s\" (ARG 0..5, MASK not 0)", d->line, item);
+	if ((long)v[0] == p->trap_socket_nr || in_trap_nrs(p, v[0]))
+		fail("plan: line %d: trap: flagged call %lu is trapped already", d->line, v[0]);
+	p->trap_flagged[p->trap_nflagged++] = (struct trap_flagged){v[0], v[1], v[2]};
+}
+
+/* `trap MODE FD SOCKET_NR NRS [IOCTLS [PASS [FLAGGED]]]`: NRS and IOCTLS comma-separated decimal
+ * numbers (IOCTLS and PASS `-` for none), PASS as take_pass reads each item, FLAGGED as
+ * take_flagged does. */
 static void parse_trap(struct plan *p, const struct directive *d)
 {
 	if (p->trap_mode != TRAP_MODE_NONE) fail("plan: line %d: trap given twice", d->line);
@@ -292,7 +318,11 @@ static void parse_trap(struct plan *p, const struct directive *d)
 	/* IOCTLS (optional): ioctl(2) requests trapped by their number, whatever the fd. */
 	if (d->argc >= 5 && strcmp(d->argv[4], "-")) p->trap_ioctls = parse_u32_list(d, d->argv[4], 8, "ioctl request", &p->trap_nioctls);
 	/* PASS (optional): calls of NRS let through for some arguments. */
-	if (d->argc >= 6) parse_trap_passes(p, d, d->argv[5]);
+	p->trap_passes = xcalloc(8, sizeof *p->trap_passes);
+	if (d->argc >= 6 && strcmp(d->argv[5], "-")) each_triple(p, d, d->argv[5], "pass", "passes", "NR:ARG1:ARG2[:0]", take_pass);
+	/* FLAGGED (optional): calls trapped only when their flags ask for something. */
+	p->trap_flagged = xcalloc(8, sizeof *p->trap_flagged);
+	if (d->argc >= 7) each_triple(p, d, d->argv[6], "flagged call", "flagged calls", "NR:ARG:MASK", take_flagged);
 }
 
 /* `hook KIND PATH TIMEOUT ARG...`: ARG... is the whole argv, as in config.json. */

@@ -46,9 +46,12 @@
 /* Jump targets, resolved once the program is laid out; a value >= 0 is a literal offset. */
 enum label { NEXT = 0, L_ALLOW = -1, L_TRAP = -2, L_SOCKET = -3, L_IOCTL = -4, L_ZERO = -5 };
 
+/* 6 instructions per pass and 3 per flagged call, at most 8 of each. */
+#define MAX_INSNS (MAX_TRAP_NRS + 32 + 6 * 8 + 3 * 8)
+
 struct prog {
-	struct sock_filter insn[MAX_TRAP_NRS + 32 + 6 * 8];  /* 6 per pass, at most 8 */
-	int jt[MAX_TRAP_NRS + 32 + 6 * 8], jf[MAX_TRAP_NRS + 32 + 6 * 8];  /* a label or a literal offset */
+	struct sock_filter insn[MAX_INSNS];
+	int jt[MAX_INSNS], jf[MAX_INSNS];  /* a label or a literal offset */
 	int n;
 	int at[6];  /* index of each label, by -label */
 };
@@ -109,6 +112,14 @@ void *trap_prepare(const struct plan *p)
 		emit(g, BPF_LD | BPF_W | BPF_ABS, OFF_ARG_LO(2), 0, 0);
 		emit(g, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)ps->arg2, ps->zero ? L_ZERO : L_ALLOW, NEXT);
 		emit(g, BPF_LD | BPF_W | BPF_ABS, OFF_NR, 0, 0);
+	}
+	/* Flagged calls trap only when their flags argument has a bit of the mask (recv with
+	 * MSG_TRUNC or MSG_ERRQUEUE): every other receive stays in the kernel, at no cost. */
+	for (size_t i = 0; i < p->trap_nflagged; i++) {
+		const struct trap_flagged *f = &p->trap_flagged[i];
+		emit(g, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)f->nr, NEXT, 2);  /* not this call: on */
+		emit(g, BPF_LD | BPF_W | BPF_ABS, OFF_ARG_LO(f->arg), 0, 0);
+		emit(g, BPF_JMP | BPF_JSET | BPF_K, (uint32_t)f->mask, L_TRAP, L_ALLOW);
 	}
 	/* The other socket control calls trap whatever their fd: only the sentry can tell a
 	 * virtual socket's fd from a kernel one, and CONTINUE hands the others back. */

@@ -54,6 +54,13 @@ struct trap_pass {
 	bool zero;
 };
 
+/* A call trapped only when the low 32 bits of its argument `arg` have a bit of `mask` set (BPF
+ * JSET), else run by the kernel: recvfrom/recvmsg with the flags TCP gives a meaning of its own
+ * (MSG_TRUNC, MSG_ERRQUEUE), so that the data path's plain receives never leave the kernel. */
+struct trap_flagged {
+	unsigned long nr, arg, mask;
+};
+
 struct plan {
 	struct directive *d;  /* every directive, in plan order (the rootfs stage walks it) */
 	size_t nd;
@@ -98,6 +105,8 @@ struct plan {
 	size_t trap_nioctls;
 	struct trap_pass *trap_passes;  /* calls of NRS let through for some arguments */
 	size_t trap_npasses;
+	struct trap_flagged *trap_flagged;  /* calls trapped only for some flags (not in NRS) */
+	size_t trap_nflagged;
 	bool terminal;
 	const char *console_socket;
 	int preserve_fds;

@@ -2,7 +2,7 @@
 // the platform needs tsor-init to install (the plan's `trap` directive), derived from the one
 // list of trapped syscalls in sentry/syscalls/numbers.ts.
 import type { TrapOptions } from "../../gofer/plan.js";
-import { SOCKET_SYSCALLS, TRAPPED_IOCTLS, TRAPPED_SOCKET_CALLS, UNTRAPPED_ARGS } from "../syscalls/numbers.js";
+import { FLAGGED_CALLS, SOCKET_SYSCALLS, TRAPPED_IOCTLS, TRAPPED_SOCKET_CALLS, UNTRAPPED_ARGS } from "../syscalls/numbers.js";
 import { SeccompPlatform, type SeccompPlatformOptions } from "./seccomp.js";
 import { PtracePlatform, type PtracePlatformOptions } from "./ptrace.js";
 import type { Platform, PlatformName, SyscallHandler } from "./platform.js";
@@ -57,13 +57,15 @@ export function createPlatform(name: PlatformName, opts: SeccompPlatformOptions 
 
 /**
  * The `trap` directive a platform needs: seccomp notifies (listener over the trap channel at
- * tsor-init's fd `fd`), ptrace traces. socket() traps by its arguments, the rest always.
+ * tsor-init's fd `fd`), ptrace traces. ioctl traps by its request, recvfrom/recvmsg by their
+ * flags, the rest always.
  */
 export function trapOptions(platform: PlatformName, fd: number): TrapOptions {
   const calls = {
     nrs: TRAPPED_SOCKET_CALLS.map((n) => SOCKET_SYSCALLS[n]),
     ioctls: Object.values(TRAPPED_IOCTLS),
     passes: UNTRAPPED_ARGS.map((p) => ({ nr: SOCKET_SYSCALLS[p.call], arg1: p.arg1, arg2: p.arg2, ...(p.zero ? { zero: true } : {}) })),
+    flagged: FLAGGED_CALLS.map((f) => ({ nr: SOCKET_SYSCALLS[f.call], arg: f.arg, mask: f.mask })),
   };
   return platform === "seccomp" ? { mode: "notify", fd, ...calls } : { mode: "trace", ...calls };
 }

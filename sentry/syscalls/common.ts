@@ -6,7 +6,7 @@ import { fdinfoFlags } from "../vsock/kernel.js";
 import type { SocketStack } from "../vsock/stack.js";
 import type { VirtualSocket } from "../vsock/vsocket.js";
 import type { InetFamily } from "../vsock/address.js";
-import { E, O_CLOEXEC, O_NONBLOCK, argInt } from "./linux.js";
+import { E, O_CLOEXEC, O_NONBLOCK, SIZEOF_TIMEVAL, SOL_SOCKET, SO_RCVTIMEO, argInt } from "./linux.js";
 
 /** Every handler of the table: the container's stack, the trapping task, the raw arguments. */
 export type SocketHandler = (stack: SocketStack, task: Task, args: readonly bigint[]) => Outcome | Promise<Outcome>;
@@ -85,6 +85,17 @@ export function vsocketOf(stack: SocketStack, task: Task, fdArg: bigint): Virtua
 /** O_NONBLOCK of the open file behind our duplicate (shared with the app's fd: fcntl is not trapped). */
 export function isNonblocking(dup: number): boolean {
   return (native.getFileFlags(dup) & O_NONBLOCK) !== 0;
+}
+
+/**
+ * SO_RCVTIMEO of the socket behind `dup` (sock_rcvtimeo: a blocking accept or receive gives up
+ * with EAGAIN after it), in ms; 0 for none.
+ */
+export function receiveTimeoutMs(dup: number): number {
+  const tv = native.getsockoptBuf(dup, SOL_SOCKET, SO_RCVTIMEO, SIZEOF_TIMEVAL);
+  if (tv.length < SIZEOF_TIMEVAL) return 0;
+  const ms = Number(tv.readBigInt64LE(0)) * 1000 + Number(tv.readBigInt64LE(8)) / 1000;
+  return ms > 0 ? Math.max(1, Math.ceil(ms)) : 0;
 }
 
 /** FD_CLOEXEC of the task's fd (fdinfo shows it as O_CLOEXEC); false if unreadable. */

@@ -75,6 +75,22 @@ export const TCP_CLOSE = 7;
 export const TCP_CLOSE_WAIT = 8;
 export const TCP_LISTEN = 10;
 /** shutdown(2)'s `how` (include/linux/net.h). */
+// recv flags (include/linux/socket.h).
+export const MSG_OOB = 0x1;
+export const MSG_PEEK = 0x2;
+export const MSG_TRUNC = 0x20;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_WAITALL = 0x100;
+export const MSG_ERRQUEUE = 0x2000;
+export const MSG_CMSG_CLOEXEC = 0x40000000;
+/** UIO_MAXIOV: the most iovecs one call takes (EMSGSIZE beyond). */
+export const UIO_MAXIOV = 1024;
+/** MAX_RW_COUNT: one read's most bytes (INT_MAX rounded down to a page); longer iovecs are cut. */
+export const MAX_RW_COUNT = 0x7ffff000;
+/** struct msghdr and struct iovec (x86_64). */
+export const SIZEOF_MSGHDR = 56;
+export const SIZEOF_IOVEC = 16;
+
 export const SHUT_RD = 0;
 export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;

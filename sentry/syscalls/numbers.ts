@@ -2,7 +2,7 @@
 // syscall_64.tbl). The one list: tsor-init's trap filter (via the plan's `trap` directive, see
 // sentry/platform/index.ts trapOptions) and the handler table are both derived from it.
 
-import { IPPROTO_TCP, SOL_SOCKET, SO_COOKIE, SO_ERROR, SO_KEEPALIVE, TCP_CORK } from "./linux.js";
+import { IPPROTO_TCP, MSG_ERRQUEUE, MSG_TRUNC, SOL_SOCKET, SO_COOKIE, SO_ERROR, SO_KEEPALIVE, TCP_CORK } from "./linux.js";
 
 /** x86_64 syscall numbers of the socket control calls. */
 export const SOCKET_SYSCALLS = {
@@ -22,6 +22,9 @@ export const SOCKET_SYSCALLS = {
   io_uring_setup: 425,
   /** Only for the requests in TRAPPED_IOCTLS. */
   ioctl: 16,
+  /** recvfrom and recvmsg: only for the flags in FLAGGED_CALLS. */
+  recvfrom: 45,
+  recvmsg: 47,
 } as const;
 
 export type SocketSyscallName = keyof typeof SOCKET_SYSCALLS;
@@ -92,5 +95,17 @@ export const UNTRAPPED_ARGS: readonly { call: SocketSyscallName; arg1: number; a
   { call: "setsockopt", arg1: IPPROTO_TCP, arg2: TCP_CORK, what: "IPPROTO_TCP, TCP_CORK: 0 without effect", zero: true },
 ];
 
-/** Every call the handler table serves: the trapped calls, and ioctl for TRAPPED_IOCTLS. */
-export const TABLE_CALLS: readonly SocketSyscallName[] = [...TRAPPED_SOCKET_CALLS, "ioctl"];
+/**
+ * Calls the filter traps only when their flags argument (`arg`) has a bit of `mask` set: recv
+ * with a flag TCP gives a meaning an AF_UNIX stream does not (MSG_TRUNC discards without
+ * copying, MSG_ERRQUEUE reads the error queue). Every other receive, the data path, never leaves
+ * the kernel. Such a receive on a UDP or any other socket traps and goes back to the kernel
+ * (CONTINUE), as a UDP bind or connect does. recvmmsg is not trapped (TCP has no use for it).
+ */
+export const FLAGGED_CALLS: readonly { call: SocketSyscallName; arg: number; mask: number; what: string }[] = [
+  { call: "recvfrom", arg: 3, mask: MSG_TRUNC | MSG_ERRQUEUE, what: "flags with MSG_TRUNC or MSG_ERRQUEUE" },
+  { call: "recvmsg", arg: 2, mask: MSG_TRUNC | MSG_ERRQUEUE, what: "flags with MSG_TRUNC or MSG_ERRQUEUE" },
+];
+
+/** Every call the handler table serves: the trapped calls, ioctl for TRAPPED_IOCTLS, the flagged calls. */
+export const TABLE_CALLS: readonly SocketSyscallName[] = [...TRAPPED_SOCKET_CALLS, "ioctl", ...FLAGGED_CALLS.map((f) => f.call)];

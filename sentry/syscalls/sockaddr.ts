@@ -149,7 +149,11 @@ export function readLen(task: Task, lenPtr: bigint): number {
  * bad pointer. `len` may be passed when the caller already read it.
  */
 export function writeSockaddr(task: Task, ptr: bigint, lenPtr: bigint, addr: InetAddr, len = readLen(task, lenPtr)): void {
-  const full = formatSockaddr(addr);
+  moveAddrToUser(task, ptr, lenPtr, formatSockaddr(addr), len);
+}
+
+/** move_addr_to_user for an address already formatted (empty: TCP's receives name no sender). */
+export function moveAddrToUser(task: Task, ptr: bigint, lenPtr: bigint, full: Buffer, len = readLen(task, lenPtr)): void {
   if (len < 0) throw new SyscallError(E.EINVAL, "negative address length");
   const n = Math.min(len, full.length);
   if (n > 0) task.writeMemory(ptr, full.subarray(0, n));

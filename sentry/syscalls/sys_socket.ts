@@ -18,6 +18,7 @@ import {
   isCloexec,
   isNonblocking,
   kernelTcpSocket,
+  receiveTimeoutMs,
   vsocketOf,
   ret,
   withFd,
@@ -29,9 +30,7 @@ import {
   IPPROTO_IPV6,
   IPV6_V6ONLY,
   SOCK_CLOEXEC,
-  SIZEOF_TIMEVAL,
   SOL_SOCKET,
-  SO_RCVTIMEO,
   TCP_CLOSE,
   SOCK_NONBLOCK,
   SHUT_RD,
@@ -207,17 +206,6 @@ function deliver(stack: SocketStack, task: Task, listener: { vs: VirtualSocket; 
 }
 
 /**
- * SO_RCVTIMEO of the listener (sock_rcvtimeo: a blocking accept gives up with EAGAIN after it),
- * in ms; 0 for none.
- */
-function acceptTimeoutMs(dup: number): number {
-  const tv = native.getsockoptBuf(dup, SOL_SOCKET, SO_RCVTIMEO, SIZEOF_TIMEVAL);
-  if (tv.length < SIZEOF_TIMEVAL) return 0;
-  const ms = Number(tv.readBigInt64LE(0)) * 1000 + Number(tv.readBigInt64LE(8)) / 1000;
-  return ms > 0 ? Math.max(1, Math.ceil(ms)) : 0;
-}
-
-/**
  * accept and accept4 (net/socket.c __sys_accept4: EINVAL for unknown flags before the fd lookup;
  * net/ipv4/af_inet.c inet_accept, inet_csk_accept: EINVAL unless listening, EAGAIN when
  * non-blocking with an empty queue or after SO_RCVTIMEO, else wait). The kernel listener's own
@@ -234,7 +222,7 @@ function accept(stack: SocketStack, task: Task, args: readonly bigint[], flags: 
       if (conn) return deliver(stack, task, { vs, dup }, conn, args, flags);
       if (isNonblocking(dup)) return fail(E.EAGAIN);
       if (deadline === undefined) {
-        const timeoutMs = acceptTimeoutMs(dup);
+        const timeoutMs = receiveTimeoutMs(dup);
         deadline = timeoutMs ? Date.now() + timeoutMs : 0;
       }
       if (deadline && Date.now() >= deadline) return fail(E.EAGAIN);

@@ -1,13 +1,14 @@
 // The syscall table (gVisor pkg/sentry/syscalls/linux/linux64.go): number -> name, support level,
 // handler. Derived from the one list of trapped calls (numbers.ts); `tsor syscalls` can print it.
 import type { SocketHandler } from "./common.js";
-import { SOCKET_SYSCALLS, UNTRAPPED_ARGS, type SocketSyscallName } from "./numbers.js";
+import { FLAGGED_CALLS, SOCKET_SYSCALLS, UNTRAPPED_ARGS, type SocketSyscallName } from "./numbers.js";
 import { sysAccept, sysAccept4, sysBind, sysConnect, sysListen, sysShutdown } from "./sys_socket.js";
 import { sysGetpeername, sysGetsockname } from "./sys_sockname.js";
 import { sysGetsockopt, sysSetsockopt } from "./sys_sockopt.js";
 import { sysIoctl } from "./sys_ioctl.js";
 import { sysEpollCreate } from "./sys_epoll.js";
 import { sysIoUringSetup } from "./sys_io_uring.js";
+import { sysRecvfrom, sysRecvmsg } from "./sys_recv.js";
 
 export interface SyscallEntry {
   readonly name: SocketSyscallName;
@@ -29,6 +30,11 @@ function partial(name: SocketSyscallName, handler: SocketHandler, note: string):
 function untrapped(name: SocketSyscallName): string {
   const what = UNTRAPPED_ARGS.filter((u) => u.call === name).map((u) => `(${u.what})`);
   return what.length ? `; not trapped for ${what.join(", ")}: the kernel answers` : "";
+}
+
+/** When the filter traps a call by its flags (numbers.ts FLAGGED_CALLS). */
+function flaggedFor(name: SocketSyscallName): string {
+  return FLAGGED_CALLS.find((f) => f.call === name)?.what ?? "";
 }
 
 const ENTRIES: readonly SyscallEntry[] = [
@@ -53,6 +59,8 @@ const ENTRIES: readonly SyscallEntry[] = [
   supported("epoll_create", sysEpollCreate),
   supported("epoll_create1", sysEpollCreate),
   partial("io_uring_setup", sysIoUringSetup, "always ENOSYS, as without CONFIG_IO_URING: an io_uring's accept, connect, bind and listen would bypass the sentry"),
+  partial("recvfrom", sysRecvfrom, `trapped only for ${flaggedFor("recvfrom")}: on a connection MSG_ERRQUEUE answers EAGAIN and MSG_TRUNC discards unseen, as TCP; elsewhere the kernel runs it`),
+  partial("recvmsg", sysRecvmsg, `trapped only for ${flaggedFor("recvmsg")}: as recvfrom; no ancillary data on a connection`),
   partial(
     "setsockopt",
     sysSetsockopt,

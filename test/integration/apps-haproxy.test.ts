@@ -1,8 +1,8 @@
 // App: HAProxy (the host's, hostRo rootfs) in front of python3's http.server, in one container:
 // requests on separate connections and on one kept-alive connection come back from the backend,
 // and a request HAProxy refuses (403) while its 300 kB body is on the way leaves it serving the
-// next one. (HAProxy drains a closing connection with recv(NULL, MSG_TRUNC), which a socketpair
-// end answers EFAULT, and then falls back to reading into a buffer: src/sock.c sock_drain.) Under
+// next one. (HAProxy drains a closing connection with recv(NULL, MSG_TRUNC), src/sock.c
+// sock_drain: the sentry discards as TCP does, where a socketpair end would answer EFAULT.) Under
 // tsor on both platforms.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";

@@ -1,8 +1,7 @@
 /* recv flags TCP gives a meaning of its own on a connection: MSG_TRUNC discards the bytes without
  * copying them (a NULL buffer is fine: HAProxy drains connections so), and MSG_ERRQUEUE reads
- * the error queue, which is empty (EAGAIN) even while data waits. recv itself is not trapped, and
- * an AF_UNIX end copies for MSG_TRUNC (EFAULT into NULL) and ignores MSG_ERRQUEUE (reads data,
- * or blocks): a listed divergence until the filter traps recv by its flags. */
+ * the error queue, which is empty (EAGAIN) even while data waits. An AF_UNIX end would copy for
+ * MSG_TRUNC (EFAULT into NULL) and ignore MSG_ERRQUEUE: the filter traps recv by these flags. */
 #include "common.h"
 int main(void) {
   int c, s;

@@ -21,7 +21,7 @@ import { SyncChannel } from "../../sentry/sync.js";
 import { SOCKET_SYSCALLS as NR } from "../../sentry/syscalls/numbers.js";
 import { makeBusyboxBundle, repoRoot } from "../lib/bundle.js";
 
-const { EFAULT, EBADF, EIO, EOPNOTSUPP } = osConstants.errno;
+const { EAGAIN, EFAULT, EBADF, EIO, EOPNOTSUPP } = osConstants.errno;
 const c = () => native.constants;
 const HELD_FD = 4242n;
 const RELEASE_FD = 4243n;
@@ -29,6 +29,9 @@ const SOL_SOCKET = 1;
 const SO_TYPE = 3;
 const SO_ERROR = 4;
 const SO_DOMAIN = 39;
+const MSG_DONTWAIT = 0x40;
+const MSG_TRUNC = 0x20;
+const MSG_ERRQUEUE = 0x2000;
 const isRoot = process.getuid?.() === 0;
 
 interface Run {
@@ -207,6 +210,14 @@ describe("SeccompPlatform with tsor-init's trap filter", { skip: !isRoot && "nee
     assert.equal(r.get("tcp6_cork_set"), "0");
     assert.equal(r.get("tcp6_cork"), "0");
     assert.ok(!calls.some((x) => x.nr === NR.setsockopt && x.args[1] === 6n && x.args[2] === 3n), "TCP_CORK set not trapped");
+
+    // recvfrom/recvmsg: trapped only with MSG_TRUNC or MSG_ERRQUEUE in their flags, continued.
+    for (const k of ["udp_recv_plain", "udp_recv_trunc", "udp_recvmsg_errqueue", "udp_recvmsg_plain"]) assert.equal(r.get(k), `-1 errno=${EAGAIN}`, k);
+    const recvs = calls.filter((x) => x.nr === NR.recvfrom || x.nr === NR.recvmsg).map((x) => [x.nr, Number(x.nr === NR.recvfrom ? x.args[3] : x.args[2])]);
+    assert.deepEqual(recvs, [
+      [NR.recvfrom, MSG_DONTWAIT | MSG_TRUNC],
+      [NR.recvmsg, MSG_DONTWAIT | MSG_ERRQUEUE],
+    ]);
 
     // return + readMemory/writeMemory; a bad pointer is EFAULT for the app.
     assert.equal(r.get("getsockname"), "0");

@@ -25,7 +25,13 @@ const TRAPPED = {
     { nr: 55, arg1: 1, arg2: 57 },
     { nr: 54, arg1: 6, arg2: 3, zero: true }, // setsockopt(fd, IPPROTO_TCP, TCP_CORK): 0, not run
   ],
+  // recvfrom (flags: 4th argument) and recvmsg (3rd) with MSG_TRUNC | MSG_ERRQUEUE
+  flagged: [
+    { nr: 45, arg: 3, mask: 0x2020 },
+    { nr: 47, arg: 2, mask: 0x2020 },
+  ],
 };
+const TRAP_TAIL = "21521,35147,35078,35079 55:1:4,54:1:9,55:1:9,55:1:57,54:6:3:0 45:3:8224,47:2:8224";
 const SOCKET_CONTROL_NRS = TRAPPED.nrs.join(",");
 
 const spec: Spec = {
@@ -43,8 +49,9 @@ describe("trapOptions", () => {
     assert.deepEqual(trapOptions("seccomp", 5), { mode: "notify", fd: 5, ...TRAPPED });
     assert.deepEqual(trapOptions("ptrace", 5), { mode: "trace", ...TRAPPED });
     // Every socket control call but socket(2) itself, which stays the kernel's; ioctl by request;
-    // epoll_create/epoll_create1 (noted, run by the kernel); io_uring_setup (refused).
-    assert.deepEqual(new Set([...TRAPPED_SOCKET_CALLS, "socket", "ioctl"]), new Set(Object.keys(SOCKET_SYSCALLS)));
+    // epoll_create/epoll_create1 (noted, run by the kernel); io_uring_setup (refused); the recv
+    // calls by their flags.
+    assert.deepEqual(new Set([...TRAPPED_SOCKET_CALLS, "socket", "ioctl", "recvfrom", "recvmsg"]), new Set(Object.keys(SOCKET_SYSCALLS)));
   });
 
   it("the pass-through answers continue; both platforms are there", () => {
@@ -59,18 +66,18 @@ describe("gofer: the trap directive", () => {
 
   it("create: after the config's seccomp profile, before terminal and preserve_fds", () => {
     const plan = lines({ preserveFds: 2, trap: trapOptions("seccomp", 7) });
-    const trap = plan.indexOf(`trap notify 7 - ${SOCKET_CONTROL_NRS} 21521,35147,35078,35079 55:1:4,54:1:9,55:1:9,55:1:57,54:6:3:0`);
+    const trap = plan.indexOf(`trap notify 7 - ${SOCKET_CONTROL_NRS} ${TRAP_TAIL}`);
     assert.ok(trap > 0, plan.join("\n"));
     const lastSeccomp = plan.map((l, i) => (l.startsWith("seccomp_") ? i : -1)).reduce((a, b) => Math.max(a, b));
     assert.ok(lastSeccomp > 0 && lastSeccomp < trap, plan.join("\n"));
     assert.equal(plan[trap + 1], "preserve_fds 2");
     // Encoded as PLAN.md says: the empty fd of `trace` is %-.
-    assert.match(buildPlan(spec, { ...base, trap: trapOptions("ptrace", 5) }), new RegExp(`^trap trace %- - ${SOCKET_CONTROL_NRS} 21521,35147,35078,35079 55:1:4,54:1:9,55:1:9,55:1:57,54:6:3:0$`, "m"));
+    assert.match(buildPlan(spec, { ...base, trap: trapOptions("ptrace", 5) }), new RegExp(`^trap trace %- - ${SOCKET_CONTROL_NRS} ${TRAP_TAIL}$`, "m"));
   });
 
   it("exec mode carries it too; no trap option (--network host-kernel) means no line", () => {
     const exec = lines({ mode: "exec", joinNamespaces: { mnt: "/proc/1/ns/mnt" }, trap: trapOptions("seccomp", 5) });
-    assert.ok(exec.includes(`trap notify 5 - ${SOCKET_CONTROL_NRS} 21521,35147,35078,35079 55:1:4,54:1:9,55:1:9,55:1:57,54:6:3:0`), exec.join("\n"));
+    assert.ok(exec.includes(`trap notify 5 - ${SOCKET_CONTROL_NRS} ${TRAP_TAIL}`), exec.join("\n"));
     assert.ok(!lines({}).some((l) => l.startsWith("trap")));
     assert.ok(!planDirectives(spec, { ...base, mode: "exec" }).some((d) => d[0] === "trap"));
   });
@@ -84,8 +91,12 @@ describe("gofer: the trap directive", () => {
     assert.throws(bad({ mode: "notify", fd: 5, socketNr: -1, nrs: [] }), /trap\.socketNr/);
     assert.throws(bad({ mode: "notify", fd: 5, nrs: [42], passes: [{ nr: 55, arg1: 1, arg2: 4 }] }), /trap\.passes.*55, which nrs does not trap/);
     assert.throws(bad({ mode: "notify", fd: 5, nrs: [55], passes: [{ nr: 55, arg1: -1, arg2: 4 }] }), /trap\.passes.*bad pass/);
-    // A pass without ioctls keeps IOCTLS's place with `-`.
+    assert.throws(bad({ mode: "notify", fd: 5, nrs: [47], flagged: [{ nr: 47, arg: 2, mask: 32 }] }), /trap\.flagged.*47 is trapped already/);
+    assert.throws(bad({ mode: "notify", fd: 5, nrs: [], flagged: [{ nr: 47, arg: 6, mask: 32 }] }), /trap\.flagged.*arg 0\.\.5/);
+    assert.throws(bad({ mode: "notify", fd: 5, nrs: [], flagged: [{ nr: 47, arg: 2, mask: 0 }] }), /trap\.flagged.*mask not 0/);
+    // A pass without ioctls keeps IOCTLS's place with `-`; flagged calls alone keep both places.
     assert.match(buildPlan(spec, { ...base, trap: { mode: "notify", fd: 5, nrs: [55], passes: [{ nr: 55, arg1: 1, arg2: 4 }] } }), /^trap notify 5 - 55 - 55:1:4$/m);
+    assert.match(buildPlan(spec, { ...base, trap: { mode: "notify", fd: 5, nrs: [55], flagged: [{ nr: 45, arg: 3, mask: 32 }] } }), /^trap notify 5 - 55 - - 45:3:32$/m);
   });
 });
 
@@ -131,6 +142,17 @@ describe("tsor-init: parsing `trap`", () => {
     [["trap notify 5 - 54 - 54:6:3:1"], /trap: bad pass "54:6:3:1"/],
     [["trap notify 5 - 55 - 55:1:4x"], /trap: bad pass "55:1:4x"/],
     [["trap notify 5 - 55 - 55:1:4,55:1:4,55:1:4,55:1:4,55:1:4,55:1:4,55:1:4,55:1:4,55:1:4"], /trap: more than 8 passes/],
+    // FLAGGED: NR:ARG:MASK for calls trapped only when ARG has a bit of MASK; PASS `-` for none.
+    [["trap notify 5 - 42 - - 45:3:8224,47:2:8224"], /^error trap fd 5: fcntl: Bad file descriptor$/],
+    [["trap notify 5 - 42 21521 55:1:4 45:3:32"], /trap: pass for 55, which NRS does not trap/],
+    [["trap notify 5 - 42 - - 42:3:32"], /trap: flagged call 42 is trapped already/],
+    [["trap notify 5 41 42 - - 41:3:32"], /trap: flagged call 41 is trapped already/],
+    [["trap notify 5 - 42 - - 45:6:32"], /trap: bad flagged call "45:6:32" \(ARG 0\.\.5, MASK not 0\)/],
+    [["trap notify 5 - 42 - - 45:3:0"], /trap: bad flagged call "45:3:0"/],
+    [["trap notify 5 - 42 - - 45:3"], /trap: bad flagged call "45:3" \(NR:ARG:MASK\)/],
+    [["trap notify 5 - 42 - - 45:3:32x"], /trap: bad flagged call "45:3:32x"/],
+    [["trap notify 5 - 42 - - 45:3:1,45:3:1,45:3:1,45:3:1,45:3:1,45:3:1,45:3:1,45:3:1,45:3:1"], /trap: more than 8 flagged calls/],
+    [["trap notify 5 - 42 - - 45:3:32 x"], /trap: 8 fields/],
   ];
   for (const [trap, expected] of cases) {
     it(trap.join(" / "), async () => assert.match(await initSays(plan(...trap)), expected));

@@ -5,11 +5,13 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -222,6 +224,57 @@ Napi::Value RecvNow(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(info.Env(), buf.data(), static_cast<size_t>(n));
 }
 
+// discardNow(sock, maxBytes, peek): what recv(MSG_TRUNC) does on a TCP socket, on a stream
+// socket that would copy instead (a connection's socketpair end): consumes up to maxBytes of
+// what waits now without handing them to anyone and returns how many; with `peek`, counts them
+// (at most maxBytes) and leaves them queued (SIOCINQ, unix_inq_len). 0 at EOF (or for maxBytes
+// 0 with data waiting), -1 if nothing waits (EAGAIN). Never blocks. An error after some bytes
+// went is left for the next call, as tcp_recvmsg returns what it copied first.
+Napi::Value DiscardNow(const Napi::CallbackInfo& info) {
+  int sock = ArgFd(info, 0, "discardNow", "sock");
+  int64_t maxBytes = ArgInt(info, 1, "discardNow", "maxBytes", 0, INT32_MAX);
+  bool peek = info.Length() > 2 && info[2].ToBoolean().Value();
+  Napi::Env env = info.Env();
+  auto recvRetry = [&](void* buf, size_t len, int flags) {
+    ssize_t n;
+    do {
+      n = recv(sock, buf, len, flags | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return n;
+  };
+  if (peek || maxBytes == 0) {
+    char probe;
+    ssize_t n = recvRetry(&probe, 1, MSG_PEEK);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, -1);
+      ThrowErrno(env, "recv", errno);
+      return env.Undefined();
+    }
+    if (n == 0 || maxBytes == 0) return Napi::Number::New(env, 0);
+    int queued = 0;
+    if (ioctl(sock, FIONREAD, &queued) != 0) {
+      ThrowErrno(env, "ioctl(FIONREAD)", errno);
+      return env.Undefined();
+    }
+    return Napi::Number::New(env, static_cast<double>(std::min<int64_t>(maxBytes, std::max(queued, 1))));
+  }
+  static char scratch[64 * 1024];  // JS thread only: contents never read
+  int64_t total = 0;
+  while (total < maxBytes) {
+    size_t want = static_cast<size_t>(std::min<int64_t>(maxBytes - total, sizeof scratch));
+    ssize_t n = recvRetry(scratch, want, 0);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, total > 0 ? static_cast<double>(total) : -1);
+      if (total > 0) break;
+      ThrowErrno(env, "recv", errno);
+      return env.Undefined();
+    }
+    if (n == 0) break;
+    total += n;
+  }
+  return Napi::Number::New(env, static_cast<double>(total));
+}
+
 // sendNow(sock, data): one send(MSG_DONTWAIT | MSG_NOSIGNAL) on the calling thread: the bytes
 // sent (possibly fewer than asked), or -1 if the socket's buffer is full (EAGAIN). Never blocks.
 Napi::Value SendNow(const Napi::CallbackInfo& info) {
@@ -347,6 +400,7 @@ void InitFdPass(Napi::Env env, Napi::Object exports) {
   exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
   exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
   exports.Set("recvNow", Napi::Function::New(env, RecvNow, "recvNow"));
+  exports.Set("discardNow", Napi::Function::New(env, DiscardNow, "discardNow"));
   exports.Set("sendNow", Napi::Function::New(env, SendNow, "sendNow"));
   exports.Set("ReadableWatcher", ReadableWatcher::Define(env));
   exports.Set("getsockoptInt", Napi::Function::New(env, GetsockoptInt, "getsockoptInt"));
