@@ -64,6 +64,7 @@ export const TCP_MIN_MSS = 88;
 export const MAX_TCP_WINDOW = 32767;
 export const TCP_DEFER_ACCEPT = 9;
 export const TCP_INFO = 11;
+export const TCP_WINDOW_CLAMP = 10;
 
 export const IPV6_V6ONLY = 26;
 

@@ -9,7 +9,8 @@ import { SyscallError, type Task } from "../platform/platform.js";
 import { connectedPeer, connectionTcpState, type VirtualSocket } from "../vsock/vsocket.js";
 import { native } from "../../native/index.js";
 import type { Outcome } from "../platform/platform.js";
-import type { InetFamily } from "../vsock/address.js";
+import { AF_INET, v4Of, type InetFamily } from "../vsock/address.js";
+import type { ConnectionTemplate, KernelNet } from "../vsock/kernel.js";
 import type { SocketStack } from "../vsock/stack.js";
 import { CONTINUE, INTERRUPTED, asApp, kernelTcpSocket, vsocketOf, ret, withFd, type SocketHandler } from "./common.js";
 import {
@@ -61,6 +62,7 @@ import {
   TCP_KEEPCNT,
   TCP_MAXSEG,
   TCP_MIN_MSS,
+  TCP_WINDOW_CLAMP,
   TCP_KEEPCNT_DEFAULT,
   TCP_KEEPIDLE,
   TCP_KEEPIDLE_DEFAULT,
@@ -88,8 +90,11 @@ function int(v: number): Buffer {
 type LenRule = "signed" | "unsigned";
 
 interface OptSpec {
-  /** The answer (full length; the caller truncates to `len`, the app's optlen). */
-  get?: (vs: VirtualSocket, len: number) => Buffer;
+  /**
+   * The answer (full length; the caller truncates to `len`, the app's optlen). `kernel`: the
+   * container's netns, for what only a real connection there shows (connectionSide).
+   */
+  get?: (vs: VirtualSocket, len: number, kernel: KernelNet | null) => Buffer;
   /** Checks and records `val` (the first `size` bytes of optval); absent: ENOPROTOOPT. */
   set?: (vs: VirtualSocket, val: Buffer) => void;
   /** Bytes set reads (after the level's optlen check). */
@@ -144,13 +149,37 @@ function tcpState(vs: VirtualSocket): number {
   return vs.state === "listening" ? TCP_LISTEN : TCP_CLOSE;
 }
 
-/** A minimal struct tcp_info (include/uapi/linux/tcp.h): the state, and loopback-like sizes once established. */
-function tcpInfo(vs: VirtualSocket): Buffer {
-  const b = Buffer.alloc(TCP_INFO_LEN);
+/**
+ * What a loopback TCP connection of this netns shows on this connection's side (the accepted
+ * side for a server's end, the connecting one for a client's; IPv4's for a v4-mapped peer, as
+ * the route is IPv4's): kernel.ts ConnectionTemplate, or null without one. A connection to
+ * another pod shows loopback's values too, where a veth path would show its own MTU's.
+ */
+function connectionSide(vs: VirtualSocket, kernel: KernelNet | null): ConnectionTemplate["client"] | null {
+  if (vs.state !== "connected" && vs.state !== "connecting") return null;
+  const family: InetFamily = vs.peer && v4Of(vs.peer.ip) ? AF_INET : vs.family;
+  const t = kernel?.connectionTemplate(family);
+  if (!t) return null;
+  return vs.acceptedFrom ? t.server : t.client;
+}
+
+/** tcp_info's tcpi_snd_mss (include/uapi/linux/tcp.h): the MSS TCP_MAXSEG reads too. */
+const TCPI_SND_MSS = 16;
+
+/**
+ * struct tcp_info (include/uapi/linux/tcp.h) of a connection: a fresh loopback connection's of
+ * this netns (connectionSide: its MSS, window scales, options, RTO, RTT estimate as measured
+ * once), with the sentry's state; without a template, loopback-like sizes. Counters stay those
+ * of a connection that has sent nothing.
+ */
+function tcpInfo(vs: VirtualSocket, _len: number, kernel: KernelNet | null): Buffer {
   const state = tcpState(vs);
+  const side = state === TCP_LISTEN ? null : connectionSide(vs, kernel);
+  const b = Buffer.alloc(TCP_INFO_LEN);
+  if (side) side.tcpInfo.copy(b);
   b.writeUInt8(state, 0); // tcpi_state
-  if (state !== TCP_LISTEN && (vs.state === "connected" || vs.state === "connecting")) {
-    b.writeUInt32LE(TCP_INFO_MSS, 16); // tcpi_snd_mss
+  if (!side && state !== TCP_LISTEN && (vs.state === "connected" || vs.state === "connecting")) {
+    b.writeUInt32LE(TCP_INFO_MSS, TCPI_SND_MSS); // tcpi_snd_mss
     b.writeUInt32LE(TCP_INFO_MSS, 20); // tcpi_rcv_mss
     b.writeUInt32LE(TCP_INFO_PMTU, 60); // tcpi_pmtu
     b.writeUInt32LE(0x7fffffff, 76); // tcpi_snd_ssthresh: TCP_INFINITE_SSTHRESH
@@ -173,7 +202,7 @@ function kernelAnswers(level: number, name: number): boolean {
 }
 
 /** Options whose set is ENOPROTOOPT (read-only in sock_setsockopt's switch). */
-const readOnly = (get: (vs: VirtualSocket, len: number) => Buffer): OptSpec => ({ get });
+const readOnly = (get: NonNullable<OptSpec["get"]>): OptSpec => ({ get });
 
 /** SOL_SOCKET (net/core/sock.c sk_setsockopt / sk_getsockopt). */
 const SOCKET_OPTS = new Map<number, OptSpec>([
@@ -260,9 +289,10 @@ const TCP_OPTS = new Map<number, OptSpec>([
   [
     TCP_MAXSEG,
     {
-      get: (vs) => {
+      get: (vs, _len, kernel) => {
+        const mss = connectionSide(vs, kernel)?.tcpInfo.readUInt32LE(TCPI_SND_MSS) ?? TCP_INFO_MSS;
         const user = vs.opts.getInt(IPPROTO_TCP, TCP_MAXSEG, 0);
-        return int(user > 0 && user < TCP_INFO_MSS ? user : TCP_INFO_MSS);
+        return int(user > 0 && user < mss ? user : mss);
       },
       set: (vs, val) => {
         const v = val.readInt32LE(0);
@@ -272,6 +302,19 @@ const TCP_OPTS = new Map<number, OptSpec>([
     },
   ],
   [TCP_INFO, readOnly(tcpInfo)],
+  // tcp_set_window_clamp: 0 only while TCP_CLOSE (EINVAL on a connection), else at least
+  // SOCK_MIN_RCVBUF / 2; unset, what a loopback connection has (its advertised window bound).
+  [
+    TCP_WINDOW_CLAMP,
+    {
+      get: (vs, _len, kernel) => int(vs.opts.getInt(IPPROTO_TCP, TCP_WINDOW_CLAMP, 0) || (connectionSide(vs, kernel)?.windowClamp ?? 0)),
+      set: (vs, val) => {
+        const v = val.readInt32LE(0);
+        if (v === 0) throw new SyscallError(E.EINVAL, "TCP_WINDOW_CLAMP 0 on a connection");
+        vs.opts.setInt(IPPROTO_TCP, TCP_WINDOW_CLAMP, v < SOCK_MIN_RCVBUF / 2 ? SOCK_MIN_RCVBUF / 2 : v);
+      },
+    },
+  ],
 ]);
 
 /**
@@ -392,7 +435,7 @@ export const sysGetsockopt: SocketHandler = (stack, task, args) => {
   const spec = lvl.opts.get(name);
   let data: Buffer;
   if (spec?.get) {
-    data = spec.get(vs, len);
+    data = spec.get(vs, len, stack.kernel);
   } else {
     const stored = vs.opts.get(level, name);
     if (stored) data = stored;

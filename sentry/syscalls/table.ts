@@ -53,7 +53,7 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial(
     "getsockopt",
     sysGetsockopt,
-    `on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default (int-sized); TCP_INFO minimal${untrapped("getsockopt")}`,
+    `on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default; TCP_INFO, TCP_MAXSEG and TCP_WINDOW_CLAMP are a fresh loopback connection's of the pod's netns (measured once: a connection to another pod shows loopback's MSS, not its veth's), its RTT and counters do not move${untrapped("getsockopt")}`,
   ),
   partial("ioctl", sysIoctl, "only TIOCOUTQ (SIOCOUTQ), SIOCOUTQNSD and SIOCGSTAMP(NS) are trapped: 0, 0 and ENOENT on a connection, as loopback TCP once its peer has the bytes (not while the peer's window is full)"),
   supported("epoll_create", sysEpollCreate),

@@ -5,8 +5,20 @@
 // kernel in the app's context (socket(2) is not the sentry's), so no socket of the app is made
 // here.
 import { native } from "../../native/index.js";
-import type { InetFamily } from "./address.js";
-import { SO_KEEPALIVE, SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET } from "../syscalls/linux.js";
+import { AF_INET6, IPV4_LOOPBACK, IPV6_LOOPBACK, inetAddr, type InetFamily } from "./address.js";
+import { E, IPPROTO_TCP, SO_KEEPALIVE, SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET, TCP_INFO, TCP_INFO_LEN, TCP_WINDOW_CLAMP } from "../syscalls/linux.js";
+import { formatSockaddr } from "../syscalls/sockaddr.js";
+
+/**
+ * What Linux shows of a fresh loopback TCP connection in the container's network namespace, on
+ * each side: its struct tcp_info (the MSS, window scales, options, RTO... that depend on the
+ * netns's lo and sysctls) and TCP_WINDOW_CLAMP. A connection's getsockopt answers from it, since
+ * a socketpair end has none of these.
+ */
+export interface ConnectionTemplate {
+  readonly client: { readonly tcpInfo: Buffer; readonly windowClamp: number };
+  readonly server: { readonly tcpInfo: Buffer; readonly windowClamp: number };
+}
 
 /** The kernel operations a SocketStack needs (a seam: unit tests may pass a fake). */
 export interface KernelNet {
@@ -24,6 +36,8 @@ export interface KernelNet {
    * SO_BINDTODEVICE none). Throws a NativeError with Linux's errno.
    */
   probeBytes(family: InetFamily, level: number, name: number, maxLen: number): Buffer;
+  /** A loopback connection of `family`, measured once: null if the netns cannot make one (lo down). */
+  connectionTemplate(family: InetFamily): ConnectionTemplate | null;
   /** Closes what the kernel side keeps (scratch sockets). */
   close(): void;
 }
@@ -60,6 +74,7 @@ export function copyKernelSocketOptions(from: number, to: number): void {
 /** KernelNet in the network namespace at `netnsPath` (e.g. /proc/<pid>/ns/net). */
 export class NetnsKernel implements KernelNet {
   private readonly probes = new Map<InetFamily, number>();
+  private readonly templates = new Map<InetFamily, ConnectionTemplate | null>();
 
   constructor(readonly netnsPath: string) {}
 
@@ -83,6 +98,48 @@ export class NetnsKernel implements KernelNet {
       this.probes.set(family, fd);
     }
     return fd;
+  }
+
+  connectionTemplate(family: InetFamily): ConnectionTemplate | null {
+    if (!this.templates.has(family)) this.templates.set(family, this.measureConnection(family));
+    return this.templates.get(family)!;
+  }
+
+  /**
+   * One loopback connection, made and reset at once (closeReset: no TIME_WAIT is left on its
+   * ports): a listener on port 0 of lo and a non-blocking client, whose handshake loopback
+   * finishes within connect(2) itself (the softirq runs on the way out), so the listener's queue
+   * holds it at once. Anything else (lo down: ENETUNREACH) gives no template.
+   */
+  private measureConnection(family: InetFamily): ConnectionTemplate | null {
+    const made: number[] = [];
+    try {
+      const [listener, client] = this.sockets(family, 2);
+      made.push(listener!, client!);
+      native.bind(listener!, formatSockaddr(inetAddr(family, family === AF_INET6 ? IPV6_LOOPBACK : IPV4_LOOPBACK, 0)));
+      native.listen(listener!, 1);
+      const r = native.connectNow(client!, native.getsockname(listener!));
+      if (r !== 0 && r !== E.EINPROGRESS) return null;
+      let accepted = null;
+      for (let tries = 0; !accepted && tries < 3; tries++) accepted = native.acceptNow(listener!);
+      if (!accepted) return null;
+      made.push(accepted.fd);
+      const side = (fd: number) => ({
+        tcpInfo: native.getsockoptBuf(fd, IPPROTO_TCP, TCP_INFO, TCP_INFO_LEN),
+        windowClamp: native.getsockoptInt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP),
+      });
+      return { client: side(client!), server: side(accepted.fd) };
+    } catch {
+      return null;
+    } finally {
+      for (const fd of made) {
+        try {
+          native.closeReset(fd);
+        } catch {
+          /* closed anyway */
+        }
+      }
+    }
   }
 
   close(): void {

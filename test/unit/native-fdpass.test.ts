@@ -194,6 +194,34 @@ test('socketInNetns: the socket lives in the given network namespace', async (t)
   assert.throws(() => n.socketInNetns('a\0b', c.AF_INET, c.SOCK_STREAM, 0), TypeError);
 });
 
+test('discardNow: consumes unseen (or counts with peek) what waits now; 0 at EOF, -1 if nothing', () => {
+  const [a, b] = n.socketpair();
+  assert.equal(n.discardNow(b, 10), -1); // blocking socket, nothing there: no wait
+  assert.equal(n.discardNow(b, 10, true), -1);
+  n.sendNow(a, Buffer.from('abcdef'));
+  assert.equal(n.discardNow(b, 0), 0, 'nothing asked: 0 with data waiting');
+  assert.equal(n.discardNow(b, 4, true), 4, 'peek counts at most maxBytes');
+  assert.equal(n.discardNow(b, 100, true), 6, 'peek counts what waits');
+  assert.equal(n.discardNow(b, 2), 2);
+  assert.equal(n.recvNow(b, 2)?.toString(), 'cd', 'the discarded bytes went first');
+  // More than the scratch buffer in one call.
+  const big = Buffer.alloc(100_000);
+  let sent = 0;
+  while (sent < 150_000) {
+    const r = n.sendNow(a, big);
+    if (r < 0) break;
+    sent += r;
+  }
+  assert.ok(sent > 65536, `${sent} bytes queued`);
+  assert.equal(n.discardNow(b, 1 << 30), 2 + sent);
+  assert.equal(n.discardNow(b, 1), -1);
+  n.closeFd(a);
+  assert.equal(n.discardNow(b, 1), 0, 'EOF');
+  assert.equal(n.discardNow(b, 1, true), 0, 'EOF, peeked');
+  assertNativeError(() => n.discardNow(a, 1), 'recv', 'EBADF');
+  n.closeFd(b);
+});
+
 test('sendNow/recvNow: never block, whatever O_NONBLOCK; EAGAIN is -1 / null, EOF an empty buffer', () => {
   const [a, b] = n.socketpair();
   assert.equal(n.recvNow(b, 1), null); // blocking socket, nothing there: no wait

@@ -1,0 +1,40 @@
+// NetnsKernel's connection template (sentry/vsock/kernel.ts): a loopback connection measured
+// once in the container's netns, whose TCP_INFO and TCP_WINDOW_CLAMP a connection's getsockopt
+// answers with; none where the netns cannot make one (lo down). Needs root (ip netns).
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { AF_INET, AF_INET6 } from "../../sentry/vsock/address.js";
+import { NetnsKernel } from "../../sentry/vsock/kernel.js";
+
+const isRoot = process.getuid?.() === 0;
+const ns = `tsor-unit-template-${process.pid}`;
+const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "ignore", "inherit"] });
+
+describe("NetnsKernel.connectionTemplate", { skip: !isRoot && "needs root (ip netns)" }, () => {
+  before(() => ip("netns", "add", ns));
+  after(() => ip("netns", "del", ns));
+
+  it("is null while lo is down, and measured once lo is up", () => {
+    const down = new NetnsKernel(`/run/netns/${ns}`);
+    assert.equal(down.connectionTemplate(AF_INET), null);
+    down.close();
+    ip("-n", ns, "link", "set", "lo", "up");
+    const k = new NetnsKernel(`/run/netns/${ns}`);
+    for (const family of [AF_INET, AF_INET6] as const) {
+      const t = k.connectionTemplate(family);
+      assert.ok(t, `family ${family}`);
+      for (const side of [t.client, t.server]) {
+        assert.equal(side.tcpInfo.length, 232, "struct tcp_info in full");
+        assert.equal(side.tcpInfo[0], 1, "TCP_ESTABLISHED");
+        assert.ok(side.tcpInfo.readUInt32LE(16) > 536, "an MSS from lo's MTU");
+        assert.ok(side.windowClamp > 0);
+      }
+      assert.equal(k.connectionTemplate(family), t, "measured once");
+    }
+    k.close();
+    // Its ports were reset, not left in TIME_WAIT.
+    const tcp = execFileSync("ip", ["netns", "exec", ns, "cat", "/proc/net/tcp", "/proc/net/tcp6"], { encoding: "utf8" });
+    assert.equal(tcp.split("\n").filter((l) => /^\s*\d+:/.test(l)).length, 0, tcp);
+  });
+});
