@@ -1,6 +1,7 @@
 /* recv with MSG_TRUNC on a blocking connection waits as TCP does: for the first byte, or with
  * MSG_WAITALL for all of them; EOF ends it; SO_RCVTIMEO gives up with EAGAIN. MSG_PEEK|MSG_TRUNC
- * counts without consuming. A signal during the wait interrupts it (EINTR without SA_RESTART). */
+ * counts without consuming. A signal during the wait interrupts it (EINTR without SA_RESTART), or
+ * the call goes on (SA_RESTART). */
 #include "common.h"
 static int client;
 static void *write_later(void *arg) {
@@ -44,6 +45,13 @@ int main(void) {
   struct itimerval it = { { 0, 0 }, { 0, 100000 } };
   MUST(setitimer(ITIMER_REAL, &it, NULL));
   SHOW("recv MSG_TRUNC hit by SIGALRM (no SA_RESTART)", recv(s, NULL, 8, MSG_TRUNC));
+  sa.sa_flags = SA_RESTART;
+  MUST(sigaction(SIGALRM, &sa, NULL));
+  it.it_value.tv_usec = 20000;
+  MUST(setitimer(ITIMER_REAL, &it, NULL));
+  t = go(write_later, "after the signal"); /* 50 ms: the alarm (20 ms) hits the wait first */
+  SHOW("recv MSG_TRUNC hit by SIGALRM with SA_RESTART goes on", recv(s, NULL, 100, MSG_TRUNC));
+  join(t);
   write_all(client, "xy", 2);
   MUST(shutdown(client, SHUT_WR));
   sleep_ms(20);
