@@ -97,14 +97,18 @@ export interface SocketResults {
   transports: Map<Where, Set<string>>;
   /** the first error of a runtime that failed (its later runs were skipped) */
   failed: Map<Where, string>;
-  /** trapfloor's median_us / p90_us / mean_us, the median of its runs */
+  /** trapfloor's `<mode>.median_us` / `.p90_us` / `.mean_us` per FloorMode, the median of its runs */
   floor: Map<string, number>;
 }
 
+/** trapfloor's answers: a socketpair end installed (ADDFD, as the sentry's connect), or a plain SEND. */
+type FloorMode = "addfd" | "answer";
+const FLOOR_MODES: FloorMode[] = ["addfd", "answer"];
+
 /** One run of trapfloor: its numbers by key. */
-function runTrapFloor(n: number): Record<string, number> {
-  const r = spawnSync(TRAPFLOOR, [String(n)], { encoding: "utf8", timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`${TRAPFLOOR} ${n} failed (${r.status ?? r.signal}): ${r.stderr}`);
+function runTrapFloor(n: number, mode: FloorMode): Record<string, number> {
+  const r = spawnSync(TRAPFLOOR, [String(n), mode], { encoding: "utf8", timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`${TRAPFLOOR} ${n} ${mode} failed (${r.status ?? r.signal}): ${r.stderr}`);
   const line = r.stdout.split("\n").find((l) => l.startsWith("trapfloor "));
   if (!line) throw new Error(`trapfloor printed no result: ${r.stdout}`);
   return Object.fromEntries(line.split(" ").slice(1).map((kv) => kv.split("=")).map(([k, v]) => [k!, Number(v)]));
@@ -141,7 +145,11 @@ export function measureSockets(sizes: Sizes, runs: number): SocketResults {
           }
         }
       }
-      for (const [k, v] of Object.entries(runTrapFloor(sizes.connrate))) if (k !== "n") floorSamples.set(k, [...(floorSamples.get(k) ?? []), v]);
+      for (const mode of FLOOR_MODES) {
+        for (const [k, v] of Object.entries(runTrapFloor(sizes.connrate, mode))) {
+          if (k !== "n") floorSamples.set(`${mode}.${k}`, [...(floorSamples.get(`${mode}.${k}`) ?? []), v]);
+        }
+      }
     }
   } finally {
     runner.close();
@@ -194,10 +202,12 @@ export function formatSockets(res: SocketResults): string {
   }
   lines.push("", `client socket (kernel's protocol name for the fd; else /proc/net/{tcp,tcp6,unix}): ${WHERE.map((w) => `${w} ${[...res.transports.get(w)!].join("/") || "-"}`).join(", ")}`);
   for (const [where, err] of res.failed) lines.push(`${where} FAILED (later ${where} runs skipped): ${err.trim()}`);
-  const f = (k: string) => res.floor.get(k)?.toFixed(1) ?? "-";
+  const f = (mode: FloorMode) => ["median", "p90", "mean"].map((k) => `${k} ${res.floor.get(`${mode}.${k}_us`)?.toFixed(1) ?? "-"} µs`).join(", ");
   lines.push(
-    `the floor of a trapped connect here (test/bench/trapfloor.c: a C supervisor answers with ADDFD + SEND, no sentry):`,
-    `  median ${f("median_us")} µs, p90 ${f("p90_us")} µs, mean ${f("mean_us")} µs (the median is low when supervisor and app share a CPU)`,
+    `the floor of a trapped connect here (test/bench/trapfloor.c: a C supervisor with synchronous wake-ups, no sentry):`,
+    `  a socketpair end installed (ADDFD + SEND, as the sentry does): ${f("addfd")}`,
+    `  answered only (SEND): ${f("answer")}`,
+    `  (ADDFD wakes the app as an ordinary wake-up, onto an idle vCPU when there is one; the median is low when it stays)`,
   );
   const tsorSeen = res.transports.get("tsor")!;
   if (!res.failed.has("tsor") && tsorSeen.has("kernel-tcp")) {

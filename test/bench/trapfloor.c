@@ -7,7 +7,15 @@
  * seccomp_unotify(2). What the sentry adds on top of this is its own work (JS, bookkeeping) and
  * its threads; what this costs is the kernel's and the scheduler's, wake-ups across vCPUs above all.
  *
- *   trapfloor N      N connects; prints `trapfloor n=N median_us=.. p90_us=.. mean_us=..`
+ * The listener asks for synchronous wake-ups (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux 6.6), as
+ * the sentry does: the app's trap wakes the supervisor on the app's CPU and the answer wakes the
+ * app on the supervisor's. ADDFD's own wake-up of the app is an ordinary one, which puts the app
+ * on an idle vCPU when there is one (a VM exit to wake it): `answer` mode leaves ADDFD out to show
+ * what that costs.
+ *
+ *   trapfloor N [addfd|answer]   N connects (addfd: a socketpair end installed, then SEND; answer:
+ *                                SEND with 0 only); prints
+ *                                `trapfloor n=N median_us=.. p90_us=.. mean_us=..`
  *
  * Needs no privilege beyond no_new_privs (set here). Exits non-zero on any failed call.
  */
@@ -105,9 +113,10 @@ static int app(int sock, long n) {
 }
 
 int main(int argc, char **argv) {
-  long n = argc == 2 ? strtol(argv[1], NULL, 10) : 0;
-  if (n <= 0) {
-    fprintf(stderr, "usage: trapfloor N\n");
+  long n = argc >= 2 && argc <= 3 ? strtol(argv[1], NULL, 10) : 0;
+  int addfd_mode = argc < 3 || !strcmp(argv[2], "addfd");
+  if (n <= 0 || (argc == 3 && !addfd_mode && strcmp(argv[2], "answer"))) {
+    fprintf(stderr, "usage: trapfloor N [addfd|answer]\n");
     return 2;
   }
   int sv[2];
@@ -121,6 +130,10 @@ int main(int argc, char **argv) {
   close(sv[1]);
   int listener = recv_fd(sv[0]);
   send_fd(sv[0], -1); /* go */
+  /* As the sentry: synchronous wake-ups where the kernel has them (else as before):
+   * SECCOMP_IOCTL_NOTIF_SET_FLAGS with SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux 6.6, which
+   * these headers may not name yet. */
+  (void)ioctl(listener, SECCOMP_IOW(4, __u64), 1UL);
   struct seccomp_notif_sizes sizes;
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) die("seccomp(SECCOMP_GET_NOTIF_SIZES)");
   struct seccomp_notif *notif = malloc(sizes.seccomp_notif);
@@ -132,14 +145,16 @@ int main(int argc, char **argv) {
       if (errno == EINTR) continue;
       break; /* ENOENT: the app is gone */
     }
-    int pair[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) die("socketpair (connection)");
-    struct seccomp_notif_addfd addfd = {
-        .id = notif->id, .flags = SECCOMP_ADDFD_FLAG_SETFD, .srcfd = (__u32)pair[0], .newfd = (__u32)notif->data.args[0],
-    };
-    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0 && errno != ENOENT) die("ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)");
-    close(pair[0]);
-    close(pair[1]);
+    if (addfd_mode) {
+      int pair[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) die("socketpair (connection)");
+      struct seccomp_notif_addfd addfd = {
+          .id = notif->id, .flags = SECCOMP_ADDFD_FLAG_SETFD, .srcfd = (__u32)pair[0], .newfd = (__u32)notif->data.args[0],
+      };
+      if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0 && errno != ENOENT) die("ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)");
+      close(pair[0]);
+      close(pair[1]);
+    }
     memset(resp, 0, sizes.seccomp_notif_resp);
     resp->id = notif->id;
     if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0 && errno != ENOENT) die("ioctl(SECCOMP_IOCTL_NOTIF_SEND)");
