@@ -8,7 +8,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { UserError, type GlobalOptions } from "./cli.js";
 import { StateStore, processAlive, publicState, validateId, type ContainerState, type PublicState, type Status } from "./state.js";
 import { loadSpec } from "./spec/validate.js";
-import { createCgroupManager, type CgroupManager, type CgroupResources } from "./cgroups/index.js";
+import { createCgroupManager, systemdCgroupPath, type CgroupManager, type CgroupResources } from "./cgroups/index.js";
 import type { CgroupStats, U64 } from "./cgroups/stats.js";
 import { SentryCgroup } from "./cgroups/sentry.js";
 import { runHooks } from "../gofer/hooks.js";
@@ -72,13 +72,13 @@ export class Runtime {
     if (!spec.process?.terminal && opts.consoleSocket) {
       throw new UserError("--console-socket was given but process.terminal is false");
     }
-    if (this.global.systemdCgroup) throw new UserError("--systemd-cgroup is not supported: give linux.cgroupsPath as a cgroupfs path");
+    const cgroupsPath = this.containerCgroupsPath(opts.id, spec.linux?.cgroupsPath);
     if (!Number.isInteger(opts.preserveFds) || opts.preserveFds < 0) throw new UserError(`--preserve-fds: invalid count ${opts.preserveFds}`);
     const platform = checkPlatform(opts.platform ?? "seccomp");
     const network = checkNetwork(opts.network ?? "tsor");
 
     this.store.reserve(opts.id);
-    const sentryCgroup = this.prepareSentryCgroup(opts.id, spec.linux?.cgroupsPath);
+    const sentryCgroup = this.prepareSentryCgroup(opts.id, cgroupsPath);
     const req: LaunchRequest = {
       root: path.resolve(this.global.root),
       id: opts.id,
@@ -93,6 +93,7 @@ export class Runtime {
       network,
       ...(opts.netdSocket ? { netdSocket: path.resolve(opts.netdSocket) } : {}),
       ...(sentryCgroup ? { sentryCgroup: sentryCgroup.info } : {}),
+      ...(cgroupsPath !== undefined ? { cgroupsPath } : {}),
       log: this.global.log ? path.resolve(this.global.log) : undefined,
       logFormat: this.global.logFormat,
       debug: this.global.debug,
@@ -114,6 +115,20 @@ export class Runtime {
     }
     this.log.info({ id: opts.id, pid: result.created }, "created");
     return result.created;
+  }
+
+  /**
+   * The container's cgroup path: linux.cgroupsPath, or with --systemd-cgroup the directory
+   * systemd gives its "slice:prefix:name" (oci/cgroups/systemd.ts), which tsor drives through
+   * cgroupfs as runc's systemd driver would find it.
+   */
+  private containerCgroupsPath(id: string, cgroupsPath: string | undefined): string | undefined {
+    if (!this.global.systemdCgroup) return cgroupsPath;
+    try {
+      return systemdCgroupPath(id, cgroupsPath);
+    } catch (e) {
+      throw new UserError(`--systemd-cgroup: ${(e as Error).message}`);
+    }
   }
 
   /**

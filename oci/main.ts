@@ -42,7 +42,7 @@ export function buildProgram(): Command {
     .option("--log <file>", "log file (default: no log)")
     .option("--log-format <format>", "log format: text or json", "text")
     .option("--debug", "enable debug logging")
-    .option("--systemd-cgroup", "use systemd for cgroups (not supported: tsor manages cgroupfs paths)")
+    .option("--systemd-cgroup", 'take linux.cgroupsPath as systemd\'s "slice:prefix:name" (driven through cgroupfs, no D-Bus)')
     .option("--report-sentry-pid", "--pid-file gets the sentry's pid (create) or tsor-init's (exec -d), which exit with the process's status: for containerd's runc shim and docker (tsor install sets it)")
     .showHelpAfterError(false)
     // Global flags go before the verb and a verb's flags before its positional arguments, as

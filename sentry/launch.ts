@@ -38,6 +38,8 @@ export interface LaunchRequest {
   netdSocket?: string;
   /** The sibling cgroup the CLI made for the sentry and moved it into (oci/cgroups/sentry.ts). */
   sentryCgroup?: SentryCgroupInfo;
+  /** The container's cgroup path as the CLI resolved it (--systemd-cgroup expands it); unset: linux.cgroupsPath. */
+  cgroupsPath?: string;
   log?: string;
   logFormat: "text" | "json";
   debug: boolean;

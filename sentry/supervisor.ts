@@ -137,7 +137,7 @@ export class ContainerSupervisor {
     // `--network tsor`: the platform's trap filter; its channel sits right after the preserved fds.
     const trapped = network === "tsor";
 
-    this.cgroup = createCgroupManager({ id: req.id, cgroupsPath: spec.linux?.cgroupsPath, resources: spec.linux?.resources });
+    this.cgroup = createCgroupManager({ id: req.id, cgroupsPath: req.cgroupsPath ?? spec.linux?.cgroupsPath, resources: spec.linux?.resources });
     this.cgroup.create();
     for (const w of this.cgroup.set()) this.log.warn(w);
 

@@ -9,6 +9,7 @@ import { V2Manager } from "./v2.js";
 
 export { CgroupError, RealCgroupFs, type CgroupFs, type CgroupDirent } from "./fs.js";
 export { FakeCgroupFs } from "./fake-fs.js";
+export { expandSlice, systemdCgroupPath } from "./systemd.js";
 export { detectCgroupLayout, parseMountinfo, V1_CONTROLLERS, type CgroupLayout, type CgroupMode } from "./detect.js";
 export type { CgroupManager, FreezerState } from "./manager.js";
 export {
@@ -19,8 +20,6 @@ export {
 /** The parent of containers created without linux.cgroupsPath. */
 export const DEFAULT_CGROUP_PARENT = "/tsor";
 
-export const SYSTEMD_UNSUPPORTED = "--systemd-cgroup is not supported: use cgroupfs paths";
-
 export interface CgroupManagerOptions {
   /** Container id: names the default cgroup and appears in errors. */
   id: string;
@@ -30,8 +29,6 @@ export interface CgroupManagerOptions {
   resources?: CgroupResources;
   /** The OS seam; the real cgroupfs by default. */
   fs?: CgroupFs;
-  /** runc's --systemd-cgroup: refused, TSoR only drives cgroupfs. */
-  systemd?: boolean;
   /** Skip mountinfo detection (tests, or a caller that already detected). */
   layout?: CgroupLayout;
 }
@@ -52,7 +49,6 @@ export function resolveCgroupPath(id: string, cgroupsPath?: string): string {
 }
 
 export function createCgroupManager(opts: CgroupManagerOptions): CgroupManager {
-  if (opts.systemd) throw new CgroupError(SYSTEMD_UNSUPPORTED);
   const fs = opts.fs ?? new RealCgroupFs();
   const cgPath = resolveCgroupPath(opts.id, opts.cgroupsPath);
   const layout = opts.layout ?? detectCgroupLayout(fs.readMountinfo());

@@ -90,12 +90,21 @@ function dottedKey(keys: readonly string[]): string {
 }
 
 /** The handler's value as tsor writes it. */
-function handlerValue(binaryName: string): Table {
-  return { runtime_type: RUNC_V2_SHIM, options: { BinaryName: binaryName } };
+function handlerValue(binaryName: string, systemdCgroup: boolean): Table {
+  return { runtime_type: RUNC_V2_SHIM, options: { BinaryName: binaryName, ...(systemdCgroup ? { SystemdCgroup: true } : {}) } };
+}
+
+/**
+ * Whether the config's runc handler uses the systemd cgroup driver (options.SystemdCgroup, as
+ * kubeadm sets it): tsor's handler then does too, so that containerd hands it the same
+ * "slice:prefix:name" cgroup paths under kubelet's pod slices (oci/cgroups/systemd.ts).
+ */
+function runcUsesSystemdCgroup(config: Table, version: ContainerdConfigVersion): boolean {
+  return getPath(config, [...CRI_RUNTIMES[version], "runc", "options", "SystemdCgroup"]) === true;
 }
 
 /** The delimited block for config `version` (with a `version` line for an otherwise empty file). */
-export function handlerBlock(version: ContainerdConfigVersion, binaryName: string, withVersion: boolean): string {
+export function handlerBlock(version: ContainerdConfigVersion, binaryName: string, withVersion: boolean, systemdCgroup = false): string {
   const table = dottedKey([...CRI_RUNTIMES[version], CONTAINERD_HANDLER]);
   return [
     BLOCK_BEGIN,
@@ -105,6 +114,7 @@ export function handlerBlock(version: ContainerdConfigVersion, binaryName: strin
     "",
     `[${table}.options]`,
     `  BinaryName = ${JSON.stringify(binaryName)}`,
+    ...(systemdCgroup ? ["  SystemdCgroup = true  # as the runc handler: kubelet's systemd cgroup driver"] : []),
     BLOCK_END,
     "",
   ].join("\n");
@@ -167,8 +177,9 @@ export function planContainerdInstall(o: { file: string; binaryName: string; for
   const handlerKeys = [...CRI_RUNTIMES[version], CONTAINERD_HANDLER];
   const table = `[${dottedKey(handlerKeys)}]`;
   const existing = getPath(config, handlerKeys);
-  const wanted = handlerValue(binaryName);
-  if (isTable(existing) && existing.runtime_type === RUNC_V2_SHIM && getPath(existing, ["options", "BinaryName"]) === binaryName) {
+  const systemdCgroup = runcUsesSystemdCgroup(config, version);
+  const wanted = handlerValue(binaryName, systemdCgroup);
+  if (isDeepStrictEqual(prune(existing), prune(wanted))) {
     return { change: { file, before, after: before }, summary: `containerd: ${file} already has ${table} with BinaryName ${binaryName}; nothing to change` };
   }
   if (existing !== undefined && !o.force) {
@@ -185,7 +196,7 @@ export function planContainerdInstall(o: { file: string; binaryName: string; for
     base = rest;
     removed = cut;
   }
-  const inserted = separator(base) + handlerBlock(version, binaryName, found === "empty");
+  const inserted = separator(base) + handlerBlock(version, binaryName, found === "empty", systemdCgroup);
   const after = base + inserted;
   const expected = withPath(found === "empty" ? { version } : config, handlerKeys, wanted);
   if (!parsesTo(after, expected)) {
@@ -195,7 +206,7 @@ export function planContainerdInstall(o: { file: string; binaryName: string; for
   const own = record !== undefined && existing !== undefined ? record : undefined;
   return {
     change,
-    summary: `containerd: ${existing === undefined ? "add" : "replace"} runtime handler ${table} ${existing === undefined ? "to" : "in"} ${file} (config version ${version}, ${RUNC_V2_SHIM}, BinaryName ${binaryName})`,
+    summary: `containerd: ${existing === undefined ? "add" : "replace"} runtime handler ${table} ${existing === undefined ? "to" : "in"} ${file} (config version ${version}, ${RUNC_V2_SHIM}, BinaryName ${binaryName}${systemdCgroup ? ", SystemdCgroup as the runc handler" : ""})`,
     record: (applied, now) => ({
       ...fileRecord(change, applied, now, own),
       version,

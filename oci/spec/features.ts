@@ -54,8 +54,9 @@ const sorted = (names: Iterable<string>): string[] => [...names].sort();
 /**
  * What tsor implements, independent of this host (features.md: determined at build time).
  * Not implemented, so reported disabled: AppArmor and SELinux labels, Intel RDT, id-mapped
- * mounts, the RDMA cgroup controller, and the systemd cgroup driver (oci/cgroups writes cgroupfs
- * directly, v1 and v2). Checkpoint/restore (CRIU) is not implemented either: the
+ * mounts, the RDMA cgroup controller, and rootless systemd (systemdUser). The systemd cgroup
+ * driver's paths are taken (--systemd-cgroup: oci/cgroups/systemd.ts) and driven through
+ * cgroupfs directly like any other, v1 and v2. Checkpoint/restore (CRIU) is not implemented either: the
  * annotation runc uses for it says "false".
  */
 export function buildFeatures(annotations?: Record<string, string>): Features {
@@ -68,7 +69,7 @@ export function buildFeatures(annotations?: Record<string, string>): Features {
     linux: {
       namespaces: sorted(NAMESPACE_TYPES),
       capabilities: [...CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: false },
       seccomp: {
         enabled: true,
         actions: sorted(SECCOMP_ACTIONS),

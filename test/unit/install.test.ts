@@ -314,7 +314,9 @@ for (const [version, original] of [
     run(env, { containerd: true });
     const after = read(env.configToml);
     assert.ok(after.startsWith(original), "everything before, comments included, is kept as it was");
-    assert.deepEqual(handlerOf(after, version), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: SHIM_TSOR } });
+    // V2's runc handler uses the systemd cgroup driver (kubeadm): tsor's handler follows it.
+    const options = version === 2 ? { BinaryName: SHIM_TSOR, SystemdCgroup: true } : { BinaryName: SHIM_TSOR };
+    assert.deepEqual(handlerOf(after, version), { runtime_type: RUNC_V2_SHIM, options });
     assert.deepEqual(withoutHandler(after, version), toml(original), "nothing else changes");
     const section = version === 2 ? '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.tsor]' : '[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.tsor]';
     assert.ok(after.includes(section), `${section} in:\n${after}`);
@@ -402,7 +404,7 @@ test("containerd: a tsor handler with another BinaryName is refused; --force rep
   assert.equal(read(env.configToml), theirs);
   run(env, { containerd: true, force: true });
   const forced = read(env.configToml);
-  assert.deepEqual(handlerOf(forced, 2), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: SHIM_TSOR } });
+  assert.deepEqual(handlerOf(forced, 2), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: SHIM_TSOR, SystemdCgroup: true } });
   assert.ok(!forced.includes("/old/tsor"));
   assert.ok(forced.startsWith(V2));
   // Edited since: the structural undo cuts tsor's block and puts the old tables back.
