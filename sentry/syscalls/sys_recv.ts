@@ -52,7 +52,10 @@ function waitReadable(dup: number, task: Task, deadline: number): Promise<Waited
   return new Promise((resolve) => {
     const watcher = new native.ReadableWatcher(dup);
     const timers: NodeJS.Timeout[] = [];
+    let settled = false;
     const done = (w: Waited) => {
+      if (settled) return;
+      settled = true;
       watcher.stop();
       for (const t of timers) clearTimeout(t);
       resolve(w);

@@ -101,17 +101,21 @@ export class NetnsKernel implements KernelNet {
   }
 
   connectionTemplate(family: InetFamily): ConnectionTemplate | null {
-    if (!this.templates.has(family)) this.templates.set(family, this.measureConnection(family));
-    return this.templates.get(family)!;
+    if (this.templates.has(family)) return this.templates.get(family)!;
+    const t = this.measureConnection(family);
+    // Not ready at once (a busy moment): measured again on the next call; else kept.
+    if (t !== undefined) this.templates.set(family, t);
+    return t ?? null;
   }
 
   /**
    * One loopback connection, made and reset at once (closeReset: no TIME_WAIT is left on its
    * ports): a listener on port 0 of lo and a non-blocking client, whose handshake loopback
    * finishes within connect(2) itself (the softirq runs on the way out), so the listener's queue
-   * holds it at once. Anything else (lo down: ENETUNREACH) gives no template.
+   * holds it at once (undefined if it does not yet). Anything else (lo down: ENETUNREACH) gives
+   * no template (null).
    */
-  private measureConnection(family: InetFamily): ConnectionTemplate | null {
+  private measureConnection(family: InetFamily): ConnectionTemplate | null | undefined {
     const made: number[] = [];
     try {
       const [listener, client] = this.sockets(family, 2);
@@ -122,7 +126,7 @@ export class NetnsKernel implements KernelNet {
       if (r !== 0 && r !== E.EINPROGRESS) return null;
       let accepted = null;
       for (let tries = 0; !accepted && tries < 3; tries++) accepted = native.acceptNow(listener!);
-      if (!accepted) return null;
+      if (!accepted) return undefined;
       made.push(accepted.fd);
       const side = (fd: number) => ({
         tcpInfo: native.getsockoptBuf(fd, IPPROTO_TCP, TCP_INFO, TCP_INFO_LEN),
