@@ -100,7 +100,9 @@ export const UNTRAPPED_ARGS: readonly { call: SocketSyscallName; arg1: number; a
  * with a flag TCP gives a meaning an AF_UNIX stream does not (MSG_TRUNC discards without
  * copying, MSG_ERRQUEUE reads the error queue). Every other receive, the data path, never leaves
  * the kernel. Such a receive on a UDP or any other socket traps and goes back to the kernel
- * (CONTINUE), as a UDP bind or connect does. recvmmsg is not trapped (TCP has no use for it).
+ * (CONTINUE), as a UDP bind or connect does: a round trip per call for what uses them often (a
+ * DNS stub sizing datagrams with MSG_PEEK | MSG_TRUNC; MSG_ZEROCOPY completions read from a
+ * kernel TCP socket's error queue). recvmmsg is not trapped (TCP has no use for it).
  */
 export const FLAGGED_CALLS: readonly { call: SocketSyscallName; arg: number; mask: number; what: string }[] = [
   { call: "recvfrom", arg: 3, mask: MSG_TRUNC | MSG_ERRQUEUE, what: "flags with MSG_TRUNC or MSG_ERRQUEUE" },
