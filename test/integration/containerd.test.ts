@@ -4,7 +4,8 @@
 // (test/cri/client.ts): two pods with runtime_handler "tsor", an httpd in pod A, a sleeper in
 // pod B that fetches from pod A's IP by ExecSync (a TCP connection from one pod to another),
 // ExecSync's exit code, then stop and remove, and nothing left (no tsor state, netns or shim).
-// Also `ctr run` with tsor-shim-runtime as the runc binary. Root only; a tsor test.
+// Also `ctr run` with tsor-shim-runtime as the runc binary, with and without the systemd cgroup
+// driver. Root only; a tsor test.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -312,5 +313,33 @@ describe("containerd CRI with runtime handler tsor (a private containerd configu
     assert.equal(r.code, 0, `ctr run failed: ${r.stderr}\n${log()}`);
     assert.equal(r.stdout, "hi\n");
     assert.equal(fs.existsSync(path.join(RUNC_ROOT, "tsor", id)), false);
+  });
+
+  test("ctr run --runc-systemd-cgroup: the container runs in the scope systemd would give it; nothing left", () => {
+    const id = `tsor-ctr-sd-${process.pid}`;
+    const slice = `tsorctr${process.pid}`;
+    const scope = `/${slice}.slice/tsor-ctr-${id}.scope`;
+    const mounts = () => ["/sys/fs/cgroup", ...fs.readdirSync("/sys/fs/cgroup").map((m) => path.join("/sys/fs/cgroup", m))];
+    try {
+      const r = ctr([
+        "-n", "tsor", "run", "--runtime", "io.containerd.runc.v2", "--runc-binary", SHIM_RUNTIME,
+        "--runc-systemd-cgroup", "--cgroup", `${slice}.slice:tsor-ctr:${id}`, "--rm", IMAGE, id, "cat", "/proc/self/cgroup",
+      ]);
+      assert.equal(r.code, 0, `ctr run failed: ${r.stderr}\n${log()}`);
+      const paths = r.stdout.trim().split("\n").map((l) => l.slice(l.indexOf(":", l.indexOf(":") + 1) + 1));
+      // Inside a cgroup namespace (v2 hosts) every path reads "/"; else they name the scope.
+      if (!paths.every((p) => p === "/")) assert.ok(paths.includes(scope), `container's cgroups: ${r.stdout}`);
+      assert.equal(fs.existsSync(path.join(RUNC_ROOT, "tsor", id)), false);
+      for (const mount of mounts()) assert.ok(!fs.existsSync(path.join(mount, scope)), `${mount}${scope} left`);
+    } finally {
+      // The slice stands for the one kubelet or docker made through systemd: not tsor's to remove.
+      for (const mount of mounts()) {
+        try {
+          fs.rmdirSync(path.join(mount, `${slice}.slice`));
+        } catch {
+          /* not there */
+        }
+      }
+    }
   });
 });
