@@ -71,10 +71,14 @@ export function copyKernelSocketOptions(from: number, to: number): void {
   native.copySocketOptions(from, to, KERNEL_HELD_OPTIONS);
 }
 
+/** How long a loopback template that could not be measured waits before the next try. */
+const TEMPLATE_RETRY_MS = 1000;
+
 /** KernelNet in the network namespace at `netnsPath` (e.g. /proc/<pid>/ns/net). */
 export class NetnsKernel implements KernelNet {
   private readonly probes = new Map<InetFamily, number>();
   private readonly templates = new Map<InetFamily, ConnectionTemplate | null>();
+  private readonly retryAt = new Map<InetFamily, number>();
 
   constructor(readonly netnsPath: string) {}
 
@@ -102,9 +106,12 @@ export class NetnsKernel implements KernelNet {
 
   connectionTemplate(family: InetFamily): ConnectionTemplate | null {
     if (this.templates.has(family)) return this.templates.get(family)!;
+    if ((this.retryAt.get(family) ?? 0) > Date.now()) return null;
     const t = this.measureConnection(family);
-    // Not ready at once (a busy moment): measured again on the next call; else kept.
-    if (t !== undefined) this.templates.set(family, t);
+    // Not ready at once (a busy moment, or lo's packets dropped): measured again a while later,
+    // not on every call; else kept.
+    if (t === undefined) this.retryAt.set(family, Date.now() + TEMPLATE_RETRY_MS);
+    else this.templates.set(family, t);
     return t ?? null;
   }
 

@@ -40,4 +40,19 @@ describe("NetnsKernel.connectionTemplate", { skip: !isRoot && "needs root (ip ne
     const tcp = execFileSync("ip", ["netns", "exec", ns, "cat", "/proc/net/tcp", "/proc/net/tcp6"], { encoding: "utf8" });
     assert.equal(tcp.split("\n").filter((l) => /^\s*\d+:/.test(l)).length, 0, tcp);
   });
+
+  it("not measurable at once (lo's SYNs dropped): none, and not tried again for a second", async () => {
+    const synDrop = (op: "-A" | "-D") => execFileSync("ip", ["netns", "exec", ns, "iptables", op, "INPUT", "-i", "lo", "-p", "tcp", "--syn", "-j", "DROP"]);
+    synDrop("-A");
+    const k = new NetnsKernel(`/run/netns/${ns}`);
+    try {
+      assert.equal(k.connectionTemplate(AF_INET), null);
+      synDrop("-D");
+      assert.equal(k.connectionTemplate(AF_INET), null, "within the retry delay: not measured again");
+      await new Promise((r) => setTimeout(r, 1100));
+      assert.ok(k.connectionTemplate(AF_INET), "measured once the delay passed");
+    } finally {
+      k.close();
+    }
+  });
 });
