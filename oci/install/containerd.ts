@@ -183,7 +183,11 @@ export function planContainerdInstall(o: { file: string; binaryName: string; for
     return { change: { file, before, after: before }, summary: `containerd: ${file} already has ${table} with BinaryName ${binaryName}; nothing to change` };
   }
   if (existing !== undefined && !o.force) {
-    const was = isTable(existing) ? `runtime_type ${JSON.stringify(existing.runtime_type)}, BinaryName ${JSON.stringify(getPath(existing, ["options", "BinaryName"]))}` : JSON.stringify(existing);
+    const systemdWas = isTable(existing) ? getPath(existing, ["options", "SystemdCgroup"]) : undefined;
+    const was = isTable(existing)
+      ? `runtime_type ${JSON.stringify(existing.runtime_type)}, BinaryName ${JSON.stringify(getPath(existing, ["options", "BinaryName"]))}` +
+        (systemdWas !== undefined || systemdCgroup ? `, SystemdCgroup ${JSON.stringify(systemdWas ?? false)} where the runc handler's is ${systemdCgroup}` : "")
+      : JSON.stringify(existing);
     throw new UserError(`${file}: ${table} already exists (${was}); left unchanged (--force replaces it)`);
   }
   let base = before ?? "";

@@ -400,7 +400,7 @@ test("containerd: a tsor handler with another BinaryName is refused; --force rep
   const env = setup(t);
   const theirs = V2 + '\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.tsor]\n  runtime_type = "io.containerd.runc.v2"\n  # old build\n  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.tsor.options]\n    BinaryName = "/old/tsor"\n';
   write(env.configToml, theirs);
-  assertUserError(() => run(env, { containerd: true }), /config\.toml: \[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.tsor\] already exists \(runtime_type "io\.containerd\.runc\.v2", BinaryName "\/old\/tsor"\); left unchanged \(--force replaces it\)/);
+  assertUserError(() => run(env, { containerd: true }), /config\.toml: \[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.tsor\] already exists \(runtime_type "io\.containerd\.runc\.v2", BinaryName "\/old\/tsor", SystemdCgroup false where the runc handler's is true\); left unchanged \(--force replaces it\)/);
   assert.equal(read(env.configToml), theirs);
   run(env, { containerd: true, force: true });
   const forced = read(env.configToml);
@@ -413,6 +413,15 @@ test("containerd: a tsor handler with another BinaryName is refused; --force rep
   const text = read(env.configToml);
   assert.deepEqual(handlerOf(text, 2), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: "/old/tsor" } });
   assert.ok(text.includes("# old build"));
+});
+
+test("containerd: a tsor handler whose SystemdCgroup differs from the runc handler's is refused, naming it; --force makes them agree", (t) => {
+  const env = setup(t);
+  const older = V2 + `\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.tsor]\n  runtime_type = "io.containerd.runc.v2"\n  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.tsor.options]\n    BinaryName = "${SHIM_TSOR}"\n`;
+  write(env.configToml, older);
+  assertUserError(() => run(env, { containerd: true }), /BinaryName "[^"]+", SystemdCgroup false where the runc handler's is true\); left unchanged \(--force replaces it\)/);
+  run(env, { containerd: true, force: true });
+  assert.deepEqual(handlerOf(read(env.configToml), 2), { runtime_type: RUNC_V2_SHIM, options: { BinaryName: SHIM_TSOR, SystemdCgroup: true } });
 });
 
 test("containerd: a handler written as an inline table cannot be cut and is refused", (t) => {
