@@ -7,7 +7,7 @@
 // call as the app made it.
 import { native } from "../../native/index.js";
 import { SyscallError, type Task } from "../platform/platform.js";
-import { CONTINUE, asApp, fail, isNonblocking, kernelTcpSocket, receiveTimeoutMs, ret, withFd, type FdRef, type SocketHandler } from "./common.js";
+import { CONTINUE, asApp, fail, isNonblocking, receiveTimeoutMs, ret, withFd, type FdRef, type SocketHandler } from "./common.js";
 import {
   E,
   MAX_RW_COUNT,
@@ -30,9 +30,12 @@ const HELD_RECV_SWEEP_MS = 200;
 /** TASK_SIZE_MAX on x86_64 (4-level paging): access_ok refuses a range reaching past it. */
 const TASK_SIZE_MAX = (1n << 47n) - 4096n;
 
-/** A connection's socketpair end (not a listener, not a kernel TCP socket the sentry noted). */
+/**
+ * A connection's socketpair end: a vsocket that is not a listener (as sys_ioctl.ts tells them; a
+ * vsocket is keyed by its file's inode, so a fd replaced by a kernel socket is not one).
+ */
 function isConnectionEnd(ref: FdRef): boolean {
-  return ref.vs !== undefined && ref.vs.state !== "listening" && kernelTcpSocket(ref.dup) === null;
+  return ref.vs !== undefined && ref.vs.state !== "listening";
 }
 
 /** import_ubuf / import_iovec: the length is cut to MAX_RW_COUNT, the range must be user space. */

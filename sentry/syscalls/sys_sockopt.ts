@@ -173,12 +173,10 @@ const TCPI_SND_MSS = 16;
  * of a connection that has sent nothing.
  */
 function tcpInfo(vs: VirtualSocket, _len: number, kernel: KernelNet | null): Buffer {
-  const state = tcpState(vs);
-  const side = state === TCP_LISTEN ? null : connectionSide(vs, kernel);
+  const side = connectionSide(vs, kernel); // null for a listener
   const b = Buffer.alloc(TCP_INFO_LEN);
   if (side) side.tcpInfo.copy(b);
-  b.writeUInt8(state, 0); // tcpi_state
-  if (!side && state !== TCP_LISTEN && (vs.state === "connected" || vs.state === "connecting")) {
+  else if (vs.state === "connected" || vs.state === "connecting") {
     b.writeUInt32LE(TCP_INFO_MSS, TCPI_SND_MSS); // tcpi_snd_mss
     b.writeUInt32LE(TCP_INFO_MSS, 20); // tcpi_rcv_mss
     b.writeUInt32LE(TCP_INFO_PMTU, 60); // tcpi_pmtu
@@ -187,6 +185,7 @@ function tcpInfo(vs: VirtualSocket, _len: number, kernel: KernelNet | null): Buf
     b.writeUInt32LE(TCP_INFO_MSS, 84); // tcpi_advmss
     b.writeUInt32LE(3, 88); // tcpi_reordering: TCP_FASTRETRANS_THRESH
   }
+  b.writeUInt8(tcpState(vs), 0); // tcpi_state
   return b;
 }
 

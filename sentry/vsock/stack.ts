@@ -721,8 +721,7 @@ export class SocketStack {
     });
     if (!queued) {
       // The app closed that listener: the kernel answers (ECONNREFUSED, or whoever listens now).
-      this.sockets.delete(vs.ino);
-      this.fastSetsockopt?.unmark(vs.ino);
+      this.forget(vs);
       closeQuietly(appEnd);
       return null;
     }

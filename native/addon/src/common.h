@@ -27,7 +27,6 @@ struct EnvGuard {
   bool alive = true;
 };
 
-// Per-environment (main thread or worker) instance data.
 // What SeccompListener's loop mode answers without JS: setsockopt of the configured [level, name]
 // on a socket whose inode JS marked (a virtual connection), optlen 4 and a value in range.
 // Everything else goes to JS as before. JS thread only (loop mode runs on the event loop).
@@ -43,6 +42,7 @@ struct FastSetsockopt {
   static constexpr size_t kMaxUntaken = 4096;
 };
 
+// Per-environment (main thread or worker) instance data.
 struct AddonState {
   std::shared_ptr<EnvGuard> guard = std::make_shared<EnvGuard>();
   Napi::FunctionReference errorClass;  // set by setErrorClass (native/index.ts passes NativeError)
