@@ -5,10 +5,10 @@
 // kernel. Each handler mirrors the Linux function it names.
 import { native } from "../../native/index.js";
 import { SyscallError, type Outcome, type Task } from "../platform/platform.js";
-import type { Connected, ConnectingSocket, SocketStack } from "../vsock/stack.js";
+import { takeQueuedMark, type Connected, type ConnectingSocket, type SocketStack } from "../vsock/stack.js";
 import type { PendingConn, VirtualSocket } from "../vsock/vsocket.js";
-import { closeQuietly, observePeer } from "../vsock/vsocket.js";
-import { AF_INET6, isV4Mapped, type InetAddr, type InetFamily } from "../vsock/address.js";
+import { closeQuietly, observePeer, peerReset } from "../vsock/vsocket.js";
+import { AF_INET6, isAny, isV4Mapped, type InetAddr, type InetFamily } from "../vsock/address.js";
 import { copyKernelSocketOptions, dupOwnFd } from "../vsock/kernel.js";
 import {
   CONTINUE,
@@ -31,6 +31,7 @@ import {
   IPV6_V6ONLY,
   SOCK_CLOEXEC,
   SOL_SOCKET,
+  SO_ERROR,
   TCP_CLOSE,
   SOCK_NONBLOCK,
   SHUT_RD,
@@ -43,12 +44,17 @@ import { decodeSockaddr, parseConnectAddr, readSockaddr, sockaddrFamily, writeSo
 
 /**
  * bind(2) is the kernel's on an unconnected socket (inet_bind decides EADDRINUSE, EACCES, port 0
- * and TIME_WAIT against every socket of the netns). A connection (socketpair) is bound already:
- * EINVAL, as inet_bind says for a socket with a port.
+ * and TIME_WAIT against every socket of the netns) and on a listener (the app's kernel socket).
+ * A connection (socketpair) has a port already: inet_bind's EINVAL, after the checks that come
+ * first (the address's length and family, EADDRNOTAVAIL...), which a kernel socket with a port
+ * answers for it.
  */
 export const sysBind: SocketHandler = (stack, task, args) => {
   const vs = vsocketOf(stack, task, args[0]);
-  return !vs || vs.state === "listening" ? CONTINUE : fail(E.EINVAL);
+  if (!vs || vs.state === "listening") return CONTINUE;
+  const buf = readSockaddr(task, args[1], argInt(args[2])); // EINVAL / EFAULT as move_addr_to_kernel
+  if (!task.stillPending()) return INTERRUPTED;
+  return fail(stack.kernel?.bindErrorOfBound(vs.family, buf) ?? E.EINVAL);
 };
 
 /**
@@ -61,6 +67,9 @@ export const sysListen: SocketHandler = (stack, task, args) =>
     if (vs && vs.state !== "listening") return fail(E.EINVAL); // a connection (inet_listen: not TCP_CLOSE)
     const family = vs?.family ?? kernelTcpSocket(dup);
     if (family === null) return CONTINUE;
+    // A socket with a state only the kernel knows (shut down, or connected by the kernel, before)
+    // listens as the kernel's alone: TSoR clients reach it through the kernel (sysConnect).
+    if (!vs && stack.keptWithKernel(ino)) return CONTINUE;
     let backlog = argInt(args[1]);
     if (backlog >>> 0 > SOMAXCONN) backlog = SOMAXCONN;
     if (!task.stillPending()) return INTERRUPTED;
@@ -75,7 +84,8 @@ export const sysListen: SocketHandler = (stack, task, args) =>
  * tcp_v4_connect / tcp_v6_connect) for TSoR destinations. An unconnected kernel TCP socket that
  * connects to a listener of this container, or of another TSoR pod (netd), gets a socketpair end
  * installed over its fd; any other destination, and every argument error, is the kernel's own
- * connect. On a connection: EISCONN (0 once after EINPROGRESS); on a listener: EINVAL.
+ * connect. On a connection: EISCONN (0 once after EINPROGRESS). A listener is the app's kernel
+ * socket and answers itself (EISCONN: __inet_stream_connect, sk_state is not TCP_CLOSE).
  */
 export const sysConnect: SocketHandler = (stack, task, args) =>
   withFd(stack, task, args[0], ({ vs, fd, dup, ino }): Outcome | Promise<Outcome> => {
@@ -95,10 +105,21 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
         inheritReplaced(stack, task, { fd, dup, ino }, sock);
         return { kind: "replaceFd", fd: sock, targetFd: fd, cloexec: isCloexec(task, fd), value: 0, errno: 0 };
       }
-      if (vs.state === "listening") return fail(E.EINVAL);
+      if (vs.state === "listening") return CONTINUE;
       if (vs.state === "connected") return fail(E.EISCONN);
+      if (vs.disconnecting) return fail(E.EINVAL); // __inet_stream_connect: SS_DISCONNECTING
       // After EINPROGRESS the connection is already established (as on loopback, where the
-      // handshake is done before the app asks again): 0 once, then EISCONN.
+      // handshake is done before the app asks again): 0 once, then EISCONN. Unless the peer
+      // reset it meanwhile (its listener went with the connection queued): then the socket is
+      // SS_CONNECTING in TCP_CLOSE, and __inet_stream_connect answers sock_error (the reset's
+      // ECONNRESET, or ECONNABORTED once read) and disconnects it (tcp_disconnect).
+      observePeer(vs, dup);
+      if (peerReset(vs)) {
+        const err = native.getsockoptInt(dup, SOL_SOCKET, SO_ERROR) || E.ECONNABORTED;
+        const sock = stack.disconnect(vs, isNonblocking(dup));
+        inheritReplaced(stack, task, { fd, dup, ino }, sock);
+        return { kind: "replaceFd", fd: sock, targetFd: fd, cloexec: isCloexec(task, fd), value: 0, errno: err };
+      }
       vs.state = "connected";
       return ret(0);
     }
@@ -108,6 +129,13 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
     // Only an unconnected socket can become a TSoR connection; connecting, connected or
     // listening kernel sockets answer for themselves (EALREADY, EISCONN, EINVAL).
     if (sockInfo.state !== TCP_CLOSE) return CONTINUE;
+    // A socket whose connect was the kernel's may be TCP_CLOSE with a state only the kernel
+    // knows (sock->state): a refused non-blocking connect is still SS_CONNECTING (the next
+    // connect answers its error or ECONNABORTED), shutdown made it SS_DISCONNECTING (EINVAL), a
+    // reset connection is SS_CONNECTED (EISCONN). One shut down before connecting keeps its
+    // sk_shutdown into the connection (reads see EOF, writes EPIPE). Such sockets stay the
+    // kernel's (__inet_stream_connect).
+    if (stack.keptWithKernel(ino)) return CONTINUE;
     let buf: Buffer;
     try {
       buf = readSockaddr(task, args[1], argInt(args[2]));
@@ -158,7 +186,10 @@ function inheritReplaced(stack: SocketStack, task: Task, old: ReplacedFd, newFil
 
 /** connect's answer once `stack.connect` made the connection (`made`), or not (null: the kernel's). */
 function connected(stack: SocketStack, task: Task, app: ReplacedFd, bound: InetAddr | null, made: Connected | null): Outcome {
-  if (!made) return CONTINUE;
+  if (!made) {
+    stack.keepWithKernel(app.ino);
+    return CONTINUE;
+  }
   const { fd, dup } = app;
   inheritReplaced(stack, task, app, made.appEnd);
   // A port the app bound stays in use while the connection lives (inet_bind sees the
@@ -167,6 +198,12 @@ function connected(stack: SocketStack, task: Task, app: ReplacedFd, bound: InetA
   if (bound) {
     made.vs.portHolder = dupOwnFd(dup);
     made.vs.boundPort = true;
+    // Bound to a wildcard: Linux narrows the bind to the source address at connect. The kernel
+    // socket bound to the wildcard is released once the answer has replaced the app's fd.
+    if (isAny(bound.ip)) {
+      const at = { tgid: task.tgid, fd };
+      setImmediate(() => stack.narrowPortHolder(made.vs, at));
+    }
   }
   return {
     kind: "replaceFd",
@@ -193,12 +230,24 @@ function deliver(stack: SocketStack, task: Task, listener: { vs: VirtualSocket; 
       stack.requeue(listener.vs, conn);
       return INTERRUPTED;
     }
+    if (conn.kind === "local" && conn.marked) {
+      takeQueuedMark(conn.fd);
+      conn.marked = false;
+    }
     native.setNonblock(conn.fd, (flags & SOCK_NONBLOCK) !== 0);
     // A kernel-accepted socket inherited the listener's kernel-kept options itself.
     if (conn.kind !== "kernel") copyKernelSocketOptions(listener.dup, conn.fd);
     if (conn.kind === "local") stack.adopt(conn.fd, listener.vs, conn, conn.client);
     else if (conn.kind === "remote") stack.adopt(conn.fd, listener.vs, conn);
   } catch (e) {
+    // Dequeued, then lost (inet_accept's fput): closed as an accepted socket is, not reset.
+    if (conn.kind === "local" && conn.marked) {
+      try {
+        takeQueuedMark(conn.fd);
+      } catch {
+        /* closed with it: the client reads a reset */
+      }
+    }
     closeQuietly(conn.fd);
     throw e;
   }
@@ -269,8 +318,10 @@ export const sysAccept4: SocketHandler = (stack, task, args) => accept(stack, ta
  * sentry records the FIN for TCP_INFO and getpeername. Kernel sockets answer for themselves.
  */
 export const sysShutdown: SocketHandler = (stack, task, args) => {
-  const vs = withFd(stack, task, args[0], ({ vs, dup }) => {
+  const vs = withFd(stack, task, args[0], ({ vs, dup, ino }) => {
     if (vs) observePeer(vs, dup);
+    // A kernel socket shut down before it connects keeps its sk_shutdown (sysConnect).
+    else stack.keepWithKernel(ino);
     return vs;
   });
   if (!vs) return CONTINUE;
@@ -280,8 +331,17 @@ export const sysShutdown: SocketHandler = (stack, task, args) => {
     if (how !== SHUT_WR) stack.stopListening(vs);
     return CONTINUE;
   }
-  // Both FINs seen: the connection is closed (TIME_WAIT / LAST_ACK done at once on loopback).
-  if (vs.sentFin && vs.rcvdFin) return fail(E.ENOTCONN);
+  // Both FINs seen: the connection is closed (TIME_WAIT / LAST_ACK done at once on loopback);
+  // reset by the peer: closed too (inet_shutdown: TCP_CLOSE is ENOTCONN). A non-blocking
+  // connect's socket leaves SS_CONNECTING either way (inet_shutdown): SS_DISCONNECTING if the
+  // connection is over (connect then says EINVAL), else SS_CONNECTED (EISCONN).
+  const over = (vs.sentFin && vs.rcvdFin) || peerReset(vs);
+  if (vs.state === "connecting") {
+    if (over) vs.disconnecting = true;
+    else vs.state = "connected";
+  }
+  if (over) return fail(E.ENOTCONN);
+  if (how !== SHUT_WR) vs.shutRd = true;
   if (how !== SHUT_RD) {
     vs.sentFin = true;
     stack.noteFin(vs);

@@ -532,7 +532,8 @@ function setConnectionOpt(stack: SocketStack, task: Task, vs: VirtualSocket, arg
     val = optlen === 0 ? Buffer.alloc(0) : task.readMemory(optval, Math.min(optlen, MAX_UNKNOWN_OPT_LEN));
   }
   if (!task.stillPending()) return INTERRUPTED;
-  if (!spec && stack.kernel && val.length === SIZEOF_INT) stack.kernel.probeOption(vs.family, level, name, val.readInt32LE(0));
+  // An option not emulated is recorded as Linux reads it back after taking it.
+  if (!spec && stack.kernel && val.length === SIZEOF_INT) val = stack.kernel.probeOption(vs.family, level, name, val.readInt32LE(0)) ?? val;
   if (spec) spec.set!(vs, val);
   else vs.opts.set(level, name, val);
   return ret(0);

@@ -38,16 +38,20 @@ function flaggedFor(name: SocketSyscallName): string {
 }
 
 const ENTRIES: readonly SyscallEntry[] = [
-  supported("bind", sysBind),
-  supported("listen", sysListen),
+  partial("bind", sysBind, "on a connection, the errors a kernel socket that has a port gives (the sentry's own capabilities decide EACCES for a privileged port, not the app's); after a reset, a connection not bound before it connected stays unbindable (EINVAL; Linux lets it bind again)"),
+  partial(
+    "listen",
+    sysListen,
+    "a new virtual connection shows on the listener (epoll/poll/select) a moment after its connect returned (its doorbell is rung after the answer), so a client outside TSoR connecting just then may be accepted first; listen again after shutdown(SHUT_RD) is the kernel's alone and does not see the connections it served (Linux: EADDRINUSE while they live)",
+  ),
   supported("accept", sysAccept),
   supported("accept4", sysAccept4),
   partial(
     "connect",
     sysConnect,
-    "AF_UNSPEC disconnects (an unconnected kernel socket replaces the connection's end; its peer sees a close, not a reset); a copy of the fd made before connect (dup, fork) keeps the kernel socket (epoll registrations made before it follow the connection); with room in the queue a non-blocking connect to a TSoR listener completes at once, as on loopback (a full queue leaves it to the kernel: SYN_SENT, EALREADY)",
+    "AF_UNSPEC disconnects (an unconnected kernel socket replaces the connection's end; its peer sees a close, not a reset), and so does a connect that reports a reset (ECONNRESET, ECONNABORTED): the new socket has a fresh port, where Linux's keeps its history into the next connect; a socket shut down, stopped listening or connected by the kernel before stays the kernel's; a copy of the fd made before connect (dup, fork) keeps the kernel socket (epoll registrations made before it follow the connection); with room in the queue a non-blocking connect to a TSoR listener completes at once, as on loopback (a full queue leaves it to the kernel: SYN_SENT, EALREADY)",
   ),
-  partial("shutdown", sysShutdown, "a connection's state follows its own shutdowns, the peer's last close (inotify close watch) and what its end shows of the peer when asked; TIME_WAIT only where the port is the kernel's (listener port, bound client port)"),
+  partial("shutdown", sysShutdown, "a connection's state follows its own shutdowns, the peer's last close (inotify close watch) and what its end shows of the peer when asked (a reset read by the app before the sentry saw it counts as a close); SHUT_RD also stops the peer's sends (EPIPE: a listed divergence); TIME_WAIT only where the port is the kernel's (listener port, bound client port)"),
   supported("getsockname", sysGetsockname),
   supported("getpeername", sysGetpeername),
   partial(

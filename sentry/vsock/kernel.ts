@@ -4,7 +4,7 @@
 // answer for options the sentry does not emulate. The app's own TCP sockets are created by the
 // kernel in the app's context (socket(2) is not the sentry's), so no socket of the app is made
 // here.
-import { native } from "../../native/index.js";
+import { native, NativeError } from "../../native/index.js";
 import { AF_INET6, IPV4_LOOPBACK, IPV6_LOOPBACK, inetAddr, type InetFamily } from "./address.js";
 import { E, IPPROTO_TCP, SO_KEEPALIVE, SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET, TCP_INFO, TCP_INFO_LEN, TCP_WINDOW_CLAMP } from "../syscalls/linux.js";
 import { formatSockaddr } from "../syscalls/sockaddr.js";
@@ -26,10 +26,11 @@ export interface KernelNet {
   sockets(family: InetFamily, count: number): number[];
   /**
    * An int option the sentry does not emulate, set on a scratch TCP socket of `family`: returns
-   * if Linux accepts `value`, else throws a NativeError with Linux's errno (ENOPROTOOPT for an
-   * unknown option). Its default is probeBytes'.
+   * what Linux then answers for it (its own rounding and clamping: TCP_DEFER_ACCEPT 30 reads 31),
+   * or null if it cannot be read back; throws a NativeError with Linux's errno if Linux refuses
+   * `value` (ENOPROTOOPT for an unknown option). Its default is probeBytes'.
    */
-  probeOption(family: InetFamily, level: number, name: number, value: number): void;
+  probeOption(family: InetFamily, level: number, name: number, value: number): Buffer | null;
   /**
    * The bytes a scratch TCP socket of `family` answers for an option, with `maxLen` bytes of
    * room (Linux's own length rules: an int option answers 4, TCP_CONGESTION 16, an unbound
@@ -38,6 +39,12 @@ export interface KernelNet {
   probeBytes(family: InetFamily, level: number, name: number, maxLen: number): Buffer;
   /** A loopback connection of `family`, measured once: null if the netns cannot make one (lo down). */
   connectionTemplate(family: InetFamily): ConnectionTemplate | null;
+  /**
+   * The errno bind(2) of `addr` answers on a socket of `family` that has a port already (a
+   * connection): the checks inet_bind / inet6_bind make before their EINVAL for such a socket
+   * (EAFNOSUPPORT, EADDRNOTAVAIL, an IPv6 multicast address...), else EINVAL.
+   */
+  bindErrorOfBound(family: InetFamily, addr: Buffer): number;
   /** Closes what the kernel side keeps (scratch sockets). */
   close(): void;
 }
@@ -76,7 +83,10 @@ const TEMPLATE_RETRY_MS = 1000;
 
 /** KernelNet in the network namespace at `netnsPath` (e.g. /proc/<pid>/ns/net). */
 export class NetnsKernel implements KernelNet {
+  /** Scratch sockets probeOption sets options on. */
   private readonly probes = new Map<InetFamily, number>();
+  /** Scratch sockets never set: their options are Linux's defaults (probeBytes). */
+  private readonly cleanProbes = new Map<InetFamily, number>();
   private readonly templates = new Map<InetFamily, ConnectionTemplate | null>();
   private readonly retryAt = new Map<InetFamily, number>();
 
@@ -87,19 +97,43 @@ export class NetnsKernel implements KernelNet {
     return native.socketsInNetns(this.netnsPath, family, c.SOCK_STREAM | c.SOCK_NONBLOCK, 0, count);
   }
 
-  probeOption(family: InetFamily, level: number, name: number, value: number): void {
-    native.setsockoptInt(this.probe(family), level, name, value);
+  probeOption(family: InetFamily, level: number, name: number, value: number): Buffer | null {
+    const fd = this.probe(family);
+    native.setsockoptInt(fd, level, name, value);
+    try {
+      const back = native.getsockoptBuf(fd, level, name, 4);
+      return back.length === 4 ? back : null;
+    } catch {
+      return null; // set-only
+    }
   }
 
   probeBytes(family: InetFamily, level: number, name: number, maxLen: number): Buffer {
-    return native.getsockoptBuf(this.probe(family), level, name, maxLen);
+    // Read from a socket no option was ever set on: probeOption's keeps what it was last set to.
+    return native.getsockoptBuf(this.probe(family, this.cleanProbes), level, name, maxLen);
   }
 
-  private probe(family: InetFamily): number {
-    let fd = this.probes.get(family);
+  bindErrorOfBound(family: InetFamily, addr: Buffer): number {
+    // A socket bound to a port of the wildcard address (which lo's state does not affect), made
+    // for the question and closed: binding a connection is rare.
+    const fd = this.sockets(family, 1)[0]!;
+    try {
+      native.bind(fd, formatSockaddr(inetAddr(family, Buffer.alloc(family === AF_INET6 ? 16 : 4), 0)));
+      native.bind(fd, addr);
+      return E.EINVAL; // not reached: a bound socket never binds again
+    } catch (e) {
+      if (e instanceof NativeError) return e.errno;
+      throw e;
+    } finally {
+      native.closeFd(fd);
+    }
+  }
+
+  private probe(family: InetFamily, probes = this.probes): number {
+    let fd = probes.get(family);
     if (fd === undefined) {
       fd = this.sockets(family, 1)[0]!;
-      this.probes.set(family, fd);
+      probes.set(family, fd);
     }
     return fd;
   }
@@ -154,7 +188,9 @@ export class NetnsKernel implements KernelNet {
   }
 
   close(): void {
-    for (const fd of this.probes.values()) native.closeFd(fd);
-    this.probes.clear();
+    for (const probes of [this.probes, this.cleanProbes]) {
+      for (const fd of probes.values()) native.closeFd(fd);
+      probes.clear();
+    }
   }
 }

@@ -140,22 +140,41 @@ function zerocopy(opts: SockOpts): boolean {
 }
 
 /**
- * A socketpair for one connection: [client's end, server's end], both sized for loopback-like
- * buffering and refusing fds.
+ * What a local connection's client end sends first, before the app has it: one byte waiting in
+ * the server's end while the connection is queued, which the sentry takes when it hands the end
+ * to accept (takeQueuedMark). A queued connection whose listener goes (close, shutdown(SHUT_RD),
+ * exit) is then reset, as inet_csk_listen_stop resets TCP's: unix_release_sock gives the client
+ * ECONNRESET when the closing end had unread bytes, where a bare close would read as EOF.
  */
-function connectionPair(): [number, number] {
+const QUEUED_MARK = Buffer.from([0]);
+
+/**
+ * A socketpair for one connection: [client's end, server's end], both sized for loopback-like
+ * buffering and refusing fds; with `marked`, the server's end holds QUEUED_MARK.
+ */
+function connectionPair(marked: boolean): [number, number] {
   const pair = native.socketpair();
   try {
     sizeSendBuffer(pair[0]);
     sizeSendBuffer(pair[1]);
     refuseFds(pair[0]);
     refuseFds(pair[1]);
+    if (marked && native.sendNow(pair[0], QUEUED_MARK) !== 1) throw new Error("socketpair: the queued mark was not sent");
   } catch (e) {
     closeQuietly(pair[0]);
     closeQuietly(pair[1]);
     throw e;
   }
   return pair;
+}
+
+/**
+ * Takes QUEUED_MARK from the server's end of a local connection as accept hands it over: it is
+ * the first byte there, whatever the client sent after it. Throws if it is missing.
+ */
+export function takeQueuedMark(serverEnd: number): void {
+  const got = native.recvNow(serverEnd, 1);
+  if (got === null || got.length !== 1) throw new Error("socketpair: the queued mark is missing");
 }
 
 /** `ip` (4 or 16 bytes) as an address of a socket of `family` (IPv4 on AF_INET6 becomes v4-mapped). */
@@ -228,6 +247,8 @@ export class SocketStack {
   private readonly sockets = new Map<bigint, VirtualSocket>();
   /** Options the app set on kernel TCP sockets the sentry has not taken over yet, by inode. */
   private readonly kernelOpts = new Map<bigint, SockOpts>();
+  /** Kernel sockets whose later connects stay the kernel's (keepWithKernel), by inode. */
+  private readonly keptSockets = new Set<bigint>();
   private readonly doorbells = new Map<string, Doorbell>();
   private readonly doorbellPool = new Map<InetFamily, number[]>();
   private localAddrs: Buffer[];
@@ -376,6 +397,21 @@ export class SocketStack {
     opts.set(level, name, value);
   }
 
+  /**
+   * Kernel socket `ino` has a state only the kernel knows (the kernel ran its connect, or it was
+   * shut down unconnected): its later connects stay the kernel's (sysConnect).
+   */
+  keepWithKernel(ino: bigint): void {
+    // Closed sockets leave their entry behind (close is not trapped): the oldest go once there are many.
+    if (this.keptSockets.size >= 4096 && !this.keptSockets.has(ino)) this.keptSockets.delete(this.keptSockets.values().next().value!);
+    this.keptSockets.add(ino);
+  }
+
+  /** Whether socket `ino` stays the kernel's (keepWithKernel). */
+  keptWithKernel(ino: bigint): boolean {
+    return this.keptSockets.has(ino);
+  }
+
   /** The options recorded for kernel socket `ino` (handed over: the entry goes). */
   takeKernelOpts(ino: bigint): SockOpts {
     const opts = this.kernelOpts.get(ino) ?? new SockOpts();
@@ -457,9 +493,17 @@ export class SocketStack {
       closeQuietly(conn.fd);
       return false;
     }
-    if (listener.deferAcceptSecs > 0 && conn.kind !== "kernel" && !(native.pollNow(conn.fd, POLLIN) & POLLIN)) {
-      this.deferUntilData(listener, conn);
-      return true;
+    if (listener.deferAcceptSecs > 0 && conn.kind !== "kernel") {
+      // The mark is not the client's data. Without it, a deferred connection whose listener goes
+      // is closed once the client's data comes (unread: a reset, as TCP answers that data).
+      if (conn.kind === "local" && conn.marked) {
+        takeQueuedMark(conn.fd);
+        conn.marked = false;
+      }
+      if (!(native.pollNow(conn.fd, POLLIN) & POLLIN)) {
+        this.deferUntilData(listener, conn);
+        return true;
+      }
     }
     return this.enqueue(listener, conn);
   }
@@ -702,7 +746,7 @@ export class SocketStack {
     const srcPort = this.sourcePort(sock, dest);
     const destIp = dest4 ?? dest.ip;
 
-    const [appEnd, serverEnd] = connectionPair();
+    const [appEnd, serverEnd] = connectionPair(true);
     let vs: VirtualSocket;
     try {
       vs = this.connection(appEnd, sock, nonblock, src, srcPort, dest);
@@ -718,6 +762,7 @@ export class SocketStack {
       peer: inFamily(listener.family, src, srcPort),
       opts: listener.opts,
       client: vs,
+      marked: true,
     });
     if (!queued) {
       // The app closed that listener: the kernel answers (ECONNREFUSED, or whoever listens now).
@@ -748,7 +793,9 @@ export class SocketStack {
     if (!src) return null; // no pod address of the destination's family: the kernel knows the route
     const srcPort = this.sourcePort(sock, dest);
 
-    const [appEnd, serverEnd] = connectionPair();
+    // Unmarked: the listener's sentry may be of another version (the mark is this sentry's own
+    // convention), so a queued connection to another pod whose listener goes reads EOF.
+    const [appEnd, serverEnd] = connectionPair(false);
     try {
       // The end is sent as is (the kernel duplicates it in flight); ours is closed either way.
       await netd.connect({ ip: ipText(destIp), port: dest.port }, { ip: ipText(src), port: srcPort }, serverEnd);
@@ -878,6 +925,75 @@ export class SocketStack {
       else this.leaveTimeWait(vs.local, listener.reuseAddr);
     } else if (vs.boundPort) {
       this.leaveTimeWait(vs.local, vs.reuseAddr);
+    }
+  }
+
+  /**
+   * `listener` is going while connections it served live on. On TCP each of them keeps the port
+   * (an established child holds its bind bucket, with the listener's SO_REUSEADDR and
+   * SO_REUSEPORT: inet_csk_clone_lock), so bind(2) to it still fails with EADDRINUSE; a
+   * socketpair holds none. The sentry keeps a kernel socket bound to each one's address, with
+   * those options, until the connection is closed (its portHolder).
+   */
+  private holdServedPorts(listener: VirtualSocket): void {
+    if (!this.kernel) return;
+    for (const vs of this.sockets.values()) {
+      if (vs.acceptedFrom !== listener || vs.portHolder !== null || !vs.local) continue;
+      vs.portHolder = this.portHolder(vs.local, listener.reuseAddr, listener.reusePort);
+    }
+  }
+
+  /**
+   * A client that bound a wildcard address with a port before connecting: on Linux connect
+   * narrows its bind to the source address (inet_bhash2_update_saddr), so another socket may
+   * then bind that port on another address. Called once the app's fd is the connection's end:
+   * the kernel socket kept for the port (its portHolder, bound to the wildcard) gives way to one
+   * bound to the connection's own address, with the same SO_REUSEADDR and SO_REUSEPORT. `at`:
+   * the app's fd, which names the old socket until the platform has installed the connection
+   * (ptrace injects it over several stops): until then the bind is the old socket's still.
+   */
+  narrowPortHolder(vs: VirtualSocket, at: { tgid: number; fd: number }, tries = 200): void {
+    const old = vs.portHolder;
+    if (old === null || !vs.local || this.sockets.get(vs.ino) !== vs) return;
+    let installed: boolean;
+    try {
+      installed = readlinkSync(`/proc/${at.tgid}/fd/${at.fd}`) === `socket:[${vs.ino}]`;
+    } catch {
+      installed = true; // the app is gone, or closed the fd: the old socket is ours alone
+    }
+    if (!installed) {
+      if (tries > 0) setTimeout(() => this.narrowPortHolder(vs, at, tries - 1), 1).unref();
+      return;
+    }
+    let reuseAddr = false;
+    let reusePort = false;
+    try {
+      reuseAddr = native.getsockoptInt(old, SOL_SOCKET, SO_REUSEADDR) !== 0;
+      reusePort = native.getsockoptInt(old, SOL_SOCKET, SO_REUSEPORT) !== 0;
+    } catch {
+      return;
+    }
+    closeQuietly(old);
+    vs.portHolder = this.portHolder(vs.local, reuseAddr, reusePort);
+  }
+
+  /** A kernel socket of the pod's netns bound to `local` (a port kept in use), or null if it cannot be. */
+  private portHolder(local: InetAddr, reuseAddr: boolean, reusePort: boolean): number | null {
+    if (!this.kernel) return null;
+    const ip4 = v4Of(local.ip);
+    const family: InetFamily = ip4 ? AF_INET : AF_INET6;
+    let holder = -1;
+    try {
+      holder = this.kernel.sockets(family, 1)[0]!;
+      native.setsockoptInt(holder, SOL_SOCKET, SO_REUSEADDR, reuseAddr ? 1 : 0);
+      native.setsockoptInt(holder, SOL_SOCKET, SO_REUSEPORT, reusePort ? 1 : 0);
+      native.bind(holder, formatSockaddr({ family, ip: ip4 ?? local.ip, port: local.port }));
+      return holder;
+    } catch (e) {
+      // Taken again already (e.g. the app bound it before a listener's close was seen).
+      this.log.debug({ local: addrText(local), err: (e as Error).message }, "vsock: port not held");
+      if (holder >= 0) closeQuietly(holder);
+      return null;
     }
   }
 
@@ -1015,10 +1131,14 @@ export class SocketStack {
    */
   stopListening(vs: VirtualSocket): void {
     this.forget(vs);
+    // tcp_disconnect leaves it TCP_CLOSE with what listening set (its port, sk_shutdown): the
+    // kernel answers its later connect and listen.
+    this.keepWithKernel(vs.ino);
   }
 
   /** Drops a vsocket: unregisters a listener, closes its pending connections and doorbells, wakes held accepts. */
   forget(vs: VirtualSocket): void {
+    if (vs.state === "listening" && this.sockets.get(vs.ino) === vs) this.holdServedPorts(vs);
     if (this.sockets.get(vs.ino) === vs) {
       this.sockets.delete(vs.ino);
       this.fastSetsockopt?.unmark(vs.ino);
@@ -1029,7 +1149,12 @@ export class SocketStack {
     if (vs.binding) this.registry.remove(vs.binding);
     vs.binding = null;
     if (vs.queue) {
-      for (const c of vs.queue.close()) closeQuietly(c.fd);
+      for (const c of vs.queue.close()) {
+        closeQuietly(c.fd);
+        // Its queued mark unread, the close resets the client (QUEUED_MARK): known here, even
+        // once the app has read the ECONNRESET that observePeer would see.
+        if (c.kind === "local" && c.marked) c.client.peerResetSeen = c.client.rcvdFin = c.client.peerClosed = true;
+      }
       vs.queue = null;
     }
     if (vs.portHolder !== null) closeQuietly(vs.portHolder);
@@ -1053,6 +1178,7 @@ export class SocketStack {
     for (const pool of this.doorbellPool.values()) for (const fd of pool) closeQuietly(fd);
     this.doorbellPool.clear();
     this.kernelOpts.clear();
+    this.keptSockets.clear();
     this.closes?.dispose();
     this.closes = null;
     this.kernel?.close();

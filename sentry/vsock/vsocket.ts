@@ -59,8 +59,11 @@ export class SockOpts {
 
 /** A connection waiting in a listener's queue, as the server will see it. */
 export type PendingConn =
-  /** From a vsocket of this stack: `fd` is the server's end of the socketpair; addresses from the server's side. */
-  | { kind: "local"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; client: VirtualSocket }
+  /**
+   * From a vsocket of this stack: `fd` is the server's end of the socketpair; addresses from the
+   * server's side. `marked`: its QUEUED_MARK (stack.ts) still waits in `fd`.
+   */
+  | { kind: "local"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; client: VirtualSocket; marked: boolean }
   /** Handed over by tsor-netd from another pod's sentry: `fd` is the server's end; addresses from the server's side. */
   | { kind: "remote"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts }
   /** Accepted from the listener's own kernel queue (a client outside TSoR): installed as is. */
@@ -226,10 +229,23 @@ export class VirtualSocket {
   readonly dataPath: DataPath = "socketpair";
   /** A connection's own shutdown(SHUT_WR) (its FIN sent; the peer acks at once, as on loopback). */
   sentFin = false;
+  /** A connection's own shutdown(SHUT_RD): its end shows RCV_SHUTDOWN from then on, whatever the peer does. */
+  shutRd = false;
+  /**
+   * A connecting socket shut down once its connection was over (reset, or both FINs seen):
+   * inet_shutdown makes it SS_DISCONNECTING, and connect(2) then answers EINVAL.
+   */
+  disconnecting = false;
   /** The peer's shutdown(SHUT_WR) (its FIN received), or its close as observePeer saw it. */
   rcvdFin = false;
   /** The peer's close, as the app's end showed it (POLLHUP: both directions shut by the peer's release). */
   peerClosed = false;
+  /**
+   * The peer closed with bytes of ours unread: unix_release_sock gives the survivor ECONNRESET
+   * (sk_err), as tcp_close sends a reset (RFC 2525 2.17). Seen as POLLERR beside POLLHUP, until
+   * the app's read or SO_ERROR takes the error; the connection stays reset (CLOSE) after that.
+   */
+  peerResetSeen = false;
   /** The other end of a connection between two vsockets of this stack. */
   peerVs: VirtualSocket | null = null;
   /** A kernel socket the sentry keeps bound to the port the app bound before connecting (the port stays in use while the connection lives). */
@@ -274,6 +290,7 @@ export class VirtualSocket {
   }
 }
 
+const POLLERR = 0x8;
 const POLLHUP = 0x10;
 const POLLRDHUP = 0x2000;
 
@@ -282,18 +299,28 @@ const POLLRDHUP = 0x2000;
  * consuming anything: the peer's FIN (POLLRDHUP: its shutdown(SHUT_WR) or close) and its close
  * (POLLHUP: unix_release_sock shuts both directions of the survivor). A peer in this stack is
  * also seen going by its close watch; one in another pod only this way. Call before the app's
- * own shutdown(SHUT_RD) (which also shows as POLLRDHUP).
+ * own shutdown(SHUT_RD) (which also shows as POLLRDHUP). POLLERR: the peer's close left our
+ * bytes unread, a reset on TCP.
  */
 export function observePeer(vs: VirtualSocket, dup: number): void {
   if (vs.state === "listening") return;
   const r = native.pollNow(dup, POLLRDHUP);
-  if (r & (POLLRDHUP | POLLHUP)) vs.rcvdFin = true;
-  if (r & POLLHUP) vs.peerClosed = true;
+  // unix_poll shows the end's own sk_shutdown: after the app's own SHUT_RD, POLLRDHUP (and with
+  // its SHUT_WR too, POLLHUP) are its own doing, not the peer's (unix_shutdown sets both ends).
+  if (!vs.shutRd && r & (POLLRDHUP | POLLHUP)) vs.rcvdFin = true;
+  if (!vs.shutRd && r & POLLHUP) vs.peerClosed = true;
+  if (r & POLLERR) {
+    // Only the peer's release sets an AF_UNIX stream end's sk_err.
+    vs.peerResetSeen = vs.rcvdFin = vs.peerClosed = true;
+  }
 }
 
-/** The peer closed with SO_LINGER {1, 0}: on TCP a reset, after which the connection is CLOSE at once. */
+/**
+ * The peer reset the connection (after which TCP shows it CLOSE at once): it closed with
+ * SO_LINGER {1, 0}, or with our bytes unread (observePeer).
+ */
 export function peerReset(vs: VirtualSocket): boolean {
-  return vs.peerClosed && vs.peerVs !== null && vs.peerVs.resetsOnClose;
+  return vs.peerResetSeen || (vs.peerClosed && vs.peerVs !== null && vs.peerVs.resetsOnClose);
 }
 
 /**

@@ -53,6 +53,8 @@ const KNOWN_DIVERGENCES: Record<string, string> = {
     "sendmsg with an SCM_RIGHTS fd on a connection fails EPERM (TCP sends the byte and drops the fd). A connection is an AF_UNIX socketpair, which would hand the fd to the peer; the sentry makes both ends refuse fds (SO_PASSRIGHTS 0, Linux 6.16) so that no fd crosses between apps or pods, and unix_stream_sendmsg then refuses the whole message. On an older kernel the peer receives the fd",
   zerocopy_after_connect:
     "setsockopt(SO_ZEROCOPY) on an established connection fails EOPNOTSUPP (TCP takes it). MSG_ZEROCOPY reports each send's completion on the socket's error queue, which a socketpair end never fills; taking the option would leave an app waiting for completions that never come, so the sentry refuses it as Linux does for an AF_UNIX socket and the app sends with copies. A socket that enables it before connect, or a listener before its connections arrive, keeps the kernel's TCP and matches (zerocopy_before_connect)",
+  shutdown_rd_peer_send:
+    "after the peer's shutdown(SHUT_RD), a send fails EPIPE (TCP takes the bytes, acknowledges and drops them). unix_shutdown shuts the peer's sending side together with this end's receiving side, and the end must show RCV_SHUTDOWN itself (its reads see EOF at once), which no other call sets",
   write_after_peer_close:
     "the first write after the peer closed fails EPIPE at once (TCP: it succeeds, the peer answers with a reset). unix_release_sock shuts the survivor's both directions when the peer's last reference goes; keeping the peer's end open until the survivor writes would need the app's file reference count, which Linux does not expose (close/exit/exec/SCM_RIGHTS would all have to be tracked)",
 };

@@ -4,14 +4,8 @@
 
 /* Serves one connection on port (listener with SO_REUSEADDR = reuse) and closes server-first. */
 static void serve_and_close(int port, int reuse) {
-  struct sockaddr_storage ss;
-  socklen_t len = mkaddr(&ss, "127.0.0.1", port);
-  int l = tcp_socket("127.0.0.1");
-  MUST(setint(l, SOL_SOCKET, SO_REUSEADDR, reuse));
-  MUST(bind(l, (struct sockaddr *)&ss, len));
-  MUST(listen(l, 4));
-  int c = tcp_connect("127.0.0.1", port);
-  int s = MUST(accept(l, NULL, NULL));
+  int c, s;
+  int l = tcp_serve_one(port, reuse, &c, &s);
   MUST(close(s));
   close(l);
   char b;

@@ -262,6 +262,20 @@ static void show_opt(const char *label, int fd, int level, int opt) {
 
 static long setint(int fd, int level, int opt, int v) { return setsockopt(fd, level, opt, &v, sizeof v); }
 
+/* A listener on 127.0.0.1:port with SO_REUSEADDR = reuse that has served one connection
+ * (*client, *server), set up silently; returns the listener. */
+static int tcp_serve_one(int port, int reuse, int *client, int *server) {
+  struct sockaddr_storage ss;
+  socklen_t len = mkaddr(&ss, "127.0.0.1", port);
+  int l = tcp_socket("127.0.0.1");
+  MUST(setint(l, SOL_SOCKET, SO_REUSEADDR, reuse));
+  MUST(bind(l, (struct sockaddr *)&ss, len));
+  MUST(listen(l, 4));
+  *client = tcp_connect("127.0.0.1", port);
+  *server = MUST(accept(l, NULL, NULL));
+  return l;
+}
+
 /* A fresh socket with SO_REUSEADDR = reuse bound to ip:port, labelled "<label>: bind ip:port
  * with|without SO_REUSEADDR": the socket if bind succeeded (caller closes), else -1. */
 static int show_rebind(const char *label, const char *ip, int port, int reuse) {
