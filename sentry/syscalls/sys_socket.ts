@@ -152,6 +152,9 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
     } catch {
       return CONTINUE; // a bad address: the kernel's own errno
     }
+    // An AF_INET6 socket bound to an IPv4-mapped address speaks IPv4 only, and one bound to an
+    // IPv6 address IPv6 only (tcp_v6_connect): the kernel answers the other kind.
+    if (bound && family === AF_INET6 && !isAny(bound.ip) && isV4Mapped(bound.ip) !== isV4Mapped(dest.ip)) return CONTINUE;
     if (!task.stillPending()) return INTERRUPTED;
     const opts = stack.takeKernelOpts(ino);
     if (v6only) opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, 1);

@@ -131,9 +131,13 @@ function rangeOpt(level: number, name: number, min: number, max: number, dflt: n
  */
 function bufOpt(name: number, max: number, floor: number, dflt: number): OptSpec {
   return {
-    get: (vs) => {
+    get: (vs, _len, kernel) => {
       const set = vs.opts.get(SOL_SOCKET, name);
-      if (!set) return int(dflt);
+      if (!set) {
+        // Not set: what a fresh loopback connection has on this side (autotuned from the MSS).
+        const side = connectionSide(vs, kernel);
+        return int((side && (name === SO_SNDBUF ? side.sndbuf : side.rcvbuf)) ?? dflt);
+      }
       const v = set.readInt32LE(0);
       const clamped = v >>> 0 > max ? max : v;
       return int(Math.max(clamped * 2, floor));

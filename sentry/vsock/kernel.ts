@@ -6,18 +6,25 @@
 // here.
 import { native, NativeError } from "../../native/index.js";
 import { AF_INET6, IPV4_LOOPBACK, IPV6_LOOPBACK, inetAddr, type InetFamily } from "./address.js";
-import { E, IPPROTO_TCP, SO_KEEPALIVE, SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET, TCP_INFO, TCP_INFO_LEN, TCP_WINDOW_CLAMP } from "../syscalls/linux.js";
+import { E, IPPROTO_TCP, SO_KEEPALIVE, SO_RCVBUF, SO_RCVTIMEO, SO_SNDBUF, SO_SNDTIMEO, SOL_SOCKET, TCP_INFO, TCP_INFO_LEN, TCP_WINDOW_CLAMP } from "../syscalls/linux.js";
 import { formatSockaddr } from "../syscalls/sockaddr.js";
 
 /**
  * What Linux shows of a fresh loopback TCP connection in the container's network namespace, on
  * each side: its struct tcp_info (the MSS, window scales, options, RTO... that depend on the
- * netns's lo and sysctls) and TCP_WINDOW_CLAMP. A connection's getsockopt answers from it, since
- * a socketpair end has none of these.
+ * netns's lo and sysctls), TCP_WINDOW_CLAMP, and SO_SNDBUF / SO_RCVBUF as the connection set
+ * them up (tcp_init_buffer_space grows the send buffer for loopback's MSS). A connection's
+ * getsockopt answers from it, since a socketpair end has none of these.
  */
+export interface ConnectionSide {
+  readonly tcpInfo: Buffer;
+  readonly windowClamp: number;
+  readonly sndbuf: number;
+  readonly rcvbuf: number;
+}
 export interface ConnectionTemplate {
-  readonly client: { readonly tcpInfo: Buffer; readonly windowClamp: number };
-  readonly server: { readonly tcpInfo: Buffer; readonly windowClamp: number };
+  readonly client: ConnectionSide;
+  readonly server: ConnectionSide;
 }
 
 /** The kernel operations a SocketStack needs (a seam: unit tests may pass a fake). */
@@ -169,9 +176,11 @@ export class NetnsKernel implements KernelNet {
       for (let tries = 0; !accepted && tries < 3; tries++) accepted = native.acceptNow(listener!);
       if (!accepted) return undefined;
       made.push(accepted.fd);
-      const side = (fd: number) => ({
+      const side = (fd: number): ConnectionSide => ({
         tcpInfo: native.getsockoptBuf(fd, IPPROTO_TCP, TCP_INFO, TCP_INFO_LEN),
         windowClamp: native.getsockoptInt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP),
+        sndbuf: native.getsockoptInt(fd, SOL_SOCKET, SO_SNDBUF),
+        rcvbuf: native.getsockoptInt(fd, SOL_SOCKET, SO_RCVBUF),
       });
       return { client: side(client!), server: side(accepted.fd) };
     } catch {

@@ -41,6 +41,7 @@ struct sock {
   int replaced;      /* connect(2) reported a reset (ECONNRESET/ECONNABORTED): see connect */
   int peer_shut_rd;  /* the linked peer did shutdown(SHUT_RD): see send */
   int stopped;       /* a listener shut down for reading: see listen */
+  int sent_fin;      /* shutdown(SHUT_WR or SHUT_RDWR) succeeded: see SIOCOUTQ */
   int listening;     /* listen() returned 0 */
   int bound_ip, bound_port; /* what bind() last took (indexes into IPS and ports), or -1 */
 };
@@ -167,19 +168,22 @@ static void canon(const struct sockaddr_storage *ss, unsigned char ip[16], int *
 
 /* Another slot's socket that is the peer of the slot's (its name is our peer name): linked both ways. */
 static void link_peer(int slot) {
-  struct sockaddr_storage a, b, c;
-  socklen_t al = sizeof a, bl, cl;
-  unsigned char aip[16], bip[16];
-  int aport, bport;
-  if (getpeername(slot_fd[slot], (struct sockaddr *)&a, &al) < 0) return;
+  struct sockaddr_storage a, b, c, d;
+  socklen_t al = sizeof a, dl = sizeof d, bl, cl;
+  unsigned char aip[16], bip[16], cip[16], dip[16];
+  int aport, bport, cport, dport;
+  if (getpeername(slot_fd[slot], (struct sockaddr *)&a, &al) < 0 || getsockname(slot_fd[slot], (struct sockaddr *)&d, &dl) < 0) return;
   canon(&a, aip, &aport);
+  canon(&d, dip, &dport);
   for (int i = 0; i < NSLOT; i++) {
     if (i == slot || slot_fd[i] < 0 || slot_sock[i] == slot_sock[slot]) continue;
     bl = sizeof b;
     cl = sizeof c;
     if (getsockname(slot_fd[i], (struct sockaddr *)&b, &bl) < 0 || getpeername(slot_fd[i], (struct sockaddr *)&c, &cl) < 0) continue;
     canon(&b, bip, &bport);
-    if (bport != aport || memcmp(aip, bip, 16) != 0) continue;
+    canon(&c, cip, &cport);
+    /* Its name is our peer's and its peer is our name (ends accepted from one listener share a name). */
+    if (bport != aport || memcmp(aip, bip, 16) != 0 || cport != dport || memcmp(cip, dip, 16) != 0) continue;
     int x = slot_sock[slot], y = slot_sock[i];
     socks[x].peer = y;
     socks[y].peer = x;
@@ -230,16 +234,22 @@ static const struct { const char *name; int level, opt; } OPTS[] = {
   { "SO_TYPE", SOL_SOCKET, SO_TYPE }, { "SO_DOMAIN", SOL_SOCKET, SO_DOMAIN },
   { "TCP_DEFER_ACCEPT", IPPROTO_TCP, TCP_DEFER_ACCEPT }, { "IP_TOS", IPPROTO_IP, IP_TOS },
   { "TCP_USER_TIMEOUT", IPPROTO_TCP, TCP_USER_TIMEOUT }, { "SO_PRIORITY", SOL_SOCKET, SO_PRIORITY },
+  { "SO_RCVBUF", SOL_SOCKET, SO_RCVBUF }, { "SO_SNDBUF", SOL_SOCKET, SO_SNDBUF },
+  { "TCP_MAXSEG", IPPROTO_TCP, TCP_MAXSEG }, { "TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL },
+  { "TCP_QUICKACK", IPPROTO_TCP, TCP_QUICKACK }, { "SO_OOBINLINE", SOL_SOCKET, SO_OOBINLINE },
+  { "IP_TTL", IPPROTO_IP, IP_TTL }, { "TCP_NOTSENT_LOWAT", IPPROTO_TCP, TCP_NOTSENT_LOWAT },
+  { "TCP_SYNCNT", IPPROTO_TCP, TCP_SYNCNT }, { "TCP_LINGER2", IPPROTO_TCP, TCP_LINGER2 },
+  { "TCP_WINDOW_CLAMP", IPPROTO_TCP, TCP_WINDOW_CLAMP }, { "SO_BROADCAST", SOL_SOCKET, SO_BROADCAST },
 };
 #define NOPTS (int)(sizeof OPTS / sizeof OPTS[0])
-static const int VALUES[] = { 0, 1, 2, 30, -1 };
+static const int VALUES[] = { 0, 1, 2, 30, -1, 1024, 65536 };
 
 static void step(int n) {
   char label[160], at[64];
   struct sockaddr_storage ss;
   socklen_t len;
   int i, r;
-  switch (rnd(18)) {
+  switch (rnd(21)) {
   case 0: case 1: { /* socket */
     if ((i = free_slot()) < 0) return;
     int fam = rnd(2) ? AF_INET6 : AF_INET, cloexec = rnd(2) ? SOCK_CLOEXEC : 0;
@@ -345,7 +355,11 @@ static void step(int n) {
   }
   case 9: { /* setsockopt */
     if ((i = used_slot()) < 0) return;
-    int o = rnd(NOPTS), v = VALUES[rnd(5)];
+    int o = rnd(NOPTS), v = VALUES[rnd(sizeof VALUES / sizeof VALUES[0])];
+    /* SO_RCVLOWAT above 1 holds back a TCP socket's readiness, not a socketpair's; a client's
+     * TCP_DEFER_ACCEPT delays its handshake's last ACK, a virtual connection's not (`tsor syscalls`). */
+    if (OPTS[o].opt == SO_RCVLOWAT && OPTS[o].level == SOL_SOCKET) v = v > 0 ? 1 : 0;
+    if (OPTS[o].opt == TCP_DEFER_ACCEPT && OPTS[o].level == IPPROTO_TCP && !socks[slot_sock[i]].listening) return;
     snprintf(label, sizeof label, "%d setsockopt s%d %s %d", n, i, OPTS[o].name, v);
     SHOW(label, setsockopt(slot_fd[i], OPTS[o].level, OPTS[o].opt, &v, sizeof v));
     return;
@@ -382,7 +396,9 @@ static void step(int n) {
     if ((i = used_slot()) < 0) return;
     int how = rnd(3);
     snprintf(label, sizeof label, "%d shutdown s%d %s", n, i, how == SHUT_RD ? "RD" : how == SHUT_WR ? "WR" : "RDWR");
-    if (SHOW(label, shutdown(slot_fd[i], how)) == 0 && how != SHUT_WR) {
+    long shut = SHOW(label, shutdown(slot_fd[i], how));
+    if (shut == 0 && how != SHUT_RD) socks[slot_sock[i]].sent_fin = 1;
+    if (shut == 0 && how != SHUT_WR) {
       if (socks[slot_sock[i]].listening) listener_gone(), socks[slot_sock[i]].stopped = 1;
       if (socks[slot_sock[i]].peer >= 0) socks[socks[slot_sock[i]].peer].peer_shut_rd = 1;
     }
@@ -424,6 +440,59 @@ static void step(int n) {
     socks[slot_sock[i]].bound_ip = picked_ip, socks[slot_sock[i]].bound_port = picked_port;
     snprintf(label, sizeof label, "%d   listen s%d 4", n, i);
     if (SHOW(label, listen(slot_fd[i], 4)) == 0) socks[slot_sock[i]].listening = 1;
+    return;
+  }
+  case 18: { /* what a connection's state shows: FIONREAD, SIOCOUTQ, TCP_INFO's state, SO_LINGER */
+    if ((i = slot_where(LINKED)) < 0 || may_be_reset(i)) return;
+    int q = -1;
+    switch (rnd(4)) {
+    case 0:
+      errno = 0;
+      r = ioctl(slot_fd[i], FIONREAD, &q);
+      if (r < 0) SAY("%d FIONREAD s%d -> -1 %s\n", n, i, errname(errno));
+      else SAY("%d FIONREAD s%d -> %d\n", n, i, q);
+      return;
+    case 1:
+      /* Not after our FIN: Linux counts it until the peer's delayed ACK (timing) (`tsor syscalls`). */
+      if (socks[slot_sock[i]].sent_fin) return;
+      errno = 0;
+      r = ioctl(slot_fd[i], TIOCOUTQ, &q); /* SIOCOUTQ */
+      if (r < 0) SAY("%d SIOCOUTQ s%d -> -1 %s\n", n, i, errname(errno));
+      else SAY("%d SIOCOUTQ s%d -> %d\n", n, i, q);
+      return;
+    case 2: {
+      struct tcp_info ti;
+      socklen_t tl = sizeof ti;
+      memset(&ti, 0, sizeof ti);
+      errno = 0;
+      r = getsockopt(slot_fd[i], IPPROTO_TCP, TCP_INFO, &ti, &tl);
+      if (r < 0) SAY("%d TCP_INFO s%d -> -1 %s\n", n, i, errname(errno));
+      else SAY("%d TCP_INFO s%d -> state %d\n", n, i, ti.tcpi_state);
+      return;
+    }
+    default: {
+      struct linger lg = { -1, -1 };
+      socklen_t ll = sizeof lg;
+      errno = 0;
+      r = getsockopt(slot_fd[i], SOL_SOCKET, SO_LINGER, &lg, &ll);
+      if (r < 0) SAY("%d SO_LINGER s%d -> -1 %s\n", n, i, errname(errno));
+      else SAY("%d SO_LINGER s%d -> {%d, %d}\n", n, i, lg.l_onoff, lg.l_linger);
+      return;
+    }
+    }
+  }
+  case 19: { /* receives with TCP's own flags: MSG_TRUNC discards, MSG_ERRQUEUE, MSG_WAITALL */
+    if ((i = slot_where(LINKED)) < 0) return;
+    static const struct { const char *name; int flags; } RF[] = {
+      { "MSG_TRUNC", MSG_TRUNC }, { "MSG_TRUNC|MSG_PEEK", MSG_TRUNC | MSG_PEEK },
+      { "MSG_ERRQUEUE", MSG_ERRQUEUE }, { "MSG_WAITALL", MSG_WAITALL },
+    };
+    int k = rnd(4);
+    char buf[16];
+    errno = 0;
+    ssize_t got = recv(slot_fd[i], RF[k].flags & MSG_TRUNC ? NULL : buf, 1 + rnd(sizeof buf), MSG_DONTWAIT | RF[k].flags);
+    if (got < 0) SAY("%d recv %s s%d -> -1 %s\n", n, RF[k].name, i, errname(errno));
+    else SAY("%d recv %s s%d -> %zd\n", n, RF[k].name, i, got);
     return;
   }
   default: /* close */
