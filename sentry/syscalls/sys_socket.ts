@@ -349,6 +349,8 @@ export const sysShutdown: SocketHandler = (stack, task, args) => {
     vs.sentFin = true;
     stack.noteFin(vs);
     if (vs.peerVs) vs.peerVs.rcvdFin = true;
+    stack.releaseClosedPort(vs);
+    if (vs.peerVs) stack.releaseClosedPort(vs.peerVs);
   }
   return CONTINUE;
 };

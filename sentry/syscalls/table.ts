@@ -42,7 +42,7 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial(
     "listen",
     sysListen,
-    "a new virtual connection shows on the listener (epoll/poll/select) a moment after its connect returned (its doorbell is rung after the answer), so a client outside TSoR connecting just then may be accepted first; listen again after shutdown(SHUT_RD) is the kernel's alone and does not see the connections it served (Linux: EADDRINUSE while they live)",
+    "a new virtual connection shows on the listener (epoll/poll/select) a moment after its connect returned (its doorbell is rung after the answer), so a client outside TSoR connecting just then may be accepted first; listen again after shutdown(SHUT_RD) is the kernel's alone and does not see the connections it served (Linux: EADDRINUSE while they live); the backlog counts virtual connections and the kernel's queue its own clients apart (a full queue of both takes one more of each)",
   ),
   supported("accept", sysAccept),
   supported("accept4", sysAccept4),
@@ -57,7 +57,7 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial(
     "getsockopt",
     sysGetsockopt,
-    `on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default; TCP_INFO, TCP_MAXSEG and TCP_WINDOW_CLAMP are a fresh loopback connection's of the pod's netns (measured once: a connection to another pod shows loopback's MSS, not its veth's), its RTT and counters do not move${untrapped("getsockopt")}`,
+    `on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default; TCP_INFO, TCP_MAXSEG and TCP_WINDOW_CLAMP are a fresh loopback connection's of the pod's netns (measured once: a connection to another pod shows loopback's MSS, not its veth's), its RTT and counters do not move, and its state goes from ESTABLISHED to FIN_WAIT2 at our shutdown (Linux shows FIN_WAIT1 until the peer's delayed ACK)${untrapped("getsockopt")}`,
   ),
   partial("ioctl", sysIoctl, "only TIOCOUTQ (SIOCOUTQ), SIOCOUTQNSD and SIOCGSTAMP(NS) are trapped: 0, 0 and ENOENT on a connection, as loopback TCP once its peer has the bytes (not while the peer's window is full, nor while a FIN waits for the peer's delayed ACK)"),
   supported("epoll_create", sysEpollCreate),

@@ -893,6 +893,7 @@ export class SocketStack {
       if (vs.peerVs) {
         vs.peerVs.rcvdFin = true;
         vs.peerVs.peerClosed = true;
+        this.releaseClosedPort(vs.peerVs);
       }
     }
     this.forget(vs);
@@ -902,6 +903,19 @@ export class SocketStack {
   /** A connection sent its FIN (shutdown(SHUT_WR) or its close): the first one of the pair is remembered. */
   noteFin(vs: VirtualSocket): void {
     vs.finSeq ||= ++this.finCounter;
+  }
+
+  /**
+   * A served connection whose listener is gone keeps its port (holdServedPorts) until it is
+   * closed on TCP's terms: once both FINs went and its own was the second, it is TCP_CLOSE with no
+   * TIME_WAIT of its own (the peer, which closed first, has it), and bind(2) may take the port.
+   */
+  releaseClosedPort(vs: VirtualSocket): void {
+    const peer = vs.peerVs;
+    if (!vs.acceptedFrom || vs.boundPort || vs.portHolder === null || !vs.sentFin || !vs.rcvdFin) return;
+    if (!peer?.finSeq || peer.finSeq > vs.finSeq) return;
+    closeQuietly(vs.portHolder);
+    vs.portHolder = null;
   }
 
   /**
@@ -940,6 +954,7 @@ export class SocketStack {
     for (const vs of this.sockets.values()) {
       if (vs.acceptedFrom !== listener || vs.portHolder !== null || !vs.local) continue;
       vs.portHolder = this.portHolder(vs.local, listener.reuseAddr, listener.reusePort);
+      this.releaseClosedPort(vs); // closed already: TCP's child holds nothing
     }
   }
 

@@ -39,7 +39,7 @@ struct sock {
   int may_have_peer; /* connected or connecting: a peer may exist that we could not link */
   int maybe_reset;   /* connected without a linked peer when a listener went: maybe reset in its queue */
   int replaced;      /* connect(2) reported a reset (ECONNRESET/ECONNABORTED): see connect */
-  int peer_shut_rd;  /* the linked peer did shutdown(SHUT_RD): see send */
+  int shut_rd;       /* shutdown(SHUT_RD or SHUT_RDWR) succeeded: its peer's sends differ (see send) */
   int stopped;       /* a listener shut down for reading: see listen */
   int sent_fin;      /* shutdown(SHUT_WR or SHUT_RDWR) succeeded: see SIOCOUTQ */
   int listening;     /* listen() returned 0 */
@@ -47,6 +47,10 @@ struct sock {
 };
 static struct sock socks[NSLOT * 2];
 static int slot_fd[NSLOT], slot_sock[NSLOT];
+/* One epoll instance per seed; registrations are keyed by slot (data.u32). */
+static int ep = -1;
+/* Connections made and not yet accepted (an upper bound: a listener's close drops some). */
+static int waiting;
 static int ports[NPORT];
 
 /* Kernel-chosen ports, labelled by first sight. */
@@ -202,9 +206,11 @@ static int may_be_reset(int slot) {
 }
 
 /* A send the socketpair refuses where TCP takes it: after the peer's own shutdown(SHUT_RD)
- * (unix_shutdown shuts our sending side too; TCP's peer just discards what comes). */
+ * (unix_shutdown shuts our sending side too; TCP's peer just discards what comes), made before
+ * or after the two ends were linked. */
 static int send_differs(int slot) {
-  return may_be_reset(slot) || socks[slot_sock[slot]].peer_shut_rd;
+  const struct sock *so = &socks[slot_sock[slot]];
+  return may_be_reset(slot) || (so->peer >= 0 && socks[so->peer].shut_rd);
 }
 
 /* A listener went (closed, or shut down for reading): connections in its queue were reset. */
@@ -249,7 +255,7 @@ static void step(int n) {
   struct sockaddr_storage ss;
   socklen_t len;
   int i, r;
-  switch (rnd(21)) {
+  switch (rnd(22)) {
   case 0: case 1: { /* socket */
     if ((i = free_slot()) < 0) return;
     int fam = rnd(2) ? AF_INET6 : AF_INET, cloexec = rnd(2) ? SOCK_CLOEXEC : 0;
@@ -271,7 +277,7 @@ static void step(int n) {
     /* Not again on a listener shut down for reading: Linux refuses it (EADDRINUSE) while the
      * connections it served live, which the runtime's socketpairs do not hold (`tsor syscalls`). */
     if ((i = used_slot()) < 0 || socks[slot_sock[i]].stopped) return;
-    static const int backlogs[] = { 0, 1, 4 };
+    static const int backlogs[] = { 4, 5, 16 }; /* never full: see connect */
     int b = backlogs[rnd(3)];
     snprintf(label, sizeof label, "%d listen s%d %d", n, i, b);
     if (SHOW(label, listen(slot_fd[i], b)) == 0) socks[slot_sock[i]].listening = 1;
@@ -282,6 +288,13 @@ static void step(int n) {
      * fresh unconnected socket, where Linux's keeps its history (its port, and on AF_INET6 the
      * v4-mapped operations of an IPv4 connection) into the next connect (`tsor syscalls`). */
     if ((i = slot_where(FRESH)) < 0 || socks[slot_sock[i]].replaced) return;
+    /* Nor on a socket with copies: a connect that replaces the app's fd (a connection made, or a
+     * reset one disconnected) leaves the other copies naming the old file (`tsor syscalls`). */
+    if (socks[slot_sock[i]].refs > 1) return;
+    /* Nor past 4 connections waiting in queues: with a full queue, one from a socket that stays
+     * the kernel's (shut down or refused before) counts in Linux's queue but not in the
+     * runtime's virtual one (`tsor syscalls`: listen). */
+    if (waiting >= 4) return;
     len = pick_addr(&ss, at, sizeof at, 0);
     int l = slot_where(LISTENING);
     if (l >= 0 && socks[slot_sock[l]].listening && socks[slot_sock[l]].bound_port >= 0 && socks[slot_sock[l]].bound_port < NPORT && rnd(3) != 0) {
@@ -314,7 +327,7 @@ static void step(int n) {
       link_peer(i);
       /* A connection to a listener of this sequence is linked once accepted; until then it
        * waits in a queue, where a listener's close resets it. */
-      if (so->peer < 0) so->may_have_peer = 1;
+      if (so->peer < 0) so->may_have_peer = 1, waiting++;
     }
     return;
   }
@@ -337,6 +350,7 @@ static void step(int n) {
     if (!(gfl & O_NONBLOCK)) fcntl(r, F_SETFL, gfl | O_NONBLOCK);
     slot_fd[j] = r;
     slot_sock[j] = new_sock();
+    if (waiting > 0) waiting--;
     link_peer(j);
     if (socks[slot_sock[j]].peer >= 0) socks[socks[slot_sock[j]].peer].may_have_peer = 0;
     else socks[slot_sock[j]].peer_gone = 1; /* no slot has its client: closed already */
@@ -400,7 +414,7 @@ static void step(int n) {
     if (shut == 0 && how != SHUT_RD) socks[slot_sock[i]].sent_fin = 1;
     if (shut == 0 && how != SHUT_WR) {
       if (socks[slot_sock[i]].listening) listener_gone(), socks[slot_sock[i]].stopped = 1;
-      if (socks[slot_sock[i]].peer >= 0) socks[socks[slot_sock[i]].peer].peer_shut_rd = 1;
+      socks[slot_sock[i]].shut_rd = 1;
     }
     return;
   }
@@ -461,6 +475,8 @@ static void step(int n) {
       else SAY("%d SIOCOUTQ s%d -> %d\n", n, i, q);
       return;
     case 2: {
+      /* Not after our FIN: Linux shows FIN_WAIT1 until the peer's delayed ACK (`tsor syscalls`). */
+      if (socks[slot_sock[i]].sent_fin) return;
       struct tcp_info ti;
       socklen_t tl = sizeof ti;
       memset(&ti, 0, sizeof ti);
@@ -495,6 +511,33 @@ static void step(int n) {
     else SAY("%d recv %s s%d -> %zd\n", n, RF[k].name, i, got);
     return;
   }
+  case 20: { /* epoll: register a socket (before or after it connects), or wait and show events */
+    if (ep < 0) ep = MUST(epoll_create1(EPOLL_CLOEXEC));
+    if (rnd(2)) {
+      if ((i = used_slot()) < 0) return;
+      struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.u32 = (uint32_t)i };
+      snprintf(label, sizeof label, "%d epoll_ctl ADD s%d", n, i);
+      SHOW(label, epoll_ctl(ep, EPOLL_CTL_ADD, slot_fd[i], &ev));
+      return;
+    }
+    struct epoll_event evs[NSLOT * 2];
+    r = epoll_wait(ep, evs, NSLOT * 2, 0);
+    if (r < 0) {
+      SAY("%d epoll_wait -> -1 %s\n", n, errname(errno));
+      return;
+    }
+    /* In slot order (the kernel's ready list order is not part of the contract), leaving out
+     * sockets whose answer is a listed divergence (peer gone or reset: HUP) and registrations
+     * whose slot was closed (a dup may keep the file registered under an old number). */
+    SAY("%d epoll_wait ->", n);
+    for (int k = 0; k < NSLOT; k++)
+      for (int e = 0; e < r; e++)
+        if (evs[e].data.u32 == (uint32_t)k && slot_fd[k] >= 0 && !may_be_reset(k))
+          SAY(" s%d:%s%s%s%s%s", k, evs[e].events & EPOLLIN ? "IN" : "", evs[e].events & EPOLLOUT ? "OUT" : "",
+              evs[e].events & EPOLLRDHUP ? "RDHUP" : "", evs[e].events & EPOLLHUP ? "HUP" : "", evs[e].events & EPOLLERR ? "ERR" : "");
+    SAY("\n");
+    return;
+  }
   default: /* close */
     if ((i = used_slot()) < 0) return;
     SAY("%d close s%d\n", n, i);
@@ -513,6 +556,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < NSLOT; i++) slot_fd[i] = -1;
     memset(socks, 0, sizeof socks);
     nseen = 0;
+    if (ep >= 0) close(ep);
+    ep = -1;
+    waiting = 0;
     SAY("seed %d\n", seed);
     for (int n = 0; n < steps; n++) step(n);
     for (int i = 0; i < NSLOT; i++)
