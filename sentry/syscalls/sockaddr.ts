@@ -93,19 +93,22 @@ export function parseBindAddr(family: InetFamily, buf: Buffer, v6only: boolean):
 
 /**
  * The destination of a connect(2) (the AF_UNSPEC disconnect is the caller's): tcp_v4_connect
- * (EINVAL if short, EAFNOSUPPORT for another family; 0.0.0.0 means 127.0.0.1, as
- * ip_route_output_key_hash_rcu makes it) or tcp_v6_connect (EINVAL if short, EAFNOSUPPORT;
- * :: means ::1, or ::ffff:127.0.0.1 for a socket bound to a v4-mapped address; v4-mapped on a
- * V6ONLY socket is ENETUNREACH; link-local needs a scope id: EINVAL).
+ * (EINVAL if short, EAFNOSUPPORT for another family; 0.0.0.0 means the address the socket is
+ * bound to, else 127.0.0.1, as ip_route_output_key_hash_rcu makes it) or tcp_v6_connect (EINVAL
+ * if short, EAFNOSUPPORT; :: means ::1, or ::ffff:127.0.0.1 for a socket bound to a v4-mapped
+ * address; v4-mapped on a V6ONLY socket is ENETUNREACH; link-local needs a scope id: EINVAL).
+ * `bound`: the socket's own address, if it has a port.
  */
-export function parseConnectAddr(family: InetFamily, buf: Buffer, v6only: boolean, boundV4Mapped: boolean): InetAddr {
+export function parseConnectAddr(family: InetFamily, buf: Buffer, v6only: boolean, bound: InetAddr | null): InetAddr {
   if (family === AF_INET) {
     if (buf.length < SOCKADDR_IN_LEN) throw new SyscallError(E.EINVAL, "sockaddr_in too short");
     const sa = sockaddrFamily(buf);
     if (sa !== AF_INET) throw new SyscallError(E.EAFNOSUPPORT, `connect: family ${sa} on an AF_INET socket`);
     const a = decode(buf, AF_INET);
-    return isAny(a.ip) ? { ...a, ip: IPV4_LOOPBACK } : a;
+    if (!isAny(a.ip)) return a;
+    return { ...a, ip: bound && !isAny(bound.ip) ? (v4Of(bound.ip) ?? bound.ip) : IPV4_LOOPBACK };
   }
+  const boundV4Mapped = bound !== null && isV4Mapped(bound.ip);
   if (buf.length < SIN6_LEN_RFC2133) throw new SyscallError(E.EINVAL, "sockaddr_in6 too short");
   const sa = sockaddrFamily(buf);
   if (sa !== AF_INET6) throw new SyscallError(E.EAFNOSUPPORT, `connect: family ${sa} on an AF_INET6 socket`);

@@ -148,7 +148,7 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
     const bound = name && name.port !== 0 ? name : null;
     let dest;
     try {
-      dest = parseConnectAddr(family, buf, v6only, bound !== null && family === AF_INET6 && isV4Mapped(bound.ip));
+      dest = parseConnectAddr(family, buf, v6only, bound);
     } catch {
       return CONTINUE; // a bad address: the kernel's own errno
     }

@@ -38,7 +38,7 @@ function flaggedFor(name: SocketSyscallName): string {
 }
 
 const ENTRIES: readonly SyscallEntry[] = [
-  partial("bind", sysBind, "on a connection, the errors a kernel socket that has a port gives (the sentry's own capabilities decide EACCES for a privileged port, not the app's); after a reset, a connection not bound before it connected stays unbindable (EINVAL; Linux lets it bind again)"),
+  partial("bind", sysBind, "on a connection, the errors a kernel socket that has a port gives (the sentry's own capabilities decide EACCES for a privileged port, not the app's); after a reset, a connection not bound before it connected stays unbindable (EINVAL; Linux lets it bind again, and set IPV6_V6ONLY)"),
   partial(
     "listen",
     sysListen,
@@ -51,13 +51,13 @@ const ENTRIES: readonly SyscallEntry[] = [
     sysConnect,
     "AF_UNSPEC disconnects (an unconnected kernel socket replaces the connection's end; its peer sees a close, not a reset), and so does a connect that reports a reset (ECONNRESET, ECONNABORTED): the new socket has a fresh port, where Linux's keeps its history into the next connect; a socket shut down, stopped listening or connected by the kernel before stays the kernel's; a copy of the fd made before connect (dup, fork) keeps the kernel socket (epoll registrations made before it follow the connection); with room in the queue a non-blocking connect to a TSoR listener completes at once, as on loopback (a full queue leaves it to the kernel: SYN_SENT, EALREADY)",
   ),
-  partial("shutdown", sysShutdown, "a connection's state follows its own shutdowns, the peer's last close (inotify close watch) and what its end shows of the peer when asked (a reset read by the app before the sentry saw it counts as a close); SHUT_RD also stops the peer's sends (EPIPE: a listed divergence); TIME_WAIT only where the port is the kernel's (listener port, bound client port)"),
+  partial("shutdown", sysShutdown, "a connection's state follows its own shutdowns, the peer's last close (inotify close watch) and what its end shows of the peer when asked (a reset read by the app before the sentry saw it counts as a close); SHUT_RD also stops the peer's sends (EPIPE: a listed divergence); TIME_WAIT only where the port is the kernel's (listener port, bound client port), and also after a close with bytes unread (a reset on Linux, which leaves none)"),
   supported("getsockname", sysGetsockname),
   supported("getpeername", sysGetpeername),
   partial(
     "getsockopt",
     sysGetsockopt,
-    `on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default; TCP_INFO, TCP_MAXSEG and TCP_WINDOW_CLAMP are a fresh loopback connection's of the pod's netns (measured once: a connection to another pod shows loopback's MSS, not its veth's), its RTT and counters do not move, and its state goes from ESTABLISHED to FIN_WAIT2 at our shutdown (Linux shows FIN_WAIT1 until the peer's delayed ACK)${untrapped("getsockopt")}`,
+    `on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default; TCP_INFO, TCP_MAXSEG and TCP_WINDOW_CLAMP are a fresh loopback connection's of the pod's netns (measured once: a connection to another pod shows loopback's MSS, not its veth's), its RTT and counters do not move, and its state goes from ESTABLISHED to FIN_WAIT2 at our shutdown (Linux shows FIN_WAIT1 until the peer's delayed ACK; its TCP_MAXSEG may change then too)${untrapped("getsockopt")}`,
   ),
   partial("ioctl", sysIoctl, "only TIOCOUTQ (SIOCOUTQ), SIOCOUTQNSD and SIOCGSTAMP(NS) are trapped: 0, 0 and ENOENT on a connection, as loopback TCP once its peer has the bytes (not while the peer's window is full, nor while a FIN waits for the peer's delayed ACK)"),
   supported("epoll_create", sysEpollCreate),

@@ -213,6 +213,12 @@ static int send_differs(int slot) {
   return may_be_reset(slot) || (so->peer >= 0 && socks[so->peer].shut_rd);
 }
 
+/* Readiness that differs for the same reasons: the survivor of a peer gone, or the peer of an
+ * end shut for reading, shows POLLHUP on a socketpair (both its directions are shut). */
+static int poll_differs(int slot) {
+  return send_differs(slot);
+}
+
 /* A listener went (closed, or shut down for reading): connections in its queue were reset. */
 static void listener_gone(void) {
   for (int i = 0; i < NSLOT * 2; i++)
@@ -221,6 +227,13 @@ static void listener_gone(void) {
 
 static void close_slot(int i) {
   int s = slot_sock[i];
+  /* Drained first (silently): a close with bytes unread is a reset on TCP, which leaves no
+   * TIME_WAIT, and the runtime, which cannot see those bytes once the end is gone, would leave
+   * one (`tsor syscalls`: shutdown). close_unread_rst covers the reset itself. */
+  if (socks[s].refs == 1) {
+    char sink[64];
+    while (recv(slot_fd[i], sink, sizeof sink, MSG_DONTWAIT) > 0) {}
+  }
   close(slot_fd[i]);
   slot_fd[i] = -1;
   if (--socks[s].refs > 0) return;
@@ -374,6 +387,8 @@ static void step(int n) {
      * TCP_DEFER_ACCEPT delays its handshake's last ACK, a virtual connection's not (`tsor syscalls`). */
     if (OPTS[o].opt == SO_RCVLOWAT && OPTS[o].level == SOL_SOCKET) v = v > 0 ? 1 : 0;
     if (OPTS[o].opt == TCP_DEFER_ACCEPT && OPTS[o].level == IPPROTO_TCP && !socks[slot_sock[i]].listening) return;
+    /* After a reset Linux lets a connection take IPV6_V6ONLY again (as bind: see there). */
+    if (OPTS[o].opt == IPV6_V6ONLY && may_be_reset(i)) return;
     snprintf(label, sizeof label, "%d setsockopt s%d %s %d", n, i, OPTS[o].name, v);
     SHOW(label, setsockopt(slot_fd[i], OPTS[o].level, OPTS[o].opt, &v, sizeof v));
     return;
@@ -381,6 +396,10 @@ static void step(int n) {
   case 10: { /* getsockopt */
     if ((i = used_slot()) < 0) return;
     int o = rnd(NOPTS), v = -7;
+    /* Not what only TCP's history sets: a socket that replaced a reset connection is fresh
+     * (buffer sizes), and TCP_MAXSEG may change once our FIN is out (`tsor syscalls`). */
+    if (socks[slot_sock[i]].replaced && (OPTS[o].opt == SO_SNDBUF || OPTS[o].opt == SO_RCVBUF) && OPTS[o].level == SOL_SOCKET) return;
+    if (socks[slot_sock[i]].sent_fin && OPTS[o].opt == TCP_MAXSEG && OPTS[o].level == IPPROTO_TCP) return;
     socklen_t vl = sizeof v;
     errno = 0;
     r = getsockopt(slot_fd[i], OPTS[o].level, OPTS[o].opt, &v, &vl);
@@ -431,7 +450,7 @@ static void step(int n) {
       SAY("%d dup s%d -> s%d\n", n, i, j);
       return;
     }
-    if (peer_gone(i)) return;
+    if (poll_differs(i)) return;
     struct pollfd p = { slot_fd[i], POLLIN | POLLOUT | POLLPRI | POLLRDHUP, 0 };
     /* A listener gets a moment: the runtime may show a new connection there just after the
      * connect that made it returned (`tsor syscalls`: listen). */
@@ -532,7 +551,7 @@ static void step(int n) {
     SAY("%d epoll_wait ->", n);
     for (int k = 0; k < NSLOT; k++)
       for (int e = 0; e < r; e++)
-        if (evs[e].data.u32 == (uint32_t)k && slot_fd[k] >= 0 && !may_be_reset(k))
+        if (evs[e].data.u32 == (uint32_t)k && slot_fd[k] >= 0 && !poll_differs(k))
           SAY(" s%d:%s%s%s%s%s", k, evs[e].events & EPOLLIN ? "IN" : "", evs[e].events & EPOLLOUT ? "OUT" : "",
               evs[e].events & EPOLLRDHUP ? "RDHUP" : "", evs[e].events & EPOLLHUP ? "HUP" : "", evs[e].events & EPOLLERR ? "ERR" : "");
     SAY("\n");
