@@ -177,6 +177,16 @@ export function takeQueuedMark(serverEnd: number): void {
   if (native.discardNow(serverEnd, 1) !== 1) throw new Error("socketpair: the queued mark is missing");
 }
 
+/**
+ * A server's end whose connection is over on TCP's terms: both FINs went and its own was the
+ * second, so it is TCP_CLOSE with no TIME_WAIT of its own (the peer, which closed first, has it).
+ */
+function servedAndOver(vs: VirtualSocket): boolean {
+  if (!vs.acceptedFrom || vs.boundPort || !vs.sentFin || !vs.rcvdFin) return false;
+  const peerFin = vs.peerVs?.finSeq ?? 0;
+  return peerFin !== 0 && peerFin < vs.finSeq;
+}
+
 /** `ip` (4 or 16 bytes) as an address of a socket of `family` (IPv4 on AF_INET6 becomes v4-mapped). */
 function inFamily(family: InetFamily, ip: Buffer, port: number): InetAddr {
   if (family === AF_INET) return { family, ip: v4Of(ip) ?? ip, port };
@@ -262,6 +272,8 @@ export class SocketStack {
   private closeEventsLost = false;
   /** Orders FINs: the side whose FIN went first is the one left in TIME_WAIT. */
   private finCounter = 0;
+  /** The container is going (dispose): nothing is kept for its netns any more. */
+  private disposing = false;
   private readonly onIncoming = (c: IncomingConnection): void => this.netdIncoming(c);
   private readonly onUp = (): void => this.learnPodIps();
 
@@ -906,14 +918,11 @@ export class SocketStack {
   }
 
   /**
-   * A served connection whose listener is gone keeps its port (holdServedPorts) until it is
-   * closed on TCP's terms: once both FINs went and its own was the second, it is TCP_CLOSE with no
-   * TIME_WAIT of its own (the peer, which closed first, has it), and bind(2) may take the port.
+   * A served connection whose listener is gone keeps its port (holdServedPorts) until it is over
+   * on TCP's terms (servedAndOver): bind(2) may take the port then.
    */
   releaseClosedPort(vs: VirtualSocket): void {
-    const peer = vs.peerVs;
-    if (!vs.acceptedFrom || vs.boundPort || vs.portHolder === null || !vs.sentFin || !vs.rcvdFin) return;
-    if (!peer?.finSeq || peer.finSeq > vs.finSeq) return;
+    if (vs.portHolder === null || !servedAndOver(vs)) return;
     closeQuietly(vs.portHolder);
     vs.portHolder = null;
   }
@@ -950,11 +959,10 @@ export class SocketStack {
    * those options, until the connection is closed (its portHolder).
    */
   private holdServedPorts(listener: VirtualSocket): void {
-    if (!this.kernel) return;
+    if (!this.kernel || this.disposing) return;
     for (const vs of this.sockets.values()) {
-      if (vs.acceptedFrom !== listener || vs.portHolder !== null || !vs.local) continue;
+      if (vs.acceptedFrom !== listener || vs.portHolder !== null || !vs.local || servedAndOver(vs)) continue;
       vs.portHolder = this.portHolder(vs.local, listener.reuseAddr, listener.reusePort);
-      this.releaseClosedPort(vs); // closed already: TCP's child holds nothing
     }
   }
 
@@ -1184,6 +1192,7 @@ export class SocketStack {
 
   /** Forgets every vsocket (the container is gone). */
   dispose(): void {
+    this.disposing = true;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
     this.detachNetd();
