@@ -8,12 +8,12 @@
  * Calls whose answer is one of the suite's listed divergences are not made: a send or poll on a
  * connection whose peer is gone or may have reset it (write_after_peer_close), a send to a peer
  * that shut its reading side (shutdown_rd_peer_send), SO_LINGER {1, 0}
- * (close_linger_reset), TCP_CORK (sockopt_cork), SO_ZEROCOPY, SCM_RIGHTS. Nor a bind on such a
- * connection: after a reset TCP lets a socket that was not bound before connecting bind again,
- * a socketpair end says EINVAL (docs/compatibility.md).
+ * (close_linger_reset), TCP_CORK (sockopt_cork), SO_ZEROCOPY, SCM_RIGHTS. Nor calls that meet a
+ * limit `tsor syscalls` names (a bind after a reset, a connect on a socket with copies...): each
+ * is skipped where it would be made, with the reason.
  *
- * Each seed runs in well under 100 ms natively and under the runtime (closes and connects wait a
- * few ms: see close_slot and connect), so the suite's default of 30 seeds stays inside the
+ * A seed takes about 100 ms natively and a little more under the runtime (closes and connects
+ * wait a few ms: see close_slot and connect), so the suite's default of 30 seeds stays inside the
  * watchdog. RS_DEBUG=1 also prints which sockets were found to be the two ends of a connection.
  *
  * Usage: random_sequences [first-seed [count [steps]]]   (default 1 30 48) */
@@ -279,7 +279,8 @@ static void step(int n) {
     if (r >= 0) slot_fd[i] = r, slot_sock[i] = new_sock();
     return;
   }
-  case 2: /* bind (not on a connection that may have been reset: see the top) */
+  case 2: /* bind; not on a connection that may have been reset: Linux lets one that was not bound
+           * before connecting bind again, the runtime says EINVAL (`tsor syscalls`: bind) */
     if ((i = used_slot()) < 0 || may_be_reset(i)) return;
     len = pick_addr(&ss, at, sizeof at, 1);
     snprintf(label, sizeof label, "%d bind s%d %s", n, i, at);
