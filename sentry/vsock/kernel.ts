@@ -123,7 +123,12 @@ export class NetnsKernel implements KernelNet {
   bindErrorOfBound(family: InetFamily, addr: Buffer): number {
     // A socket bound to a port of the wildcard address (which lo's state does not affect), made
     // for the question and closed: binding a connection is rare.
-    const fd = this.sockets(family, 1)[0]!;
+    let fd: number;
+    try {
+      fd = this.sockets(family, 1)[0]!;
+    } catch {
+      return E.EINVAL; // no socket in the netns (going away): the answer for a connection
+    }
     try {
       native.bind(fd, formatSockaddr(inetAddr(family, Buffer.alloc(family === AF_INET6 ? 16 : 4), 0)));
       native.bind(fd, addr);
