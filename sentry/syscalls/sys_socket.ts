@@ -233,10 +233,7 @@ function deliver(stack: SocketStack, task: Task, listener: { vs: VirtualSocket; 
       stack.requeue(listener.vs, conn);
       return INTERRUPTED;
     }
-    if (conn.kind === "local" && conn.marked) {
-      takeQueuedMark(conn.fd);
-      conn.marked = false;
-    }
+    takeQueuedMark(conn);
     native.setNonblock(conn.fd, (flags & SOCK_NONBLOCK) !== 0);
     // A kernel-accepted socket inherited the listener's kernel-kept options itself.
     if (conn.kind !== "kernel") copyKernelSocketOptions(listener.dup, conn.fd);
@@ -244,12 +241,10 @@ function deliver(stack: SocketStack, task: Task, listener: { vs: VirtualSocket; 
     else if (conn.kind === "remote") stack.adopt(conn.fd, listener.vs, conn);
   } catch (e) {
     // Dequeued, then lost (inet_accept's fput): closed as an accepted socket is, not reset.
-    if (conn.kind === "local" && conn.marked) {
-      try {
-        takeQueuedMark(conn.fd);
-      } catch {
-        /* closed with it: the client reads a reset */
-      }
+    try {
+      takeQueuedMark(conn);
+    } catch {
+      /* closed with it: the client reads a reset */
     }
     closeQuietly(conn.fd);
     throw e;
@@ -347,10 +342,7 @@ export const sysShutdown: SocketHandler = (stack, task, args) => {
   if (how !== SHUT_WR) vs.shutRd = true;
   if (how !== SHUT_RD) {
     vs.sentFin = true;
-    stack.noteFin(vs);
-    if (vs.peerVs) vs.peerVs.rcvdFin = true;
-    stack.releaseClosedPort(vs);
-    if (vs.peerVs) stack.releaseClosedPort(vs.peerVs);
+    stack.finSent(vs);
   }
   return CONTINUE;
 };

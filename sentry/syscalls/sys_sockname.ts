@@ -1,5 +1,5 @@
 // The socket name family: getsockname, getpeername on virtual TCP sockets.
-import { AF_INET } from "../vsock/address.js";
+import { anyOf } from "../vsock/address.js";
 import { connectedPeer, observePeer } from "../vsock/vsocket.js";
 import { CONTINUE, INTERRUPTED, fail, vsocketOf, ret, withFd, type SocketHandler } from "./common.js";
 import { E } from "./linux.js";
@@ -24,7 +24,7 @@ function answer(task: Task, args: readonly bigint[], addr: InetAddr): Outcome {
 export const sysGetsockname: SocketHandler = (stack, task, args) => {
   const vs = vsocketOf(stack, task, args[0]);
   if (!vs || vs.state === "listening") return CONTINUE; // a kernel socket names itself
-  const addr = vs.local ?? { family: vs.family, ip: Buffer.alloc(vs.family === AF_INET ? 4 : 16), port: 0 };
+  const addr = vs.local ?? { family: vs.family, ip: anyOf(vs.family), port: 0 };
   return answer(task, args, addr);
 };
 

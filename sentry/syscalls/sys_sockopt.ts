@@ -10,7 +10,7 @@ import { connectedPeer, connectionTcpState, type VirtualSocket } from "../vsock/
 import { native } from "../../native/index.js";
 import type { Outcome } from "../platform/platform.js";
 import { AF_INET, v4Of, type InetFamily } from "../vsock/address.js";
-import type { ConnectionTemplate, KernelNet } from "../vsock/kernel.js";
+import type { ConnectionSide, KernelNet } from "../vsock/kernel.js";
 import type { SocketStack } from "../vsock/stack.js";
 import { CONTINUE, INTERRUPTED, asApp, kernelTcpSocket, vsocketOf, ret, withFd, type SocketHandler } from "./common.js";
 import {
@@ -159,7 +159,7 @@ function tcpState(vs: VirtualSocket): number {
  * the route is IPv4's): kernel.ts ConnectionTemplate, or null without one. A connection to
  * another pod shows loopback's values too, where a veth path would show its own MTU's.
  */
-function connectionSide(vs: VirtualSocket, kernel: KernelNet | null): ConnectionTemplate["client"] | null {
+function connectionSide(vs: VirtualSocket, kernel: KernelNet | null): ConnectionSide | null {
   if (vs.state !== "connected" && vs.state !== "connecting") return null;
   const family: InetFamily = vs.peer && v4Of(vs.peer.ip) ? AF_INET : vs.family;
   const t = kernel?.connectionTemplate(family);

@@ -54,6 +54,10 @@ export function isLoopback(ip: Buffer): boolean {
 
 export const IPV4_ANY = Buffer.alloc(4);
 export const IPV6_ANY = Buffer.alloc(16);
+/** The wildcard address of `family` (do not modify: shared). */
+export function anyOf(family: InetFamily): Buffer {
+  return family === AF_INET ? IPV4_ANY : IPV6_ANY;
+}
 export const IPV4_LOOPBACK = Buffer.from([127, 0, 0, 1]);
 export const IPV6_LOOPBACK = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 

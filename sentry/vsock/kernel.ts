@@ -5,7 +5,7 @@
 // kernel in the app's context (socket(2) is not the sentry's), so no socket of the app is made
 // here.
 import { native, NativeError } from "../../native/index.js";
-import { AF_INET6, IPV4_LOOPBACK, IPV6_LOOPBACK, inetAddr, type InetFamily } from "./address.js";
+import { AF_INET6, IPV4_LOOPBACK, IPV6_LOOPBACK, anyOf, inetAddr, type InetFamily } from "./address.js";
 import { E, IPPROTO_TCP, SO_KEEPALIVE, SO_RCVBUF, SO_RCVTIMEO, SO_SNDBUF, SO_SNDTIMEO, SOL_SOCKET, TCP_INFO, TCP_INFO_LEN, TCP_WINDOW_CLAMP } from "../syscalls/linux.js";
 import { formatSockaddr } from "../syscalls/sockaddr.js";
 
@@ -130,7 +130,7 @@ export class NetnsKernel implements KernelNet {
       return E.EINVAL; // no socket in the netns (going away): the answer for a connection
     }
     try {
-      native.bind(fd, formatSockaddr(inetAddr(family, Buffer.alloc(family === AF_INET6 ? 16 : 4), 0)));
+      native.bind(fd, formatSockaddr(inetAddr(family, anyOf(family), 0)));
       native.bind(fd, addr);
       return E.EINVAL; // not reached: a bound socket never binds again
     } catch (e) {

@@ -32,6 +32,7 @@ import {
   IPV4_LOOPBACK,
   IPV6_LOOPBACK,
   addrText,
+  anyOf,
   ipText,
   isAny,
   isLoopback,
@@ -169,12 +170,24 @@ function connectionPair(marked: boolean): [number, number] {
 }
 
 /**
- * Takes QUEUED_MARK from the server's end of a local connection as accept hands it over: it is
- * the first byte there, whatever the client sent after it. Throws if it is missing.
+ * Takes QUEUED_MARK from the server's end of a local connection that still holds it (as accept
+ * hands the end over): it is the first byte there, whatever the client sent after it. Throws if
+ * it is missing.
  */
-export function takeQueuedMark(serverEnd: number): void {
+export function takeQueuedMark(conn: PendingConn): void {
+  if (conn.kind !== "local" || !conn.marked) return;
   // Discarded unseen: no buffer for it on this side.
-  if (native.discardNow(serverEnd, 1) !== 1) throw new Error("socketpair: the queued mark is missing");
+  if (native.discardNow(conn.fd, 1) !== 1) throw new Error("socketpair: the queued mark is missing");
+  conn.marked = false;
+}
+
+/**
+ * The family and address of a kernel socket that stands for a connection's end at `local` (a
+ * port holder, a TIME_WAIT): IPv4 (v4-mapped too) as AF_INET, which bind(2) checks alike.
+ */
+function kernelSide(local: InetAddr): { family: InetFamily; ip: Buffer } {
+  const ip4 = v4Of(local.ip);
+  return ip4 ? { family: AF_INET, ip: ip4 } : { family: AF_INET6, ip: local.ip };
 }
 
 /**
@@ -508,10 +521,7 @@ export class SocketStack {
     if (listener.deferAcceptSecs > 0 && conn.kind !== "kernel") {
       // The mark is not the client's data. Without it, a deferred connection whose listener goes
       // is closed once the client's data comes (unread: a reset, as TCP answers that data).
-      if (conn.kind === "local" && conn.marked) {
-        takeQueuedMark(conn.fd);
-        conn.marked = false;
-      }
+      takeQueuedMark(conn);
       if (!(native.pollNow(conn.fd, POLLIN) & POLLIN)) {
         this.deferUntilData(listener, conn);
         return true;
@@ -900,28 +910,33 @@ export class SocketStack {
     vs.closeWatch = null;
     if (this.sockets.get(vs.ino) !== vs) return;
     if (vs.state !== "listening") {
-      this.noteFin(vs);
+      this.finSent(vs);
       // unix_release_sock shut both directions of the survivor: what observePeer would see.
-      if (vs.peerVs) {
-        vs.peerVs.rcvdFin = true;
-        vs.peerVs.peerClosed = true;
-        this.releaseClosedPort(vs.peerVs);
-      }
+      if (vs.peerVs) vs.peerVs.peerClosed = true;
     }
     this.forget(vs);
     if (vs.state !== "listening") this.timeWaitAfterClose(vs);
   }
 
-  /** A connection sent its FIN (shutdown(SHUT_WR) or its close): the first one of the pair is remembered. */
-  noteFin(vs: VirtualSocket): void {
+  /**
+   * A connection sent its FIN (shutdown(SHUT_WR) or its last close): the first one of the pair is
+   * remembered, its peer in this stack has received it, and a served port whose connection is
+   * now over on either side is released (releaseClosedPort).
+   */
+  finSent(vs: VirtualSocket): void {
     vs.finSeq ||= ++this.finCounter;
+    this.releaseClosedPort(vs);
+    if (vs.peerVs) {
+      vs.peerVs.rcvdFin = true;
+      this.releaseClosedPort(vs.peerVs);
+    }
   }
 
   /**
    * A served connection whose listener is gone keeps its port (holdServedPorts) until it is over
    * on TCP's terms (servedAndOver): bind(2) may take the port then.
    */
-  releaseClosedPort(vs: VirtualSocket): void {
+  private releaseClosedPort(vs: VirtualSocket): void {
     if (vs.portHolder === null || !servedAndOver(vs)) return;
     closeQuietly(vs.portHolder);
     vs.portHolder = null;
@@ -1003,14 +1018,13 @@ export class SocketStack {
   /** A kernel socket of the pod's netns bound to `local` (a port kept in use), or null if it cannot be. */
   private portHolder(local: InetAddr, reuseAddr: boolean, reusePort: boolean): number | null {
     if (!this.kernel) return null;
-    const ip4 = v4Of(local.ip);
-    const family: InetFamily = ip4 ? AF_INET : AF_INET6;
+    const { family, ip } = kernelSide(local);
     let holder = -1;
     try {
       holder = this.kernel.sockets(family, 1)[0]!;
       native.setsockoptInt(holder, SOL_SOCKET, SO_REUSEADDR, reuseAddr ? 1 : 0);
       native.setsockoptInt(holder, SOL_SOCKET, SO_REUSEPORT, reusePort ? 1 : 0);
-      native.bind(holder, formatSockaddr({ family, ip: ip4 ?? local.ip, port: local.port }));
+      native.bind(holder, formatSockaddr({ family, ip, port: local.port }));
       return holder;
     } catch (e) {
       // Taken again already (e.g. the app bound it before a listener's close was seen).
@@ -1028,9 +1042,7 @@ export class SocketStack {
    */
   private leaveTimeWait(local: InetAddr, reuseAddr: boolean): void {
     if (!this.kernel) return;
-    const ip4 = v4Of(local.ip);
-    const family: InetFamily = ip4 ? AF_INET : AF_INET6;
-    const ip = ip4 ?? local.ip;
+    const { family, ip } = kernelSide(local);
     let fds: number[];
     try {
       fds = this.kernel.sockets(family, 2);
@@ -1136,7 +1148,7 @@ export class SocketStack {
           /* an option only a connection knows */
         }
       }
-      if (fresh) native.bind(fd, formatSockaddr({ family: vs.family, ip: Buffer.alloc(vs.family === AF_INET ? 4 : 16), port: 0 }));
+      if (fresh) native.bind(fd, formatSockaddr({ family: vs.family, ip: anyOf(vs.family), port: 0 }));
       native.setNonblock(fd, nonblock);
     } catch (e) {
       closeQuietly(fd);
@@ -1176,7 +1188,7 @@ export class SocketStack {
         closeQuietly(c.fd);
         // Its queued mark unread, the close resets the client (QUEUED_MARK): known here, even
         // once the app has read the ECONNRESET that observePeer would see.
-        if (c.kind === "local" && c.marked) c.client.peerResetSeen = c.client.rcvdFin = c.client.peerClosed = true;
+        if (c.kind === "local" && c.marked) c.client.markPeerReset();
       }
       vs.queue = null;
     }

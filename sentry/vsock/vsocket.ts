@@ -283,6 +283,11 @@ export class VirtualSocket {
     return this.opts.getInt(SOL_SOCKET, SO_REUSEADDR, 0) !== 0;
   }
 
+  /** The peer reset the connection (peerResetSeen): it is gone, and the connection is over. */
+  markPeerReset(): void {
+    this.peerResetSeen = this.rcvdFin = this.peerClosed = true;
+  }
+
   /** SO_LINGER {1, 0}: its close is a reset on TCP (no FIN, no TIME_WAIT). */
   get resetsOnClose(): boolean {
     const l = this.opts.get(SOL_SOCKET, SO_LINGER);
@@ -309,10 +314,8 @@ export function observePeer(vs: VirtualSocket, dup: number): void {
   // its SHUT_WR too, POLLHUP) are its own doing, not the peer's (unix_shutdown sets both ends).
   if (!vs.shutRd && r & (POLLRDHUP | POLLHUP)) vs.rcvdFin = true;
   if (!vs.shutRd && r & POLLHUP) vs.peerClosed = true;
-  if (r & POLLERR) {
-    // Only the peer's release sets an AF_UNIX stream end's sk_err.
-    vs.peerResetSeen = vs.rcvdFin = vs.peerClosed = true;
-  }
+  // Only the peer's release sets an AF_UNIX stream end's sk_err.
+  if (r & POLLERR) vs.markPeerReset();
 }
 
 /**
