@@ -56,6 +56,16 @@ export class CloseWatcher {
     return wd;
   }
 
+  /**
+   * Gives a watch another callback (the sentry still cares about the file's close, for another
+   * reason); false if that watch is not active (reported, ended, or never made).
+   */
+  rewatch(wd: number, onClose: OnLastClose): boolean {
+    if (!this.byWd.has(wd)) return false;
+    this.byWd.set(wd, onClose);
+    return true;
+  }
+
   /** Ends a watch without calling it (the sentry forgot the socket for another reason). */
   unwatch(wd: number): void {
     if (!this.byWd.delete(wd) || this.disposed) return;

@@ -182,12 +182,25 @@ export function takeQueuedMark(conn: PendingConn): void {
 }
 
 /**
- * The family and address of a kernel socket that stands for a connection's end at `local` (a
- * port holder, a TIME_WAIT): IPv4 (v4-mapped too) as AF_INET, which bind(2) checks alike.
+ * LOOPBACK4_IPV6 (include/net/ipv6.h): the IPv4 address Linux keeps in an IPv6 socket's
+ * sk_rcv_saddr (inet6_bind, tcp_v6_syn_recv_sock), which IPv4 binds are checked against.
  */
-function kernelSide(local: InetAddr): { family: InetFamily; ip: Buffer } {
+const LOOPBACK4_IPV6 = Buffer.from([127, 0, 0, 6]);
+
+/**
+ * The family and address of each kernel socket that stands for a connection's end at `local`
+ * (a port holder, a TIME_WAIT): IPv4 (v4-mapped too) as AF_INET, which bind(2) checks alike; an
+ * IPv6 address as AF_INET6, and for an end that is not `v6only` also as AF_INET on
+ * LOOPBACK4_IPV6. Binding a specific IPv6 address makes a socket v6only (inet6_bind), so that
+ * socket alone would let an IPv4 wildcard bind through, where the dual-stack end it stands for
+ * (a child of a [::] listener, a client bound to [::]) refuses it: ipv4_rcv_saddr_equal matches
+ * the wildcard against its LOOPBACK4_IPV6 unless it is v6only.
+ */
+function kernelSides(local: InetAddr, v6only: boolean): Array<{ family: InetFamily; ip: Buffer }> {
   const ip4 = v4Of(local.ip);
-  return ip4 ? { family: AF_INET, ip: ip4 } : { family: AF_INET6, ip: local.ip };
+  if (ip4) return [{ family: AF_INET, ip: ip4 }];
+  const v6 = { family: AF_INET6, ip: local.ip } as const;
+  return v6only ? [v6] : [v6, { family: AF_INET, ip: LOOPBACK4_IPV6 }];
 }
 
 /**
@@ -937,9 +950,14 @@ export class SocketStack {
    * on TCP's terms (servedAndOver): bind(2) may take the port then.
    */
   private releaseClosedPort(vs: VirtualSocket): void {
-    if (vs.portHolder === null || !servedAndOver(vs)) return;
-    closeQuietly(vs.portHolder);
-    vs.portHolder = null;
+    if (servedAndOver(vs)) this.dropPortHolders(vs);
+  }
+
+  /** Closes the kernel sockets that kept `vs`'s port (holdPort). */
+  private dropPortHolders(vs: VirtualSocket): void {
+    if (vs.portHolder !== null) closeQuietly(vs.portHolder);
+    if (vs.ipv4Holder !== null) closeQuietly(vs.ipv4Holder);
+    vs.portHolder = vs.ipv4Holder = null;
   }
 
   /**
@@ -947,10 +965,10 @@ export class SocketStack {
    * went first): its port stays busy for bind(2) for 60 s, unless both the new socket and the old
    * one had SO_REUSEADDR. The bytes never crossed the kernel's TCP, so the sentry leaves a real
    * TIME_WAIT socket on that address for the kernel's own bind checks: for a server's end once
-   * its listener is gone (until then the listener holds the port anyway), for a client that had
-   * bound its port once the connection closes. Ephemeral client ports are the sentry's, and a
-   * connection through netd does not know its peer's FIN order: neither leaves one. SO_LINGER
-   * {1, 0} resets instead.
+   * its listener's socket is gone (until then it holds the port anyway, listening or not), for a
+   * client that had bound its port once the connection closes. Ephemeral client ports are the
+   * sentry's, and a connection through netd does not know its peer's FIN order: neither leaves
+   * one. SO_LINGER {1, 0} resets instead.
    */
   private timeWaitAfterClose(vs: VirtualSocket): void {
     const peer = vs.peerVs;
@@ -959,10 +977,10 @@ export class SocketStack {
     if (vs.resetsOnClose) return;
     const listener = vs.acceptedFrom;
     if (listener) {
-      if (this.sockets.get(listener.ino) === listener) listener.timeWaits.set(addrText(vs.local), { local: vs.local, until: Date.now() + TIME_WAIT_MS });
-      else this.leaveTimeWait(vs.local, listener.reuseAddr);
+      if (this.sockets.get(listener.ino) === listener || listener.stoppedOpen) listener.timeWaits.set(addrText(vs.local), { local: vs.local, until: Date.now() + TIME_WAIT_MS });
+      else this.leaveTimeWait(vs.local, listener.reuseAddr, listener.v6only);
     } else if (vs.boundPort) {
-      this.leaveTimeWait(vs.local, vs.reuseAddr);
+      this.leaveTimeWait(vs.local, vs.reuseAddr, vs.v6only);
     }
   }
 
@@ -970,15 +988,24 @@ export class SocketStack {
    * `listener` is going while connections it served live on. On TCP each of them keeps the port
    * (an established child holds its bind bucket, with the listener's SO_REUSEADDR and
    * SO_REUSEPORT: inet_csk_clone_lock), so bind(2) to it still fails with EADDRINUSE; a
-   * socketpair holds none. The sentry keeps a kernel socket bound to each one's address, with
-   * those options, until the connection is closed (its portHolder).
+   * socketpair holds none. The sentry keeps kernel sockets bound to each one's address, with
+   * those options, until the connection is closed (holdPort).
    */
   private holdServedPorts(listener: VirtualSocket): void {
     if (!this.kernel || this.disposing) return;
     for (const vs of this.sockets.values()) {
       if (vs.acceptedFrom !== listener || vs.portHolder !== null || !vs.local || servedAndOver(vs)) continue;
-      vs.portHolder = this.portHolder(vs.local, listener.reuseAddr, listener.reusePort);
+      this.holdPort(vs, vs.local, listener.reuseAddr, listener.reusePort, listener.v6only);
     }
+  }
+
+  /**
+   * The socket of a listener is gone (its last close, or the container's end) while connections
+   * it served live on or wait in TIME_WAIT: they hold its port from now on.
+   */
+  private listenerSocketGone(listener: VirtualSocket): void {
+    this.holdServedPorts(listener);
+    if (listener.timeWaits.size > 0) this.flushTimeWaits(listener);
   }
 
   /**
@@ -1011,38 +1038,52 @@ export class SocketStack {
     } catch {
       return;
     }
-    closeQuietly(old);
-    vs.portHolder = this.portHolder(vs.local, reuseAddr, reusePort);
+    this.dropPortHolders(vs);
+    this.holdPort(vs, vs.local, reuseAddr, reusePort, vs.v6only);
   }
 
-  /** A kernel socket of the pod's netns bound to `local` (a port kept in use), or null if it cannot be. */
-  private portHolder(local: InetAddr, reuseAddr: boolean, reusePort: boolean): number | null {
+  /**
+   * Keeps `local`'s port in use for `vs` (its portHolder, and its ipv4Holder: kernelSides), with
+   * the end's SO_REUSEADDR and SO_REUSEPORT. A side that cannot be bound is not held.
+   */
+  private holdPort(vs: VirtualSocket, local: InetAddr, reuseAddr: boolean, reusePort: boolean, v6only: boolean): void {
+    const [main, ipv4] = kernelSides(local, v6only).map((side) => this.portHolder(side, local.port, reuseAddr, reusePort));
+    vs.portHolder = main ?? null;
+    vs.ipv4Holder = ipv4 ?? null;
+  }
+
+  /** A kernel socket of the pod's netns bound to `side`'s address and `port`, or null if it cannot be. */
+  private portHolder(side: { family: InetFamily; ip: Buffer }, port: number, reuseAddr: boolean, reusePort: boolean): number | null {
     if (!this.kernel) return null;
-    const { family, ip } = kernelSide(local);
     let holder = -1;
     try {
-      holder = this.kernel.sockets(family, 1)[0]!;
+      holder = this.kernel.sockets(side.family, 1)[0]!;
       native.setsockoptInt(holder, SOL_SOCKET, SO_REUSEADDR, reuseAddr ? 1 : 0);
       native.setsockoptInt(holder, SOL_SOCKET, SO_REUSEPORT, reusePort ? 1 : 0);
-      native.bind(holder, formatSockaddr({ family, ip, port: local.port }));
+      native.bind(holder, formatSockaddr({ family: side.family, ip: side.ip, port }));
       return holder;
     } catch (e) {
       // Taken again already (e.g. the app bound it before a listener's close was seen).
-      this.log.debug({ local: addrText(local), err: (e as Error).message }, "vsock: port not held");
+      this.log.debug({ local: addrText({ family: side.family, ip: side.ip, port }), err: (e as Error).message }, "vsock: port not held");
       if (holder >= 0) closeQuietly(holder);
       return null;
     }
   }
 
   /**
-   * Leaves a kernel TIME_WAIT socket bound to `local` in the pod's netns: bound with `reuseAddr`,
-   * connected to a listener of the sentry's on the same address, and closed first (the other
-   * side closes once our FIN has reached it, so ours is the side that waits). If the address is
-   * taken again already (the app bound it meanwhile), there is nothing to keep.
+   * Leaves kernel TIME_WAIT sockets for an end at `local` in the pod's netns (kernelSides): each
+   * bound with `reuseAddr`, connected to a listener of the sentry's on the same address, and
+   * closed first (the other side closes once our FIN has reached it, so ours is the side that
+   * waits). If the address is taken again already (the app bound it meanwhile), there is nothing
+   * to keep.
    */
-  private leaveTimeWait(local: InetAddr, reuseAddr: boolean): void {
+  private leaveTimeWait(local: InetAddr, reuseAddr: boolean, v6only: boolean): void {
+    for (const side of kernelSides(local, v6only)) this.leaveTimeWaitAt(side, local.port, reuseAddr);
+  }
+
+  private leaveTimeWaitAt({ family, ip }: { family: InetFamily; ip: Buffer }, port: number, reuseAddr: boolean): void {
     if (!this.kernel) return;
-    const { family, ip } = kernelSide(local);
+    const local = { family, ip, port };
     let fds: number[];
     try {
       fds = this.kernel.sockets(family, 2);
@@ -1053,7 +1094,7 @@ export class SocketStack {
     const [tw, server] = fds as [number, number];
     try {
       native.setsockoptInt(tw, SOL_SOCKET, SO_REUSEADDR, reuseAddr ? 1 : 0);
-      native.bind(tw, formatSockaddr({ family, ip, port: local.port }));
+      native.bind(tw, formatSockaddr(local));
       native.bind(server, formatSockaddr({ family, ip, port: 0 }));
       native.listen(server, 1);
       const r = native.connectNow(tw, native.getsockname(server));
@@ -1082,7 +1123,7 @@ export class SocketStack {
   /** The TIME_WAITs a listener's served connections left, for when it is gone (they held its port). */
   private flushTimeWaits(listener: VirtualSocket): void {
     const now = Date.now();
-    for (const tw of listener.timeWaits.values()) if (tw.until > now) this.leaveTimeWait(tw.local, listener.reuseAddr);
+    for (const tw of listener.timeWaits.values()) if (tw.until > now) this.leaveTimeWait(tw.local, listener.reuseAddr, listener.v6only);
     listener.timeWaits.clear();
   }
 
@@ -1134,6 +1175,7 @@ export class SocketStack {
   disconnect(vs: VirtualSocket, nonblock: boolean): number {
     let fd = vs.portHolder;
     vs.portHolder = null;
+    this.dropPortHolders(vs); // the IPv4 side of a dual-stack end, which the bind keeps itself
     const fresh = fd === null;
     if (fd === null) {
       if (!this.kernel) throw new SyscallError(EADDRNOTAVAIL, "no kernel side for a disconnected socket");
@@ -1161,19 +1203,41 @@ export class SocketStack {
 
   /**
    * shutdown(2) of a listener with SHUT_RD or SHUT_RDWR (inet_shutdown -> tcp_disconnect ->
-   * inet_csk_listen_stop): held accepts wake (EINVAL), pending virtual connections are dropped,
-   * and the vsocket goes; the caller lets the kernel stop its own listener.
+   * inet_csk_listen_stop), or connect(AF_UNSPEC): held accepts wake (EINVAL), pending virtual
+   * connections are dropped, and the vsocket goes; the caller lets the kernel stop its own
+   * listener. tcp_disconnect leaves it TCP_CLOSE with what listening set (its port,
+   * sk_shutdown): the kernel answers its later connect and listen. Its socket, still bound,
+   * shares the port with the connections it served until the app closes it: only then do they
+   * hold it themselves (listenerSocketGone), as they would at a listener's close.
    */
   stopListening(vs: VirtualSocket): void {
-    this.forget(vs);
-    // tcp_disconnect leaves it TCP_CLOSE with what listening set (its port, sk_shutdown): the
-    // kernel answers its later connect and listen.
+    const watch = vs.closeWatch;
+    vs.closeWatch = null; // kept past forget, for the socket's own close
+    const listening = this.sockets.get(vs.ino) === vs;
+    this.forget(vs, { socketStays: true });
     this.keepWithKernel(vs.ino);
+    if (listening && watch !== null && this.closes?.rewatch(watch, () => this.stoppedListenerClosed(vs))) {
+      vs.closeWatch = watch;
+      vs.stoppedOpen = true;
+      return;
+    }
+    if (watch !== null) this.closes?.unwatch(watch);
+    if (listening) this.listenerSocketGone(vs); // its close cannot be seen: as at a close
   }
 
-  /** Drops a vsocket: unregisters a listener, closes its pending connections and doorbells, wakes held accepts. */
-  forget(vs: VirtualSocket): void {
-    if (vs.state === "listening" && this.sockets.get(vs.ino) === vs) this.holdServedPorts(vs);
+  private stoppedListenerClosed(vs: VirtualSocket): void {
+    vs.closeWatch = null;
+    vs.stoppedOpen = false;
+    this.listenerSocketGone(vs);
+  }
+
+  /**
+   * Drops a vsocket: unregisters a listener, closes its pending connections and doorbells, wakes
+   * held accepts. A listener's served connections take its port over (listenerSocketGone) unless
+   * its socket stays (`socketStays`: it stopped listening, stopListening).
+   */
+  forget(vs: VirtualSocket, { socketStays = false } = {}): void {
+    const listening = vs.state === "listening" && this.sockets.get(vs.ino) === vs;
     if (this.sockets.get(vs.ino) === vs) {
       this.sockets.delete(vs.ino);
       this.fastSetsockopt?.unmark(vs.ino);
@@ -1192,14 +1256,13 @@ export class SocketStack {
       }
       vs.queue = null;
     }
-    if (vs.portHolder !== null) closeQuietly(vs.portHolder);
-    vs.portHolder = null;
+    this.dropPortHolders(vs);
     for (const [key, bell] of this.doorbells) {
       if (bell.owner !== vs) continue;
       this.doorbells.delete(key);
       closeQuietly(bell.fd);
     }
-    if (vs.timeWaits.size > 0) this.flushTimeWaits(vs);
+    if (listening && !socketStays) this.listenerSocketGone(vs);
   }
 
   /** Forgets every vsocket (the container is gone). */

@@ -224,6 +224,11 @@ export class VirtualSocket {
   /** Queued virtual connections whose doorbell is not rung yet (ringing waits for the event loop's turn). */
   unrung = 0;
   ringScheduled = false;
+  /**
+   * A listener that stopped listening (shutdown(SHUT_RD), connect(AF_UNSPEC)) whose socket the
+   * app still has: still bound, it keeps its port for the connections it served until its close.
+   */
+  stoppedOpen = false;
   /** Where the app called listen(2): its process and fd (whether it still holds the listener). */
   listenedAt: { tgid: number; fd: number } | null = null;
   readonly dataPath: DataPath = "socketpair";
@@ -250,6 +255,8 @@ export class VirtualSocket {
   peerVs: VirtualSocket | null = null;
   /** A kernel socket the sentry keeps bound to the port the app bound before connecting (the port stays in use while the connection lives). */
   portHolder: number | null = null;
+  /** With portHolder, for an IPv6 end that is not v6only: its IPv4 side (kernelSides in stack.ts). */
+  ipv4Holder: number | null = null;
   /** The app bound the connection's local port itself (a kernel port: TIME_WAIT keeps it after a close). */
   boundPort = false;
   /** The listener a server's end of a connection came from. */

@@ -56,6 +56,27 @@ test("close watch: unwatch ends a watch without a report; several sockets are to
   }
 });
 
+test("close watch: rewatch gives an active watch another callback, and refuses an ended one", async () => {
+  const w = new CloseWatcher((e) => assert.fail(e));
+  try {
+    const [a, b] = native.socketpair();
+    const seen: string[] = [];
+    const wa = w.watch(a, () => seen.push("first"));
+    const wb = w.watch(b, () => seen.push("b"));
+    assert.equal(w.rewatch(wa, () => seen.push("second")), true);
+    w.unwatch(wb);
+    assert.equal(w.rewatch(wb, () => seen.push("b again")), false, "an ended watch stays ended");
+    native.closeFd(a);
+    native.closeFd(b);
+    assert.ok(await until(() => seen.length > 0));
+    await sleep(50);
+    assert.deepEqual(seen, ["second"]);
+    assert.equal(w.rewatch(wa, () => seen.push("third")), false, "a reported watch is over");
+  } finally {
+    w.dispose();
+  }
+});
+
 /** Watches held by this process's inotify instances (/proc/self/fdinfo lists one line each). */
 function inotifyWatches(): number {
   let n = 0;
