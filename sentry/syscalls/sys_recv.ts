@@ -35,7 +35,7 @@ const TASK_SIZE_MAX = (1n << 47n) - 4096n;
  * vsocket is keyed by its file's inode, so a fd replaced by a kernel socket is not one).
  */
 function isConnectionEnd(ref: FdRef): boolean {
-  return ref.vs !== undefined && ref.vs.state !== "listening";
+  return ref.vs !== undefined && ref.vs.isConnection;
 }
 
 /** import_ubuf / import_iovec: the length is cut to MAX_RW_COUNT, the range must be user space. */

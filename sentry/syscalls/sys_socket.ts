@@ -64,7 +64,7 @@ export const sysBind: SocketHandler = (stack, task, args) => {
  */
 export const sysListen: SocketHandler = (stack, task, args) =>
   withFd(stack, task, args[0], async ({ vs, fd, dup, ino }) => {
-    if (vs && vs.state !== "listening") return fail(E.EINVAL); // a connection (inet_listen: not TCP_CLOSE)
+    if (vs?.isConnection) return fail(E.EINVAL); // a connection (inet_listen: not TCP_CLOSE)
     const family = vs?.family ?? kernelTcpSocket(dup);
     if (family === null) return CONTINUE;
     // A socket with a state only the kernel knows (shut down, or connected by the kernel, before)
@@ -261,7 +261,7 @@ function deliver(stack: SocketStack, task: Task, listener: { vs: VirtualSocket; 
 function accept(stack: SocketStack, task: Task, args: readonly bigint[], flags: number): Promise<Outcome> | Outcome {
   if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) return fail(E.EINVAL);
   return withFd(stack, task, args[0], async ({ vs, dup }) => {
-    if (!vs || vs.state !== "listening") return CONTINUE;
+    if (!vs || vs.isConnection) return CONTINUE;
     let deadline: number | undefined; // SO_RCVTIMEO, read once the call has to wait
     for (;;) {
       if (!vs.queue) return fail(E.EINVAL); // shut down meanwhile

@@ -149,7 +149,7 @@ function bufOpt(name: number, max: number, floor: number, dflt: number): OptSpec
 const CONNECTION_STATES = { ESTABLISHED: TCP_ESTABLISHED, FIN_WAIT2: TCP_FIN_WAIT2, CLOSE_WAIT: TCP_CLOSE_WAIT, CLOSE: TCP_CLOSE };
 
 function tcpState(vs: VirtualSocket): number {
-  if (vs.state === "connected" || vs.state === "connecting") return CONNECTION_STATES[connectionTcpState(vs)];
+  if (vs.isConnection) return CONNECTION_STATES[connectionTcpState(vs)];
   return vs.state === "listening" ? TCP_LISTEN : TCP_CLOSE;
 }
 
@@ -160,7 +160,7 @@ function tcpState(vs: VirtualSocket): number {
  * another pod shows loopback's values too, where a veth path would show its own MTU's.
  */
 function connectionSide(vs: VirtualSocket, kernel: KernelNet | null): ConnectionSide | null {
-  if (vs.state !== "connected" && vs.state !== "connecting") return null;
+  if (!vs.isConnection) return null;
   const family: InetFamily = vs.peer && v4Of(vs.peer.ip) ? AF_INET : vs.family;
   const t = kernel?.connectionTemplate(family);
   if (!t) return null;
@@ -180,7 +180,7 @@ function tcpInfo(vs: VirtualSocket, _len: number, kernel: KernelNet | null): Buf
   const side = connectionSide(vs, kernel); // null for a listener
   const b = Buffer.alloc(TCP_INFO_LEN);
   if (side) side.tcpInfo.copy(b);
-  else if (vs.state === "connected" || vs.state === "connecting") {
+  else if (vs.isConnection) {
     b.writeUInt32LE(TCP_INFO_MSS, TCPI_SND_MSS); // tcpi_snd_mss
     b.writeUInt32LE(TCP_INFO_MSS, 20); // tcpi_rcv_mss
     b.writeUInt32LE(TCP_INFO_PMTU, 60); // tcpi_pmtu
@@ -461,7 +461,7 @@ export const sysGetsockopt: SocketHandler = (stack, task, args) => {
  */
 export const sysSetsockopt: SocketHandler = (stack, task, args) =>
   withFd(stack, task, args[0], ({ vs, dup, ino }) => {
-    if (vs && vs.state !== "listening") {
+    if (vs?.isConnection) {
       return kernelAnswers(argInt(args[1]), argInt(args[2])) ? CONTINUE : setConnectionOpt(stack, task, vs, args);
     }
     const family = vs?.family ?? kernelTcpSocket(dup);

@@ -419,7 +419,7 @@ export class SocketStack {
    */
   enableFastSetsockopt(api: FastSetsockoptApi): void {
     this.fastSetsockopt = api;
-    for (const vs of this.sockets.values()) if (vs.state !== "listening") api.mark(vs.ino);
+    for (const vs of this.sockets.values()) if (vs.isConnection) api.mark(vs.ino);
   }
 
   /** Records an option the app set on a kernel TCP socket not taken over yet (a later connection keeps answering it). */
@@ -915,20 +915,20 @@ export class SocketStack {
         this.log.warn({ err: (e as Error).message }, "vsock: cannot watch a socket's close; sweeping");
       }
     }
-    if (vs.state !== "listening") this.sweeper ??= setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+    if (vs.isConnection) this.sweeper ??= setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
   }
 
   /** The app closed `vs` for good (its last reference, in whichever process). */
   private lastClose(vs: VirtualSocket): void {
     vs.closeWatch = null;
     if (this.sockets.get(vs.ino) !== vs) return;
-    if (vs.state !== "listening") {
+    if (vs.isConnection) {
       this.finSent(vs);
       // unix_release_sock shut both directions of the survivor: what observePeer would see.
       if (vs.peerVs) vs.peerVs.peerClosed = true;
     }
     this.forget(vs);
-    if (vs.state !== "listening") this.timeWaitAfterClose(vs);
+    if (vs.isConnection) this.timeWaitAfterClose(vs);
   }
 
   /**

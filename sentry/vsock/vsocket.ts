@@ -277,6 +277,11 @@ export class VirtualSocket {
     this.state = state;
   }
 
+  /** A connection (connecting or connected), not a listener. */
+  get isConnection(): boolean {
+    return this.state !== "listening";
+  }
+
   /** IPV6_V6ONLY as recorded (AF_INET sockets: false). */
   get v6only(): boolean {
     return this.family === AF_INET6 && this.opts.getInt(IPPROTO_IPV6, IPV6_V6ONLY, 0) !== 0;
@@ -339,7 +344,7 @@ export function peerReset(vs: VirtualSocket): boolean {
  * when the app's end is at hand.
  */
 export function connectedPeer(vs: VirtualSocket): InetAddr | null {
-  if ((vs.state !== "connected" && vs.state !== "connecting") || !vs.peer) return null;
+  if (!vs.isConnection || !vs.peer) return null;
   if (connectionTcpState(vs) === "CLOSE" || peerReset(vs)) return null;
   return vs.peer;
 }

@@ -305,6 +305,9 @@ static void step(int n) {
     /* Nor on a socket with copies: a connect that replaces the app's fd (a connection made, or a
      * reset one disconnected) leaves the other copies naming the old file (`tsor syscalls`). */
     if (socks[slot_sock[i]].refs > 1) return;
+    /* Nor on a listener shut down for reading: its connect moves its bind, and the connections it
+     * served then hold their port on Linux, not under the runtime (`tsor syscalls`: listen). */
+    if (socks[slot_sock[i]].stopped) return;
     /* Nor past 4 connections waiting in queues: with a full queue, one from a socket that stays
      * the kernel's (shut down or refused before) counts in Linux's queue but not in the
      * runtime's virtual one (`tsor syscalls`: listen). */
