@@ -17,6 +17,18 @@ import * as z from "zod";
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 /** Fds one message may carry: connect has one; anything beyond is refused (and closed). */
 export const MAX_MESSAGE_FDS = 1;
+/**
+ * What this daemon takes beyond the first protocol, named in its hello reply (`features`); a
+ * sentry sends the fields of a feature only to a daemon that names it (an older daemon's strict
+ * schemas refuse unknown fields).
+ * - "queued-mark": listen's `queuedMark` (this listener's sentry takes QUEUED_MARK, one byte the
+ *   client's sentry sends first, off each connection at accept: sentry/vsock/stack.ts) and
+ *   connect's `queuedMark` (the end holds one). The daemon takes the mark off an end for a
+ *   listener that does not take marks, and `incoming` says whether the end still holds it.
+ */
+export const FEATURES = ["queued-mark"] as const;
+export type Feature = (typeof FEATURES)[number];
+
 /** A container id as runc accepts it, bounded. */
 const CONTAINER_ID = /^[\w+\-.]{1,1024}$/;
 
@@ -93,12 +105,12 @@ export const HelloRequest = z
   })
   .strict();
 export const ListenRequest = z
-  .object({ op: z.literal("listen"), id: RequestId, ip: Ip, port: Port.min(1), reuseport: z.boolean().default(false) })
+  .object({ op: z.literal("listen"), id: RequestId, ip: Ip, port: Port.min(1), reuseport: z.boolean().default(false), queuedMark: z.boolean().default(false) })
   .strict();
 export const UnlistenRequest = z.object({ op: z.literal("unlisten"), id: RequestId, ip: Ip, port: Port.min(1) }).strict();
 /** Arrives with exactly one fd: the sentry's end of the client's socketpair. */
 export const ConnectRequest = z
-  .object({ op: z.literal("connect"), id: RequestId, dst: Endpoint, src: Endpoint })
+  .object({ op: z.literal("connect"), id: RequestId, dst: Endpoint, src: Endpoint, queuedMark: z.boolean().default(false) })
   .strict();
 /** Connections the sentry sent to the kernel without asking netd (e.g. while netd was down), by reason. */
 export const ReportRequest = z
@@ -129,6 +141,8 @@ export interface IncomingEvent {
   peer: Endpoint;
   /** The connecting container. */
   from: string;
+  /** The end holds QUEUED_MARK for the listener's sentry to take at accept ("queued-mark"). */
+  queuedMark: boolean;
 }
 
 export interface PodStatus {
@@ -166,7 +180,7 @@ export const IncomingMessage = z.union([
   z.object({ id: z.number(), ok: z.literal(true) }).passthrough(),
   z.object({ id: z.number().optional(), ok: z.literal(false), error: z.string(), message: z.string() }).passthrough(),
   z
-    .object({ op: z.literal("incoming"), listener: Endpoint, dst: Endpoint, peer: Endpoint, from: z.string() })
+    .object({ op: z.literal("incoming"), listener: Endpoint, dst: Endpoint, peer: Endpoint, from: z.string(), queuedMark: z.boolean().default(false) })
     .passthrough(),
 ]);
 

@@ -16,6 +16,7 @@ import {
   encode,
   type Endpoint,
   type ErrorCode,
+  type Feature,
   type IncomingEvent,
   type RequestInput,
   type StatusReply,
@@ -81,6 +82,8 @@ interface WantedListener {
   ip: string;
   port: number;
   reuseport: boolean;
+  /** Its sentry takes QUEUED_MARK at accept (sent to a daemon with "queued-mark"). */
+  queuedMark: boolean;
   refs: number;
 }
 
@@ -93,6 +96,8 @@ type ClientEvents = {
 export class NetdClient extends EventEmitter<ClientEvents> {
   /** The pod IPs netd holds for this container (its hello reply). */
   podIps: string[] = [];
+  /** What the daemon of this session takes beyond the first protocol (its hello reply; api.ts FEATURES). */
+  private features = new Set<string>();
   private fd = -1;
   private ready = false;
   private closed = false;
@@ -129,16 +134,25 @@ export class NetdClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  /** Registers a listener of the pod with netd. "deferred": netd is down; it is registered when it is back. */
-  async listen(ip: string, port: number, opts: { reuseport?: boolean } = {}): Promise<"registered" | "deferred"> {
+  /** The daemon of the current session takes `feature` (api.ts FEATURES); false while down. */
+  supports(feature: Feature): boolean {
+    return this.ready && this.features.has(feature);
+  }
+
+  /**
+   * Registers a listener of the pod with netd. "deferred": netd is down; it is registered when it
+   * is back. `queuedMark`: the caller takes QUEUED_MARK off each incoming end that says it holds
+   * one (told to daemons that support it).
+   */
+  async listen(ip: string, port: number, opts: { reuseport?: boolean; queuedMark?: boolean } = {}): Promise<"registered" | "deferred"> {
     const cip = canonicalIp(ip) ?? ip;
     const key = `${cip}|${port}`;
     const w = this.wanted.get(key);
     if (w) w.refs++;
-    else this.wanted.set(key, { ip: cip, port, reuseport: Boolean(opts.reuseport), refs: 1 });
+    else this.wanted.set(key, { ip: cip, port, reuseport: Boolean(opts.reuseport), queuedMark: Boolean(opts.queuedMark), refs: 1 });
     if (!this.ready) return "deferred";
     try {
-      await this.request({ op: "listen", ip: cip, port, reuseport: Boolean(opts.reuseport) });
+      await this.request(this.listenRequest(this.wanted.get(key)!));
       return "registered";
     } catch (e) {
       if (e instanceof NetdUnavailable) return "deferred";
@@ -165,14 +179,22 @@ export class NetdClient extends EventEmitter<ClientEvents> {
     return true;
   }
 
+  /** A listen request for `w`, with the fields the daemon takes. */
+  private listenRequest(w: WantedListener): DistributiveOmit<RequestInput, "id"> {
+    return { op: "listen", ip: w.ip, port: w.port, reuseport: w.reuseport, ...(w.queuedMark && this.features.has("queued-mark") ? { queuedMark: true } : {}) };
+  }
+
   /**
    * Asks netd to hand `fd` (the sentry's end of the client's socketpair) to the listener of `dst`.
    * The fd is sent before this returns its promise: the caller closes its copy right after the call.
    * Resolves when the listener's sentry has it; NetdError ECONNREFUSED (nothing listens in that
    * local pod), ENOTLOCAL (not a TSoR pod here: kernel path), EAGAIN; NetdUnavailable.
+   * `queuedMark`: the end holds QUEUED_MARK (only when supports("queued-mark") said so: an older
+   * daemon refuses the field, EINVAL).
    */
-  connect(dst: Endpoint, src: Endpoint, fd: number): Promise<{ to: string; dst: Endpoint }> {
-    return this.request({ op: "connect", dst, src }, [fd]) as Promise<{ to: string; dst: Endpoint }>;
+  connect(dst: Endpoint, src: Endpoint, fd: number, opts: { queuedMark?: boolean } = {}): Promise<{ to: string; dst: Endpoint }> {
+    const req: DistributiveOmit<RequestInput, "id"> = { op: "connect", dst, src, ...(opts.queuedMark ? { queuedMark: true } : {}) };
+    return this.request(req, [fd]) as Promise<{ to: string; dst: Endpoint }>;
   }
 
   /** Counts a connection the sentry sent to the kernel without netd (e.g. `netd_unavailable`); sent when netd is reachable. */
@@ -237,10 +259,11 @@ export class NetdClient extends EventEmitter<ClientEvents> {
       true,
     );
     this.podIps = (reply.podIps as string[]) ?? [];
+    this.features = new Set(Array.isArray(reply.features) ? reply.features.filter((f): f is string => typeof f === "string") : []);
     for (const [key, w] of [...this.wanted]) {
       for (let i = 0; i < w.refs; i++) {
         try {
-          await this.request({ op: "listen", ip: w.ip, port: w.port, reuseport: w.reuseport }, [], true);
+          await this.request(this.listenRequest(w), [], true);
         } catch (e) {
           if (e instanceof NetdUnavailable) throw e;
           this.log.warn({ ip: w.ip, port: w.port, err: (e as Error).message }, "netd: listener not registered again");

@@ -11,6 +11,7 @@ import { native, NativeError } from "../native/index.js";
 import {
   MAX_MESSAGE_BYTES,
   MAX_MESSAGE_FDS,
+  FEATURES,
   ProtocolError,
   canonicalIp,
   decodeRequest,
@@ -304,7 +305,7 @@ export class NetDaemon {
         return this.hello(s, req);
       case "listen": {
         this.refreshPodIps([s]); // a listen on an address the pod got after its hello
-        const r = this.registry.listen(s, req.ip, req.port, req.reuseport);
+        const r = this.registry.listen(s, req.ip, req.port, req.reuseport, req.queuedMark);
         this.metrics.listeners.set(this.registry.size);
         if (!r.ok) throw new ProtocolError(r.error, r.message, req.id);
         this.log.debug({ container: s.containerId, ip: req.ip, port: req.port }, "netd: listen");
@@ -349,7 +350,7 @@ export class NetDaemon {
     this.log.info({ container: s.containerId, podIps: s.podIps, peer: s.peer }, "netd: hello");
     // An address of ours another pod still claims was taken from it (disconnected, then reused).
     this.refreshPodIps([...this.sessions].filter((o) => o !== s && o.podIps.some((ip) => s.podIps.includes(ip))));
-    this.reply(s, { id: req.id, ok: true, podIps: s.podIps });
+    this.reply(s, { id: req.id, ok: true, podIps: s.podIps, features: [...FEATURES] });
   }
 
   private connect(s: Session, req: Extract<Request, { op: "connect" }>, fd: number): void {
@@ -373,7 +374,19 @@ export class NetDaemon {
       this.metrics.connections.inc({ transport: "kernel" });
       throw new ProtocolError("ENOTLOCAL", `${dst.ip}: not a TSoR pod on this node`, req.id);
     }
-    const event: IncomingEvent = { op: "incoming", listener: { ip: entry.ip, port: entry.port }, dst, peer: req.src, from: s.containerId };
+    // A listener whose sentry does not take marks gets the end without one (the mark was sent
+    // before the end, so it is the first byte there).
+    const queuedMark = req.queuedMark && entry.queuedMark;
+    if (req.queuedMark && !entry.queuedMark) {
+      let taken = 0;
+      try {
+        taken = native.discardNow(fd, 1);
+      } catch {
+        /* counted as missing below */
+      }
+      if (taken !== 1) throw new ProtocolError("EINVAL", "queuedMark: the end holds no mark", req.id);
+    }
+    const event: IncomingEvent = { op: "incoming", listener: { ip: entry.ip, port: entry.port }, dst, peer: req.src, from: s.containerId, queuedMark };
     const owner = entry.owner;
     try {
       native.sendFds(owner.fd, encode(event), [fd]);

@@ -20,6 +20,8 @@ export interface ListenerEntry<O extends Owner> {
   readonly ip: string;
   readonly port: number;
   readonly reuseport: boolean;
+  /** Its sentry takes QUEUED_MARK off each connection at accept (api.ts FEATURES). */
+  readonly queuedMark: boolean;
   readonly owner: O;
   /** listen() calls of the owner for the same address (SO_REUSEPORT sockets of one container). */
   refs: number;
@@ -45,7 +47,7 @@ export class NetRegistry<O extends Owner> {
   private readonly rr = new Map<string, number>();
 
   /** Registers a listener of `owner` on (`ip`, `port`); `ip` canonical. */
-  listen(owner: O, ip: string, port: number, reuseport: boolean): ListenResult {
+  listen(owner: O, ip: string, port: number, reuseport: boolean, queuedMark = false): ListenResult {
     if (isLoopbackIp(ip)) {
       return { ok: false, error: "EADDRNOTAVAIL", message: `${ip}:${port}: loopback listeners stay inside their pod` };
     }
@@ -71,7 +73,7 @@ export class NetRegistry<O extends Owner> {
         return { ok: false, error: "EADDRINUSE", message: `${ip}:${port}: ${e.ip}:${port} is in use by ${e.owner.containerId}` };
       }
     }
-    list.push({ ip, port, reuseport, owner, refs: 1, accepted: 0 });
+    list.push({ ip, port, reuseport, queuedMark, owner, refs: 1, accepted: 0 });
     this.byPort.set(port, list);
     return { ok: true };
   }

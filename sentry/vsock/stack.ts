@@ -79,7 +79,7 @@ export interface SocketStackOptions {
  * The slice of NetdClient the stack uses (tests fake it): listener registration, the hand-over of
  * a client's end, fallback reports, the pod's IPs and the incoming connections.
  */
-export type StackNetd = Pick<NetdClient, "available" | "podIps" | "listen" | "unlisten" | "connect" | "reportFallback" | "on" | "off">;
+export type StackNetd = Pick<NetdClient, "available" | "podIps" | "supports" | "listen" | "unlisten" | "connect" | "reportFallback" | "on" | "off">;
 
 /**
  * How many bytes a connection buffers before its writer blocks. An AF_UNIX stream end stops its
@@ -175,7 +175,7 @@ function connectionPair(marked: boolean): [number, number] {
  * it is missing.
  */
 export function takeQueuedMark(conn: PendingConn): void {
-  if (conn.kind !== "local" || !conn.marked) return;
+  if (conn.kind === "kernel" || !conn.marked) return;
   // Discarded unseen: no buffer for it on this side.
   if (native.discardNow(conn.fd, 1) !== 1) throw new Error("socketpair: the queued mark is missing");
   conn.marked = false;
@@ -359,7 +359,7 @@ export class SocketStack {
     if (!where) return;
     vs.netdListen = where;
     try {
-      await netd.listen(where.ip, where.port, { reuseport: vs.reusePort });
+      await netd.listen(where.ip, where.port, { reuseport: vs.reusePort, queuedMark: true });
     } catch (e) {
       this.log.warn({ ip: where.ip, port: where.port, err: (e as Error).message }, "vsock: listener not registered with netd");
       if (vs.netdListen === where) vs.netdListen = null;
@@ -398,6 +398,7 @@ export class SocketStack {
       local: inFamily(listener.family, v4Of(dstIp) ?? dstIp, c.dst.port),
       peer: inFamily(listener.family, v4Of(peerIp) ?? peerIp, c.peer.port),
       opts: listener.opts,
+      marked: c.queuedMark,
     });
   }
 
@@ -828,12 +829,13 @@ export class SocketStack {
     if (!src) return null; // no pod address of the destination's family: the kernel knows the route
     const srcPort = this.sourcePort(sock, dest);
 
-    // Unmarked: the listener's sentry may be of another version (the mark is this sentry's own
-    // convention), so a queued connection to another pod whose listener goes reads EOF.
-    const [appEnd, serverEnd] = connectionPair(false);
+    // Marked when netd knows the convention: it then takes the mark off for a listener whose
+    // sentry does not (another version), and a queued connection whose listener goes is reset.
+    const marked = netd.supports("queued-mark");
+    const [appEnd, serverEnd] = connectionPair(marked);
     try {
       // The end is sent as is (the kernel duplicates it in flight); ours is closed either way.
-      await netd.connect({ ip: ipText(destIp), port: dest.port }, { ip: ipText(src), port: srcPort }, serverEnd);
+      await netd.connect({ ip: ipText(destIp), port: dest.port }, { ip: ipText(src), port: srcPort }, serverEnd, { queuedMark: marked });
     } catch (e) {
       closeQuietly(appEnd);
       const code = (e as { code?: string }).code;

@@ -64,8 +64,11 @@ export type PendingConn =
    * server's side. `marked`: its QUEUED_MARK (stack.ts) still waits in `fd`.
    */
   | { kind: "local"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; client: VirtualSocket; marked: boolean }
-  /** Handed over by tsor-netd from another pod's sentry: `fd` is the server's end; addresses from the server's side. */
-  | { kind: "remote"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts }
+  /**
+   * Handed over by tsor-netd from another pod's sentry: `fd` is the server's end; addresses from
+   * the server's side. `marked`: its QUEUED_MARK still waits in `fd` (netd's "queued-mark").
+   */
+  | { kind: "remote"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; marked: boolean }
   /** Accepted from the listener's own kernel queue (a client outside TSoR): installed as is. */
   | { kind: "kernel"; fd: number; peer: InetAddr | null };
 

@@ -236,6 +236,46 @@ test("netd: a peer that is not root is refused", { skip }, async () => {
   await stopNetd(netd);
 });
 
+test("netd: queued-mark: a marked end reaches a listener that takes marks as is, and one that does not without its mark", { skip }, async () => {
+  const netd = await startNetd();
+  const a = client("pod-a", ["10.99.0.1"]);
+  const b = client("pod-b", ["10.99.0.2"]);
+  await a.open();
+  await b.open();
+  assert.equal(a.supports("queued-mark"), true, "named in the hello reply");
+  await b.listen("10.99.0.2", 8080, { queuedMark: true });
+  await b.listen("10.99.0.2", 8081); // a sentry that does not know marks
+
+  /** A marked end (QUEUED_MARK, then "hi") handed to `port`: what B's sentry gets. */
+  const markedTo = async (port: number) => {
+    const [app, end] = n.socketpair();
+    writeSync(app, Buffer.from([0]));
+    writeSync(app, "hi");
+    const incoming = nextIncoming(b);
+    await a.connect({ ip: "10.99.0.2", port }, { ip: "10.99.0.1", port: 40000 + port }, end, { queuedMark: true });
+    n.closeFd(end);
+    const conn = await incoming;
+    const buf = Buffer.alloc(8);
+    const bytes = [...buf.subarray(0, readSync(conn.fd, buf, 0, buf.length, null))];
+    for (const fd of [app, conn.fd]) n.closeFd(fd);
+    return { queuedMark: conn.queuedMark, bytes };
+  };
+  assert.deepEqual(await markedTo(8080), { queuedMark: true, bytes: [0, 104, 105] });
+  assert.deepEqual(await markedTo(8081), { queuedMark: false, bytes: [104, 105] }, "netd took the mark off");
+
+  // An unmarked end says so; one that claims a mark it does not hold is refused.
+  const [app, end] = n.socketpair();
+  const incoming = nextIncoming(b);
+  await a.connect({ ip: "10.99.0.2", port: 8080 }, { ip: "10.99.0.1", port: 40100 }, end);
+  const unmarked = await incoming;
+  assert.equal(unmarked.queuedMark, false);
+  await assert.rejects(a.connect({ ip: "10.99.0.2", port: 8081 }, { ip: "10.99.0.1", port: 40101 }, end, { queuedMark: true }), (e) => e instanceof NetdError && e.code === "EINVAL");
+  for (const fd of [app, end, unmarked.fd]) n.closeFd(fd);
+  a.close();
+  b.close();
+  await stopNetd(netd);
+});
+
 test("netd: killed and restarted, established pairs keep working and clients register again", { skip }, async () => {
   let netd = await startNetd();
   const { a, b } = await twoPods();

@@ -17,13 +17,21 @@ class FakeNetd extends EventEmitter {
   listens: string[] = [];
   unlistens: string[] = [];
   reports: string[] = [];
-  connects: { dst: string; src: string; fd: number }[] = [];
+  connects: { dst: string; src: string; fd: number; queuedMark: boolean }[] = [];
   answer: "ok" | "ECONNREFUSED" | "ENOTLOCAL" | "unavailable" = "ok";
+  /** Does this daemon take "queued-mark"? */
+  queuedMarks = false;
+  /** The listeners registered as taking marks. */
+  marking: string[] = [];
   constructor(public podIps: string[]) {
     super();
   }
-  async listen(ip: string, port: number, opts: { reuseport?: boolean } = {}) {
+  supports(feature: string) {
+    return feature === "queued-mark" && this.queuedMarks;
+  }
+  async listen(ip: string, port: number, opts: { reuseport?: boolean; queuedMark?: boolean } = {}) {
     this.listens.push(`${ip}:${port}${opts.reuseport ? " reuseport" : ""}`);
+    if (opts.queuedMark) this.marking.push(`${ip}:${port}`);
     return "registered" as const;
   }
   async unlisten(ip: string, port: number) {
@@ -32,9 +40,9 @@ class FakeNetd extends EventEmitter {
   reportFallback(reason: string) {
     this.reports.push(reason);
   }
-  connect(dst: { ip: string; port: number }, src: { ip: string; port: number }, fd: number) {
+  connect(dst: { ip: string; port: number }, src: { ip: string; port: number }, fd: number, opts: { queuedMark?: boolean } = {}) {
     // The real client sends the fd before it returns: keep our own copy now.
-    this.connects.push({ dst: `${dst.ip}:${dst.port}`, src: `${src.ip}:${src.port}`, fd: dupOwnFd(fd) });
+    this.connects.push({ dst: `${dst.ip}:${dst.port}`, src: `${src.ip}:${src.port}`, fd: dupOwnFd(fd), queuedMark: Boolean(opts.queuedMark) });
     if (this.answer === "ok") return Promise.resolve({ to: "other", dst });
     if (this.answer === "unavailable") return Promise.reject(Object.assign(new Error("down"), { name: "NetdUnavailable" }));
     return Promise.reject(Object.assign(new Error(this.answer), { code: this.answer }));
@@ -175,5 +183,54 @@ test("vsock+netd: a connection netd hands in is queued for the listener (doorbel
   netd.emit("incoming", { op: "incoming", listener: { ip: "0.0.0.0", port: 9 }, dst: { ip: "10.1.0.1", port: 9 }, peer: { ip: "10.1.0.2", port: 41001 }, from: "b", fd: s2 });
   assert.equal(readSync(c2, Buffer.alloc(8), 0, 8, null), 0);
   for (const fd of [client, c2]) n.closeFd(fd);
+  h.cleanup();
+});
+
+test("vsock+netd: with netd's queued-mark, a connect marks the end it hands over, and a marked end netd hands in is unmarked at accept or reset with its listener", async () => {
+  const { h, netd } = withNetd("10.1.0.1");
+  netd.queuedMarks = true;
+  const l = await listenOn(h, "0.0.0.0");
+  assert.deepEqual(netd.marking, [`0.0.0.0:${l.port}`], "the listener says it takes marks");
+
+  // Outgoing: the server's end holds the mark, ahead of the client's bytes.
+  const s = await h.socket();
+  assert.deepEqual(await h.connect(s, sin("10.1.0.2", 8080)), ok());
+  const out = netd.connects.at(-1)!;
+  assert.equal(out.queuedMark, true);
+  writeSync(h.task.real(s), "GET");
+  const first = Buffer.alloc(8);
+  assert.deepEqual([...first.subarray(0, readSync(out.fd, first, 0, 8, null))], [0, ...Buffer.from("GET")]);
+
+  // Incoming, accepted: the app reads the client's bytes only.
+  const incoming = (peerPort: number, fd: number) =>
+    netd.emit("incoming", { op: "incoming", listener: { ip: "0.0.0.0", port: l.port }, dst: { ip: "10.1.0.1", port: l.port }, peer: { ip: "10.1.0.2", port: peerPort }, from: "b", queuedMark: true, fd });
+  const [c1, s1] = n.socketpair();
+  writeSync(c1, Buffer.from([0]));
+  writeSync(c1, "hi");
+  incoming(41000, s1);
+  await tick();
+  const r = await h.call(NR.accept, l.fd, 0, 0);
+  assert.equal(r.kind, "return");
+  const got = Buffer.alloc(8);
+  assert.equal(got.subarray(0, readSync(h.task.real(Number((r as { value: number }).value)), got, 0, 8, null)).toString(), "hi");
+
+  // Incoming, still queued when the listener goes: the client sees a reset, not EOF.
+  const [c2, s2] = n.socketpair();
+  writeSync(c2, Buffer.from([0]));
+  incoming(41001, s2);
+  await tick();
+  assert.deepEqual(await h.call(NR.shutdown, l.fd, 0), ok());
+  assert.throws(() => readSync(c2, Buffer.alloc(8), 0, 8, null), (e: NodeJS.ErrnoException) => e.code === "ECONNRESET");
+
+  // A daemon without the feature: nothing is marked.
+  netd.queuedMarks = false;
+  const s3 = await h.socket();
+  assert.deepEqual(await h.connect(s3, sin("10.1.0.2", 8080)), ok());
+  const plain = netd.connects.at(-1)!;
+  assert.equal(plain.queuedMark, false);
+  writeSync(h.task.real(s3), "x");
+  assert.equal(readSync(plain.fd, got, 0, 8, null), 1);
+  for (const x of netd.connects) n.closeFd(x.fd);
+  for (const fd of [c1, c2]) n.closeFd(fd);
   h.cleanup();
 });
