@@ -2,7 +2,7 @@
 // (test/bench/pods.ts): two pods made as a kubelet makes them (test/lib/pods.ts: a netns, then CNI
 // loopback + bridge/host-local on a bridge of our own), pod A runs redis-server and a sockbench
 // server, pod B runs redis-benchmark (GET and SET at several client counts) and sockbench clients
-// (1-byte ping-pong RTT, one-way bulk) against pod A's IP. Both containers run under one runtime at
+// (1-byte ping-pong RTT, one-way bulk, connection set-up) against pod A's IP. Both containers run under one runtime at
 // a time: runc (kernel TCP over veth + bridge, the reference) or this checkout's tsor.
 //
 // What was measured is checked, not assumed: while the clients run, the pods' /proc/net/tcp and
@@ -31,6 +31,8 @@ export interface PodNetSizes {
   pingpong: number;
   /** MiB sent one way */
   bulkMiB: number;
+  /** connections set up one after another (connect, one byte, the server's close) */
+  connects: number;
 }
 
 export interface PodNetwork {
@@ -53,6 +55,9 @@ export interface PodNetSample {
   redis: Map<string, number>;
   rttUs: number;
   bulkMiBps: number;
+  /** sockbench client connrate: mean connect() latency and connections per second */
+  connectUs: number;
+  connPerS: number;
   /** sockbench client sockets as the kernel named them (kernel-tcp / unix / unknown) */
   sockTransports: Set<string>;
   /** distinct established kernel TCP connections to the servers seen in the pods' /proc/net/tcp{,6} */
@@ -108,6 +113,7 @@ for c in ${s.clients.join(" ")}; do
 done
 /sockbench client pingpong ${server}:${SOCKBENCH_PORT} ${s.pingpong} ${PINGPONG_CPU}
 /sockbench client bulk ${server}:${SOCKBENCH_PORT} ${s.bulkMiB}
+/sockbench client connrate ${server}:${SOCKBENCH_PORT} ${s.connects}
 `;
 }
 
@@ -116,16 +122,19 @@ function parseClient(runtime: PodRuntime, out: string): Omit<PodNetSample, "kern
   const sockTransports = new Set<string>();
   let rttUs = NaN;
   let bulkMiBps = NaN;
+  let connectUs = NaN;
+  let connPerS = NaN;
   for (const line of out.split("\n")) {
     const r = /^redis c=(\d+) "(GET|SET)","([\d.]+)"/.exec(line);
     if (r) redis.set(`${r[2]} c=${r[1]}`, Number(r[3]));
     const kv = Object.fromEntries(line.split(" ").slice(1).map((p) => p.split("=")));
     if (line.startsWith("pingpong ")) rttUs = Number(kv.rtt_us);
     if (line.startsWith("bulk ")) bulkMiBps = Number(kv.mib_per_s);
-    if (kv.transport && /^(pingpong|bulk) /.test(line)) sockTransports.add(kv.transport);
+    if (line.startsWith("connrate ")) [connectUs, connPerS] = [Number(kv.connect_us), Number(kv.conn_per_s)];
+    if (kv.transport && /^(pingpong|bulk|connrate) /.test(line)) sockTransports.add(kv.transport);
   }
-  if (redis.size === 0 || Number.isNaN(rttUs) || Number.isNaN(bulkMiBps)) throw new Error(`${runtime}: the clients printed no complete result:\n${out}`);
-  return { runtime, redis, rttUs, bulkMiBps, sockTransports };
+  if (redis.size === 0 || [rttUs, bulkMiBps, connectUs].some(Number.isNaN)) throw new Error(`${runtime}: the clients printed no complete result:\n${out}`);
+  return { runtime, redis, rttUs, bulkMiBps, connectUs, connPerS, sockTransports };
 }
 
 /**
@@ -307,7 +316,8 @@ export class PodNet {
       `two pods on one node, made like a kubelet (netns + CNI bridge/host-local, bridge ${this.net.bridge}, ${this.net.subnet}):`,
       `  pod A ${this.server.ip}: redis-server 7.x, sockbench server   pod B ${this.client.ip}: redis-benchmark, sockbench client`,
       `  host binaries (/usr bound read-only); redis-benchmark -n ${s.requests} -c ${s.clients.join("/")} -t set,get;`,
-      `  ping-pong ${s.pingpong} x 1 byte (both ends on CPU ${PINGPONG_CPU}); bulk ${s.bulkMiB} MiB one way`,
+      `  ping-pong ${s.pingpong} x 1 byte (both ends on CPU ${PINGPONG_CPU}); bulk ${s.bulkMiB} MiB one way;`,
+      `  ${s.connects} connections one after another (connect, 1 byte, the server's close)`,
       "  runc+bridge: both containers under runc, kernel TCP over veth + bridge (the reference)",
       "  tsor:        both containers under this checkout's tsor (default flags + --netd-socket: a tsor-netd of this run's own)",
     ];
@@ -350,6 +360,8 @@ function rows(sizes: PodNetSizes, targets: Map<string, Target>): Row[] {
   }
   out.push({ label: "1-byte RTT (µs)", value: (s) => s.rttUs, lowerIsBetter: true, target: targets.get("rtt") });
   out.push({ label: "bulk one-way (MiB/s)", value: (s) => s.bulkMiBps, lowerIsBetter: false, target: targets.get("bulk") });
+  out.push({ label: "connect() latency (µs)", value: (s) => s.connectUs, lowerIsBetter: true });
+  out.push({ label: "connections/s", value: (s) => s.connPerS, lowerIsBetter: false });
   return out;
 }
 

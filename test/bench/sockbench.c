@@ -19,6 +19,8 @@
  *   sockbench client pingpong IP:PORT N [CPU]   N 1-byte round trips: mean RTT µs
  *   sockbench client bulk IP:PORT MiB    MiB one way then shutdown(SHUT_WR): MiB/s until the
  *                                        server's answer (it has read the last byte)
+ *   sockbench client connrate IP:PORT N  N x (socket, connect, send 'c', read the server's close,
+ *                                        close): connections/s, mean connect() µs
  *
  * Prints one line, `<mode> key=value ...`, including transport=kernel-tcp|unix|unknown: what the
  * client's connected socket really is: the kernel's protocol name for the fd (fgetxattr
@@ -194,7 +196,8 @@ static void *bulk_server(void *arg) {
 static void usage(void) {
   fprintf(stderr, "usage: sockbench connrate N | pingpong N | bulk MiB\n"
                   "       sockbench server PORT [CPU]\n"
-                  "       sockbench client pingpong IP:PORT N [CPU] | client bulk IP:PORT MiB\n");
+                  "       sockbench client pingpong IP:PORT N [CPU] | client bulk IP:PORT MiB\n"
+                  "       sockbench client connrate IP:PORT N\n");
   exit(2);
 }
 
@@ -255,13 +258,52 @@ static struct sockaddr_in parse_addr(const char *s) {
   return a;
 }
 
-/* sockbench client pingpong|bulk IP:PORT N [CPU] */
+/* n x (socket, connect, close) to addr: the total µs spent in connect(); *how: what the first
+ * connection's socket was (transport). With `tag`, each connection sends it and reads to EOF
+ * before its close: a server taking one connection at a time then paces the loop (an unpaced
+ * loop overflows its accept queue, and each dropped SYN costs a 1 s retransmission). */
+static double connect_many(const struct sockaddr_in *addr, long n, const char *tag, const char **how) {
+  double total = 0;
+  *how = "unknown";
+  for (long i = 0; i < n; i++) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) die("socket (client)");
+    double c0 = now_us();
+    if (connect(fd, (const struct sockaddr *)addr, sizeof *addr) < 0) die("connect");
+    total += now_us() - c0;
+    if (i == 0) *how = transport(fd);
+    if (tag) {
+      char c;
+      write_all(fd, tag, 1);
+      if (read(fd, &c, 1) != 0) die("client read (connrate: the server's close)");
+    }
+    close(fd);
+  }
+  return total;
+}
+
+static void print_connrate(long n, double elapsed_us, double connect_total, const char *how) {
+  printf("connrate n=%ld conn_per_s=%.1f connect_us=%.2f transport=%s\n", n, n / (elapsed_us / 1e6), connect_total / n, how);
+}
+
+/* sockbench client connrate IP:PORT N: each connection sends 'c', which the server answers by
+ * closing it (a tag it has no mode for). */
+static int client_connrate(const struct sockaddr_in *addr, long n) {
+  const char *how;
+  double t0 = now_us();
+  double connect_total = connect_many(addr, n, "c", &how);
+  print_connrate(n, now_us() - t0, connect_total, how);
+  return 0;
+}
+
+/* sockbench client pingpong|bulk|connrate IP:PORT N [CPU] */
 static int client(int argc, char **argv) {
   if (argc < 5 || argc > 6) usage();
   const char *mode = argv[2];
   struct sockaddr_in addr = parse_addr(argv[3]);
   long n = strtol(argv[4], NULL, 10);
   if (n <= 0) usage();
+  if (strcmp(mode, "connrate") == 0) return client_connrate(&addr, n);
   int cpu = argc == 6 ? atoi(argv[5]) : -1;
   int fd = connect_to(&addr);
   int one = 1;
@@ -305,21 +347,11 @@ int main(int argc, char **argv) {
 
   if (strcmp(mode, "connrate") == 0) {
     if (pthread_create(&th, NULL, connrate_server, &s)) die("pthread_create");
-    const char *how = "unknown";
-    double connect_total = 0, t0 = now_us();
-    for (long i = 0; i < n; i++) {
-      int fd = socket(AF_INET, SOCK_STREAM, 0);
-      if (fd < 0) die("socket (client)");
-      double c0 = now_us();
-      if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("connect");
-      connect_total += now_us() - c0;
-      if (i == 0) how = transport(fd);
-      close(fd);
-    }
+    const char *how;
+    double t0 = now_us();
+    double connect_total = connect_many(&addr, n, NULL, &how);
     pthread_join(th, NULL);
-    double elapsed = now_us() - t0;
-    printf("connrate n=%ld conn_per_s=%.1f connect_us=%.2f transport=%s\n", n, n / (elapsed / 1e6),
-           connect_total / n, how);
+    print_connrate(n, now_us() - t0, connect_total, how);
   } else if (strcmp(mode, "pingpong") == 0) {
     int cpu = sched_getcpu();
     cpu_set_t set;
