@@ -212,6 +212,11 @@ export interface NativeBinding {
   sendFds(sock: number, data: Uint8Array, fds: number[]): number;
   /** One recvmsg on its own thread (waits with poll on a non-blocking socket); keeps the loop alive. */
   recvFds(sock: number, maxData: number, maxFds: number, cb: Callback<RecvResult>): void;
+  /**
+   * One recvmsg(MSG_DONTWAIT) now, on this thread: the message and its fds (empty data and no
+   * fds at EOF), or null if none waits (EAGAIN). For a socket a ReadableWatcher watches.
+   */
+  recvFdsNow(sock: number, maxData: number, maxFds: number): RecvResult | null;
   /** One recv(MSG_DONTWAIT) now, on this thread: the bytes (empty at EOF), or null if none wait (EAGAIN). */
   recvNow(sock: number, maxData: number): Buffer | null;
   /**

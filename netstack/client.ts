@@ -23,6 +23,7 @@ import {
 } from "./api.js";
 import type { NetdLog } from "./daemon.js";
 import { netdPaths, type NetdPaths } from "./paths.js";
+import { receiveMessages } from "./receive.js";
 
 /** Who the sentry is (the hello message). */
 export interface HelloInfo {
@@ -305,20 +306,19 @@ export class NetdClient extends EventEmitter<ClientEvents> {
   }
 
   private receive(fd: number): void {
-    native.recvFds(fd, MAX_MESSAGE_BYTES, 2, (err, r) => {
-      if (err || r.data.length === 0) {
-        for (const f of r?.fds ?? []) native.closeFd(f);
-        this.ended(fd, err ? err.message : "netd closed the session");
-        return;
-      }
-      try {
-        this.dispatch(r.data, r.fds);
-      } catch (e) {
-        this.log.warn({ err: (e as Error).message }, "netd: bad message from netd");
-        for (const f of r.fds) native.closeFd(f);
-      }
-      this.receive(fd);
-    });
+    receiveMessages(
+      fd,
+      2,
+      (r) => {
+        try {
+          this.dispatch(r.data, r.fds);
+        } catch (e) {
+          this.log.warn({ err: (e as Error).message }, "netd: bad message from netd");
+          for (const f of r.fds) native.closeFd(f);
+        }
+      },
+      (err) => this.ended(fd, err ? err.message : "netd closed the session"),
+    );
   }
 
   private dispatch(data: Buffer, fds: number[]): void {

@@ -24,6 +24,7 @@ import {
 import { NetdMetrics } from "./metrics.js";
 import { lockName } from "./paths.js";
 import { podAddresses } from "./podaddr.js";
+import { receiveMessages } from "./receive.js";
 import { NetRegistry, type Owner } from "./registry.js";
 
 /**
@@ -123,6 +124,8 @@ class Session implements Owner {
   netns = "";
   helloed = false;
   ended = false;
+  /** Stops reading its messages (receiveMessages), before its fd is closed. */
+  stopReceiving: () => void = () => {};
   outgoing = 0;
   incoming = 0;
   constructor(
@@ -271,13 +274,7 @@ export class NetDaemon {
 
   private receive(s: Session): void {
     // One more fd than allowed, so that an excess is seen (truncated) rather than silently cut.
-    native.recvFds(s.fd, MAX_MESSAGE_BYTES, MAX_MESSAGE_FDS + 1, (err, r) => {
-      if (err || r.data.length === 0) {
-        if (err && !this.stopping) this.log.warn({ container: s.containerId, err: err.message }, "netd: session receive failed");
-        for (const fd of r?.fds ?? []) native.closeFd(fd);
-        this.endSession(s);
-        return;
-      }
+    s.stopReceiving = receiveMessages(s.fd, MAX_MESSAGE_FDS + 1, (r) => {
       try {
         if (r.truncated) throw new ProtocolError("EINVAL", `message truncated: more than ${MAX_MESSAGE_BYTES} bytes or ${MAX_MESSAGE_FDS} fds`);
         this.handle(s, decodeRequest(r.data, r.fds.length), r.fds);
@@ -294,7 +291,9 @@ export class NetDaemon {
       } finally {
         for (const fd of r.fds) native.closeFd(fd); // ours; a hand-off sent its own duplicate
       }
-      this.receive(s);
+    }, (err) => {
+      if (err && !this.stopping) this.log.warn({ container: s.containerId, err: err.message }, "netd: session receive failed");
+      this.endSession(s);
     });
   }
 
@@ -465,6 +464,7 @@ export class NetDaemon {
   private finishSession(s: Session): void {
     if (!this.sessions.delete(s)) return;
     const dropped = this.registry.dropOwner(s);
+    s.stopReceiving();
     native.closeFd(s.fd);
     this.metrics.sessions.set(this.sessions.size);
     this.metrics.listeners.set(this.registry.size);

@@ -70,6 +70,25 @@ test('recvFds: EOF is data of length 0', async () => {
   n.closeFd(b);
 });
 
+test('recvFdsNow: a message and its fds now, null when none waits, empty data at EOF; a bad fd throws', () => {
+  const [a, b] = n.socketpair(c.SOCK_SEQPACKET);
+  assert.equal(n.recvFdsNow(b, 64, 1), null, 'nothing waits: no blocking');
+  const file = openSync('/dev/null', 'r');
+  n.sendFds(a, Buffer.from('first'), [file]);
+  n.sendFds(a, Buffer.from('second'), []);
+  const m1 = n.recvFdsNow(b, 64, 1)!;
+  assert.equal(m1.data.toString(), 'first');
+  assert.equal(m1.fds.length, 1);
+  assert.equal(readlinkSync(`/proc/self/fd/${m1.fds[0]}`), '/dev/null');
+  assert.ok(fdFlags(m1.fds[0]!) & O_CLOEXEC, 'close-on-exec');
+  assert.equal(n.recvFdsNow(b, 64, 1)!.data.toString(), 'second', 'one message a call, boundaries kept');
+  n.closeFd(a);
+  const eof = n.recvFdsNow(b, 64, 1)!;
+  assert.deepEqual([eof.data.length, eof.fds], [0, []]);
+  for (const fd of [file, m1.fds[0]!, b]) n.closeFd(fd);
+  assertNativeError(() => n.recvFdsNow(b, 64, 1), 'recvmsg', 'EBADF');
+});
+
 test('recvFds: waits on its own thread, also on a non-blocking socket', async () => {
   const [a, b] = n.socketpair();
   n.setNonblock(b, true);
