@@ -283,6 +283,8 @@ export interface NativeBinding {
    * private fd table, where the file sits at `tfd`).
    */
   epollAddAs(epfd: number, targetFd: number, tfd: number, events: number, data: bigint): void;
+  /** epoll_ctl(EPOLL_CTL_DEL) of the registration of our `targetFd`'s file under the app's fd number `tfd` (as epollAddAs). */
+  epollDelAs(epfd: number, targetFd: number, tfd: number): void;
 
   // --- unix listening/connecting sockets (unix.cc): tsor-netd's API socket
   /**

@@ -181,7 +181,7 @@ interface ReplacedFd {
 function inheritReplaced(stack: SocketStack, task: Task, old: ReplacedFd, newFile: number): void {
   copyKernelSocketOptions(old.dup, newFile);
   try {
-    stack.epolls.carry(task, old.fd, old.ino, newFile);
+    stack.epolls.carry(task, old.fd, old.ino, old.dup, newFile);
   } catch (e) {
     stack.log.warn({ err: e, tgid: task.tgid, fd: old.fd }, "epoll registration not carried over to the connection");
   }

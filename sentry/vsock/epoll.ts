@@ -78,12 +78,14 @@ export class AppEpolls {
   }
 
   /**
-   * Before the task's fd `fd` (now the file with inode `oldIno`) is replaced by our `newFile`:
-   * every epoll instance of the process that holds the old file under `fd` gets the same
-   * registration for the new one. Best effort: a failure is logged by the caller and the
-   * connection goes on (the app then misses events, as it would without this).
+   * Before the task's fd `fd` (now the file `oldFile`, our copy, with inode `oldIno`) is replaced
+   * by our `newFile`: every epoll instance of the process that holds the old file under `fd` gets
+   * the same registration for the new one, and loses the old one, which would otherwise report
+   * beside it for as long as the old file stays open (the sentry keeps a bound client's socket
+   * for its port). Best effort: a failure is logged by the caller and the connection goes on
+   * (the app then misses events, as it would without this).
    */
-  carry(task: Task, fd: number, oldIno: bigint, newFile: number): void {
+  carry(task: Task, fd: number, oldIno: bigint, oldFile: number, newFile: number): void {
     const asked = new Set<number>();
     for (let attempt = 0; attempt < 2; attempt++) {
       let stale = false;
@@ -100,21 +102,29 @@ export class AppEpolls {
           throw e;
         }
         asked.add(epfd);
-        if (holds) this.copy(task, epfd, fd, oldIno, newFile);
+        if (holds) this.move(task, epfd, fd, oldIno, oldFile, newFile);
       }
       if (!stale) return;
     }
   }
 
-  private copy(task: Task, epfd: number, fd: number, oldIno: bigint, newFile: number): void {
+  private move(task: Task, epfd: number, fd: number, oldIno: bigint, oldFile: number, newFile: number): void {
     const reg = findRegistration(fs.readFileSync(`/proc/${task.tgid}/fdinfo/${epfd}`, "utf8"), fd, oldIno);
     if (!reg) return; // removed meanwhile (another thread's EPOLL_CTL_DEL)
     const ep = task.getFd(epfd);
     try {
-      native.epollAddAs(ep, newFile, fd, reg.events, reg.data);
-    } catch (e) {
-      // EEXIST: two fds of the process name the same epoll instance, which has it already.
-      if (!(e instanceof NativeError && e.errno === E.EEXIST)) throw e;
+      // EEXIST and ENOENT: two fds of the process name the same epoll instance, which has had it
+      // moved already.
+      try {
+        native.epollAddAs(ep, newFile, fd, reg.events, reg.data);
+      } catch (e) {
+        if (!(e instanceof NativeError && e.errno === E.EEXIST)) throw e;
+      }
+      try {
+        native.epollDelAs(ep, oldFile, fd);
+      } catch (e) {
+        if (!(e instanceof NativeError && e.errno === E.ENOENT)) throw e;
+      }
     } finally {
       native.closeFd(ep);
     }

@@ -4,7 +4,9 @@
 // old file, which the replacement closes (eventpoll_release drops its registration), and never
 // hear of the new one. The sentry finds such a registration (kcmp KCMP_EPOLL_TFD, as CRIU does)
 // and adds the same one for the new file in the same epoll instance under the same fd number,
-// so events, EPOLL_CTL_MOD and EPOLL_CTL_DEL keep working.
+// so events, EPOLL_CTL_MOD and EPOLL_CTL_DEL keep working. The old file's registration goes too
+// (EPOLL_CTL_DEL keyed the same way): the sentry may keep that file open (the port of a client
+// that bound it), and it would go on reporting as a second registration of the fd.
 //
 // An epoll item is keyed by (file, fd number) (fs/eventpoll.c ep_find), and epoll_ctl takes the
 // number from the caller's own fd table. The sentry's table has other files at the app's
@@ -59,6 +61,7 @@ Napi::Value EpollHolds(const Napi::CallbackInfo& info) {
 class PrivateFdThread {
  public:
   struct Request {
+    int op;                 // EPOLL_CTL_ADD or EPOLL_CTL_DEL
     int epfd, target, tfd;  // epfd and target: fds in the process's (shared) table
     epoll_event ev;
   };
@@ -157,7 +160,7 @@ class PrivateFdThread {
       }
     }
     epoll_event ev = req.ev;
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, req.tfd, &ev) != 0) err.Set("epoll_ctl(EPOLL_CTL_ADD)", errno);
+    if (epoll_ctl(ep, req.op, req.tfd, &ev) != 0) err.Set(req.op == EPOLL_CTL_ADD ? "epoll_ctl(EPOLL_CTL_ADD)" : "epoll_ctl(EPOLL_CTL_DEL)", errno);
     close(req.tfd);
     close(ep);
     return err;
@@ -179,6 +182,7 @@ class PrivateFdThread {
 void EpollAddAs(const Napi::CallbackInfo& info) {
   const char* fn = "epollAddAs";
   PrivateFdThread::Request req{};
+  req.op = EPOLL_CTL_ADD;
   req.epfd = ArgFd(info, 0, fn, "epfd");
   req.target = ArgFd(info, 1, fn, "targetFd");
   req.tfd = ArgFd(info, 2, fn, "tfd");
@@ -188,11 +192,25 @@ void EpollAddAs(const Napi::CallbackInfo& info) {
   if (err) ThrowErrno(info.Env(), err.syscall, err.err);
 }
 
+// epollDelAs(epfd, targetFd, tfd): epoll_ctl(EPOLL_CTL_DEL) of the registration of our
+// `targetFd`'s file under the fd number `tfd` (the app's) from the epoll instance of our `epfd`.
+void EpollDelAs(const Napi::CallbackInfo& info) {
+  const char* fn = "epollDelAs";
+  PrivateFdThread::Request req{};
+  req.op = EPOLL_CTL_DEL;
+  req.epfd = ArgFd(info, 0, fn, "epfd");
+  req.target = ArgFd(info, 1, fn, "targetFd");
+  req.tfd = ArgFd(info, 2, fn, "tfd");
+  SysError err = PrivateFdThread::Get().Run(req);
+  if (err) ThrowErrno(info.Env(), err.syscall, err.err);
+}
+
 }  // namespace
 
 void InitEpoll(Napi::Env env, Napi::Object exports) {
   exports.Set("epollHolds", Napi::Function::New(env, EpollHolds, "epollHolds"));
   exports.Set("epollAddAs", Napi::Function::New(env, EpollAddAs, "epollAddAs"));
+  exports.Set("epollDelAs", Napi::Function::New(env, EpollDelAs, "epollDelAs"));
 }
 
 }  // namespace tsor
