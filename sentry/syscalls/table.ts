@@ -38,7 +38,7 @@ function flaggedFor(name: SocketSyscallName): string {
 }
 
 const ENTRIES: readonly SyscallEntry[] = [
-  partial("bind", sysBind, "on a connection, the errors a kernel socket that has a port gives (the sentry's own capabilities decide EACCES for a privileged port, not the app's); after a reset, a connection not bound before it connected stays unbindable (EINVAL; Linux lets it bind again, and set IPV6_V6ONLY)"),
+  partial("bind", sysBind, "on a connection, the errors a kernel socket that has a port gives (the sentry's own capabilities decide EACCES for a privileged port, not the app's); once a connection is over (a reset, or both FINs done), one not bound before it connected stays unbindable (EINVAL; Linux gives its port back in TCP_CLOSE and lets it bind again, and set IPV6_V6ONLY)"),
   partial(
     "listen",
     sysListen,

@@ -205,6 +205,12 @@ static int may_be_reset(int slot) {
   return socks[slot_sock[slot]].peer_gone || socks[slot_sock[slot]].maybe_reset;
 }
 
+/* A connection that may be over: reset, or both FINs done (either side's may be the last). */
+static int may_be_over(int slot) {
+  const struct sock *so = &socks[slot_sock[slot]];
+  return may_be_reset(slot) || so->sent_fin || (so->peer >= 0 && socks[so->peer].sent_fin);
+}
+
 /* A send the socketpair refuses where TCP takes it: after the peer's own shutdown(SHUT_RD)
  * (unix_shutdown shuts our sending side too; TCP's peer just discards what comes), made before
  * or after the two ends were linked. */
@@ -279,9 +285,10 @@ static void step(int n) {
     if (r >= 0) slot_fd[i] = r, slot_sock[i] = new_sock();
     return;
   }
-  case 2: /* bind; not on a connection that may have been reset: Linux lets one that was not bound
-           * before connecting bind again, the runtime says EINVAL (`tsor syscalls`: bind) */
-    if ((i = used_slot()) < 0 || may_be_reset(i)) return;
+  case 2: /* bind; not on a connection that may be over (reset, or both FINs done): Linux lets one
+           * that was not bound before connecting bind again, the runtime says EINVAL (`tsor
+           * syscalls`: bind) */
+    if ((i = used_slot()) < 0 || may_be_over(i)) return;
     len = pick_addr(&ss, at, sizeof at, 1);
     snprintf(label, sizeof label, "%d bind s%d %s", n, i, at);
     if (SHOW(label, bind(slot_fd[i], (struct sockaddr *)&ss, len)) == 0)
