@@ -1,7 +1,7 @@
 // Benchmark (not a test): pod to pod on one node (test/bench/podnet.ts) — redis GET/SET at c=1/10/50,
-// 1-byte ping-pong RTT and one-way bulk between two CNI pods, under runc (kernel TCP over veth +
-// bridge) and under tsor, interleaved round by round, median of BENCH_RUNS. Printed as tsor/runc
-// ratios with issue 5's targets, and with the path that was really measured.
+// 1-byte ping-pong RTT, one-way bulk and connection set-up between two CNI pods, under runc (kernel
+// TCP over veth + bridge) and under tsor, interleaved round by round, median of BENCH_RUNS. Printed
+// as tsor/runc ratios with issue 5's targets, and with the path that was really measured.
 // --quick (or BENCH_QUICK=1): small sizes, one run (`make bench-quick`).
 import { POD_RUNTIMES, PodNet, TARGETS, TARGETS_NOTE, formatPodNet, type PodNetSample, type PodNetSizes } from "./podnet.js";
 
