@@ -57,9 +57,9 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial(
     "getsockopt",
     sysGetsockopt,
-    `on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default; TCP_INFO, TCP_MAXSEG and TCP_WINDOW_CLAMP are a fresh loopback connection's of the pod's netns (measured once: a connection to another pod shows loopback's MSS, not its veth's), its RTT and counters do not move, and its state goes from ESTABLISHED to FIN_WAIT2 at our shutdown (Linux shows FIN_WAIT1 until the peer's delayed ACK; its TCP_MAXSEG may change then too)${untrapped("getsockopt")}`,
+    `on a connection: emulated options listed in sys_sockopt.ts, others as set, else the kernel default; TCP_INFO, TCP_MAXSEG and TCP_WINDOW_CLAMP are a fresh loopback connection's of the pod's netns (measured once: a connection to another pod shows loopback's MSS, not its veth's), its RTT and counters do not move, and its state goes from ESTABLISHED to FIN_WAIT2 at our shutdown (Linux shows FIN_WAIT1 until the peer's delayed ACK; its TCP_MAXSEG may change then too); TCP_QUICKACK reads what was set (1 on a fresh connection), where Linux reads 0 once the connection looks interactive (a send within the delayed-ACK time after a receive) or got the peer's FIN${untrapped("getsockopt")}`,
   ),
-  partial("ioctl", sysIoctl, "only TIOCOUTQ (SIOCOUTQ), SIOCOUTQNSD and SIOCGSTAMP(NS) are trapped: 0, 0 and ENOENT on a connection, as loopback TCP once its peer has the bytes (not while the peer's window is full, nor while a FIN waits for the peer's delayed ACK)"),
+  partial("ioctl", sysIoctl, "only TIOCOUTQ (SIOCOUTQ), SIOCOUTQNSD and SIOCGSTAMP(NS) are trapped: 0, 0 and ENOENT on a connection, as loopback TCP once its peer has acknowledged the bytes (not while the peer's window is full, nor while our bytes or FIN wait for the peer's delayed ACK: a peer in interactive mode delays it up to 40 ms)"),
   supported("epoll_create", sysEpollCreate),
   supported("epoll_create1", sysEpollCreate),
   partial("io_uring_setup", sysIoUringSetup, "always ENOSYS, as without CONFIG_IO_URING: an io_uring's accept, connect, bind and listen would bypass the sentry"),
@@ -68,7 +68,7 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial(
     "setsockopt",
     sysSetsockopt,
-    `on a connection: options not emulated are checked against a scratch kernel socket (int-sized only) and recorded as Linux reads them back, without effect on the socketpair (SO_RCVLOWAT does not hold back reads or readiness; a client's TCP_DEFER_ACCEPT, which delays its handshake's last ACK, none); SO_ZEROCOPY is EOPNOTSUPP (a socket or listener with it set before connect keeps the kernel's TCP); TCP_NODELAY and the keep-alive knobs are answered by the addon (seccomp)${untrapped("setsockopt")}`,
+    `on a connection: options not emulated are checked against a scratch kernel socket (int-sized only) and recorded as Linux reads them back, without effect on the socketpair (SO_RCVBUF and SO_SNDBUF do not size it, so a small receive buffer holds no sender back; SO_RCVLOWAT does not hold back reads or readiness; a client's TCP_DEFER_ACCEPT, which delays its handshake's last ACK, none); SO_ZEROCOPY is EOPNOTSUPP (a socket or listener with it set before connect keeps the kernel's TCP); TCP_NODELAY and the keep-alive knobs are answered by the addon (seccomp)${untrapped("setsockopt")}`,
   ),
 ];
 

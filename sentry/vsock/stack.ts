@@ -1003,11 +1003,17 @@ export class SocketStack {
 
   /**
    * The socket of a listener is gone (its last close, or the container's end) while connections
-   * it served live on or wait in TIME_WAIT: they hold its port from now on.
+   * it served live on or wait in TIME_WAIT: they hold its port from now on. TIME_WAITs first: a
+   * served connection on the same address as one cannot bind its holder beside it (neither has
+   * SO_REUSEADDR unless the listener had), and a holder first would cost the TIME_WAIT, whose
+   * port a connection closing soon after would then free at once. Such a connection tries again
+   * once those TIME_WAITs are over.
    */
   private listenerSocketGone(listener: VirtualSocket): void {
+    const waited = listener.timeWaits.size > 0;
+    if (waited) this.flushTimeWaits(listener);
     this.holdServedPorts(listener);
-    if (listener.timeWaits.size > 0) this.flushTimeWaits(listener);
+    if (waited) setTimeout(() => this.holdServedPorts(listener), TIME_WAIT_MS + 1000).unref();
   }
 
   /**

@@ -42,6 +42,7 @@ struct sock {
   int shut_rd;       /* shutdown(SHUT_RD or SHUT_RDWR) succeeded: its peer's sends differ (see send) */
   int stopped;       /* a listener shut down for reading: see listen */
   int sent_fin;      /* shutdown(SHUT_WR or SHUT_RDWR) succeeded: see SIOCOUTQ */
+  int sent_data;     /* a send succeeded: see SIOCOUTQ */
   int listening;     /* listen() returned 0 */
   int bound_ip, bound_port; /* what bind() last took (indexes into IPS and ports), or -1 */
 };
@@ -205,6 +206,15 @@ static int may_be_reset(int slot) {
   return socks[slot_sock[slot]].peer_gone || socks[slot_sock[slot]].maybe_reset;
 }
 
+/* TCP_NODELAY, set silently on each connection's ends (and never cleared, see setsockopt):
+ * Nagle holds a small send back while earlier bytes wait for an ACK, and a peer in interactive
+ * mode delays its ACK up to 40 ms, so what a recv finds would depend on timing on Linux, while a
+ * socketpair delivers each send at once. */
+static void no_nagle(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 /* A connection that may be over: reset, or both FINs done (either side's may be the last). */
 static int may_be_over(int slot) {
   const struct sock *so = &socks[slot_sock[slot]];
@@ -347,6 +357,7 @@ static void step(int n) {
      * a moment for it, so that a kernel client connecting next queues behind it, as on Linux. */
     if (r == 0 || connect_errno == EINPROGRESS) sleep_ms(5);
     if (r == 0 || connect_errno == EINPROGRESS) {
+      no_nagle(slot_fd[i]);
       so->may_have_peer = 0;
       link_peer(i);
       /* A connection to a listener of this sequence is linked once accepted; until then it
@@ -373,6 +384,7 @@ static void step(int n) {
     SAY("%d accept4 s%d -> s%d from %s nonblock=%d cloexec=%d\n", n, i, j, name(&ss, len), !!(gfl & O_NONBLOCK), !!(gfd & FD_CLOEXEC));
     if (!(gfl & O_NONBLOCK)) fcntl(r, F_SETFL, gfl | O_NONBLOCK);
     slot_fd[j] = r;
+    no_nagle(r);
     slot_sock[j] = new_sock();
     if (waiting > 0) waiting--;
     link_peer(j);
@@ -397,6 +409,10 @@ static void step(int n) {
     /* SO_RCVLOWAT above 1 holds back a TCP socket's readiness, not a socketpair's; a client's
      * TCP_DEFER_ACCEPT delays its handshake's last ACK, a virtual connection's not (`tsor syscalls`). */
     if (OPTS[o].opt == SO_RCVLOWAT && OPTS[o].level == SOL_SOCKET) v = v > 0 ? 1 : 0;
+    /* A receive buffer small enough to fill holds TCP's sender back (partial reads, SIOCOUTQ
+     * counting what waits), not a socketpair's (`tsor syscalls`: setsockopt). */
+    if (OPTS[o].opt == SO_RCVBUF && OPTS[o].level == SOL_SOCKET && v < 65536) v = 65536;
+    if (OPTS[o].opt == TCP_NODELAY && OPTS[o].level == IPPROTO_TCP && v == 0) v = 1; /* see no_nagle */
     if (OPTS[o].opt == TCP_DEFER_ACCEPT && OPTS[o].level == IPPROTO_TCP && !socks[slot_sock[i]].listening) return;
     /* After a reset Linux lets a connection take IPV6_V6ONLY again (as bind: see there). */
     if (OPTS[o].opt == IPV6_V6ONLY && may_be_reset(i)) return;
@@ -411,6 +427,9 @@ static void step(int n) {
      * (buffer sizes), and TCP_MAXSEG may change once our FIN is out (`tsor syscalls`). */
     if (socks[slot_sock[i]].replaced && (OPTS[o].opt == SO_SNDBUF || OPTS[o].opt == SO_RCVBUF) && OPTS[o].level == SOL_SOCKET) return;
     if (socks[slot_sock[i]].sent_fin && OPTS[o].opt == TCP_MAXSEG && OPTS[o].level == IPPROTO_TCP) return;
+    /* Nor TCP_QUICKACK: Linux reads 0 once the connection looks interactive (a send within the
+     * delayed-ACK time after a receive) or got the peer's FIN, the runtime what was set. */
+    if (OPTS[o].opt == TCP_QUICKACK && OPTS[o].level == IPPROTO_TCP) return;
     socklen_t vl = sizeof v;
     errno = 0;
     r = getsockopt(slot_fd[i], OPTS[o].level, OPTS[o].opt, &v, &vl);
@@ -423,7 +442,7 @@ static void step(int n) {
     static const char data[] = "0123456789abcdef";
     size_t k = 1 + rnd(16);
     snprintf(label, sizeof label, "%d send s%d %zu", n, i, k);
-    SHOW(label, send(slot_fd[i], data, k, MSG_DONTWAIT | MSG_NOSIGNAL));
+    if (SHOW(label, send(slot_fd[i], data, k, MSG_DONTWAIT | MSG_NOSIGNAL)) > 0) socks[slot_sock[i]].sent_data = 1;
     return;
   }
   case 12: { /* recv: also after the peer went (EOF, or ECONNRESET when it left our bytes unread) */
@@ -497,8 +516,9 @@ static void step(int n) {
       else SAY("%d FIONREAD s%d -> %d\n", n, i, q);
       return;
     case 1:
-      /* Not after our FIN: Linux counts it until the peer's delayed ACK (timing) (`tsor syscalls`). */
-      if (socks[slot_sock[i]].sent_fin) return;
+      /* Not after our FIN or our bytes: Linux counts them until the peer's ACK, which a peer in
+       * interactive mode delays (timing) (`tsor syscalls`: ioctl). */
+      if (socks[slot_sock[i]].sent_fin || socks[slot_sock[i]].sent_data) return;
       errno = 0;
       r = ioctl(slot_fd[i], TIOCOUTQ, &q); /* SIOCOUTQ */
       if (r < 0) SAY("%d SIOCOUTQ s%d -> -1 %s\n", n, i, errname(errno));
