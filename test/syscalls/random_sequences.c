@@ -395,6 +395,9 @@ static void step(int n) {
   case 8: { /* names */
     if ((i = used_slot()) < 0) return;
     int peer = rnd(2);
+    /* Not the name of a socket a reset connect replaced: a fresh port under the runtime, the old
+     * one on Linux (`tsor syscalls`: connect). */
+    if (!peer && socks[slot_sock[i]].replaced) return;
     len = sizeof ss;
     memset(&ss, 0, sizeof ss);
     errno = 0;
@@ -406,14 +409,16 @@ static void step(int n) {
   case 9: { /* setsockopt */
     if ((i = used_slot()) < 0) return;
     int o = rnd(NOPTS), v = VALUES[rnd(sizeof VALUES / sizeof VALUES[0])];
-    /* SO_RCVLOWAT above 1 holds back a TCP socket's readiness, not a socketpair's; a client's
-     * TCP_DEFER_ACCEPT delays its handshake's last ACK, a virtual connection's not (`tsor syscalls`). */
+    /* SO_RCVLOWAT above 1 holds back a TCP socket's readiness, not a socketpair's (`tsor syscalls`). */
     if (OPTS[o].opt == SO_RCVLOWAT && OPTS[o].level == SOL_SOCKET) v = v > 0 ? 1 : 0;
     /* A receive buffer small enough to fill holds TCP's sender back (partial reads, SIOCOUTQ
      * counting what waits), not a socketpair's (`tsor syscalls`: setsockopt). */
     if (OPTS[o].opt == SO_RCVBUF && OPTS[o].level == SOL_SOCKET && v < 65536) v = 65536;
     if (OPTS[o].opt == TCP_NODELAY && OPTS[o].level == IPPROTO_TCP && v == 0) v = 1; /* see no_nagle */
-    if (OPTS[o].opt == TCP_DEFER_ACCEPT && OPTS[o].level == IPPROTO_TCP && !socks[slot_sock[i]].listening) return;
+    /* Nor TCP_DEFER_ACCEPT at all: a connection its client's FIN let in and the listener's close
+     * then drops reads EOF, not ECONNRESET, under the runtime (`tsor syscalls`: listen); the
+     * option is covered by accept_defer and accept_defer_listener_close. */
+    if (OPTS[o].opt == TCP_DEFER_ACCEPT && OPTS[o].level == IPPROTO_TCP) return;
     /* After a reset Linux lets a connection take IPV6_V6ONLY again (as bind: see there). */
     if (OPTS[o].opt == IPV6_V6ONLY && may_be_reset(i)) return;
     snprintf(label, sizeof label, "%d setsockopt s%d %s %d", n, i, OPTS[o].name, v);
