@@ -429,8 +429,9 @@ static void step(int n) {
     if ((i = used_slot()) < 0) return;
     int o = rnd(NOPTS), v = -7;
     /* Not what only TCP's history sets: a socket that replaced a reset connection is fresh
-     * (buffer sizes), and TCP_MAXSEG may change once our FIN is out (`tsor syscalls`). */
+     * (buffer sizes, its MSS), and TCP_MAXSEG may change once our FIN is out (`tsor syscalls`). */
     if (socks[slot_sock[i]].replaced && (OPTS[o].opt == SO_SNDBUF || OPTS[o].opt == SO_RCVBUF) && OPTS[o].level == SOL_SOCKET) return;
+    if (socks[slot_sock[i]].replaced && OPTS[o].opt == TCP_MAXSEG && OPTS[o].level == IPPROTO_TCP) return;
     if (socks[slot_sock[i]].sent_fin && OPTS[o].opt == TCP_MAXSEG && OPTS[o].level == IPPROTO_TCP) return;
     /* Nor TCP_QUICKACK: Linux reads 0 once the connection looks interactive (a send within the
      * delayed-ACK time after a receive) or got the peer's FIN, the runtime what was set. */
@@ -595,6 +596,10 @@ static void step(int n) {
   }
   default: /* close */
     if ((i = used_slot()) < 0) return;
+    /* Not the last close of a client that bound its port while its connection may wait in a
+     * queue: Linux keeps that port (FIN_WAIT2, then TIME_WAIT), the runtime frees it at once
+     * (`tsor syscalls`: shutdown). */
+    if (socks[slot_sock[i]].refs == 1 && socks[slot_sock[i]].bound_port >= 0 && socks[slot_sock[i]].may_have_peer) return;
     SAY("%d close s%d\n", n, i);
     close_slot(i);
     return;
