@@ -247,6 +247,8 @@ function deliver(stack: SocketStack, task: Task, listener: { vs: VirtualSocket; 
       /* closed with it: the client reads a reset */
     }
     closeQuietly(conn.fd);
+    // Accepted as far as the client is concerned: a close of its before this one was the first FIN.
+    if (conn.kind === "local") stack.leftQueue(conn.client, true);
     throw e;
   }
   return { kind: "installFd", fd: conn.fd, cloexec: (flags & SOCK_CLOEXEC) !== 0 };

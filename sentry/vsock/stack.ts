@@ -470,8 +470,29 @@ export class SocketStack {
       vs.peerVs = client;
       client.peerVs = vs;
       vs.rcvdFin = client.sentFin;
+      this.leftQueue(client, true);
     }
     return vs;
+  }
+
+  /**
+   * A client's connection leaves its listener's queue: accepted, or dropped (its listener went: a
+   * reset). A client the app closed while it waited kept its bound port meanwhile (FIN_WAIT2 on
+   * Linux: lastClose); accepted, the port goes into TIME_WAIT (its FIN went first); dropped, the
+   * reset frees it.
+   */
+  leftQueue(client: VirtualSocket, accepted: boolean): void {
+    client.queuedAt = null;
+    if (!client.closedWhileQueued) return;
+    client.closedWhileQueued = false;
+    this.dropPortHolders(client);
+    if (accepted && client.local) this.leaveTimeWait(client.local, client.reuseAddr, client.v6only);
+  }
+
+  /** A queued connection closed unaccepted (its listener gone). */
+  private dropQueued(conn: PendingConn): void {
+    closeQuietly(conn.fd);
+    if (conn.kind === "local") this.leftQueue(conn.client, false);
   }
 
   /**
@@ -529,7 +550,7 @@ export class SocketStack {
    */
   incoming(listener: VirtualSocket, conn: PendingConn): boolean {
     if (!listener.queue) {
-      closeQuietly(conn.fd);
+      this.dropQueued(conn);
       return false;
     }
     if (listener.deferAcceptSecs > 0 && conn.kind !== "kernel") {
@@ -569,7 +590,7 @@ export class SocketStack {
     const open = this.listenerOpen(listener);
     const queue = listener.queue;
     if (!queue || open === "closed") {
-      closeQuietly(conn.fd);
+      this.dropQueued(conn);
       return false;
     }
     if (queue.offer(conn) === "delivered") return true;
@@ -581,14 +602,14 @@ export class SocketStack {
     if (this.ringPending(listener)) return true;
     const i = queue.pending.indexOf(conn);
     if (i >= 0) queue.pending.splice(i, 1);
-    closeQuietly(conn.fd);
+    this.dropQueued(conn);
     this.forget(listener);
     return false;
   }
 
   /** Puts back a connection an interrupted accept had taken: first in line again, doorbell rung. */
   requeue(listener: VirtualSocket, conn: PendingConn): void {
-    if (!listener.queue) return closeQuietly(conn.fd);
+    if (!listener.queue) return this.dropQueued(conn);
     listener.queue.unshift(conn);
     listener.unrung++;
     this.ringLater(listener);
@@ -791,6 +812,7 @@ export class SocketStack {
       closeQuietly(serverEnd);
       throw e;
     }
+    vs.queuedAt = listener;
     const queued = this.incoming(listener, {
       kind: "local",
       fd: serverEnd,
@@ -928,6 +950,16 @@ export class SocketStack {
       this.finSent(vs);
       // unix_release_sock shut both directions of the survivor: what observePeer would see.
       if (vs.peerVs) vs.peerVs.peerClosed = true;
+    }
+    if (vs.queuedAt && vs.boundPort) {
+      // Its connection still waits in a queue of ours: Linux keeps the port (FIN_WAIT2) until it
+      // is accepted or dropped (leftQueue).
+      const [holder, ipv4] = [vs.portHolder, vs.ipv4Holder];
+      vs.portHolder = vs.ipv4Holder = null;
+      this.forget(vs);
+      [vs.portHolder, vs.ipv4Holder] = [holder, ipv4];
+      vs.closedWhileQueued = true;
+      return;
     }
     this.forget(vs);
     if (vs.isConnection) this.timeWaitAfterClose(vs);
@@ -1257,7 +1289,7 @@ export class SocketStack {
     vs.binding = null;
     if (vs.queue) {
       for (const c of vs.queue.close()) {
-        closeQuietly(c.fd);
+        this.dropQueued(c);
         // Its queued mark unread, the close resets the client (QUEUED_MARK): known here, even
         // once the app has read the ECONNRESET that observePeer would see.
         if (c.kind === "local" && c.marked) c.client.markPeerReset();

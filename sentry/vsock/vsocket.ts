@@ -262,6 +262,10 @@ export class VirtualSocket {
   ipv4Holder: number | null = null;
   /** The app bound the connection's local port itself (a kernel port: TIME_WAIT keeps it after a close). */
   boundPort = false;
+  /** A client's connection still waiting in this listener's queue (of this stack). */
+  queuedAt: VirtualSocket | null = null;
+  /** The app closed this client while it waited (queuedAt): its port holders are kept meanwhile (stack.ts leftQueue). */
+  closedWhileQueued = false;
   /** The listener a server's end of a connection came from. */
   acceptedFrom: VirtualSocket | null = null;
   /** Order of this connection's FIN in its stack (0: none sent yet); the lower of a pair waits in TIME_WAIT. */

@@ -596,10 +596,6 @@ static void step(int n) {
   }
   default: /* close */
     if ((i = used_slot()) < 0) return;
-    /* Not the last close of a client that bound its port while its connection may wait in a
-     * queue: Linux keeps that port (FIN_WAIT2, then TIME_WAIT), the runtime frees it at once
-     * (`tsor syscalls`: shutdown). */
-    if (socks[slot_sock[i]].refs == 1 && socks[slot_sock[i]].bound_port >= 0 && socks[slot_sock[i]].may_have_peer) return;
     SAY("%d close s%d\n", n, i);
     close_slot(i);
     return;
