@@ -278,13 +278,13 @@ export interface NativeBinding {
    */
   epollHolds(pid: number, fd: number, epfd: number): boolean;
   /**
-   * epoll_ctl(EPOLL_CTL_ADD) of our `targetFd`'s file into the epoll instance of our `epfd`, keyed
-   * by the app's fd number `tfd`, with the app's `events` and `data` (run on a thread with a
-   * private fd table, where the file sits at `tfd`).
+   * In the epoll instance of our `epfd`, the registration keyed by the app's fd number `tfd` moves
+   * from our `oldFd`'s file to our `newFd`'s: EPOLL_CTL_ADD of the new with the app's `events` and
+   * `data`, then EPOLL_CTL_DEL of the old (one request to a thread with a private fd table, where
+   * each file sits at `tfd` in turn). A registration already there (EEXIST) or already gone
+   * (ENOENT) is taken as moved: another fd of the process names the same epoll instance.
    */
-  epollAddAs(epfd: number, targetFd: number, tfd: number, events: number, data: bigint): void;
-  /** epoll_ctl(EPOLL_CTL_DEL) of the registration of our `targetFd`'s file under the app's fd number `tfd` (as epollAddAs). */
-  epollDelAs(epfd: number, targetFd: number, tfd: number): void;
+  epollMoveAs(epfd: number, oldFd: number, newFd: number, tfd: number, events: number, data: bigint): void;
 
   // --- unix listening/connecting sockets (unix.cc): tsor-netd's API socket
   /**

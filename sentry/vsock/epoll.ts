@@ -113,18 +113,7 @@ export class AppEpolls {
     if (!reg) return; // removed meanwhile (another thread's EPOLL_CTL_DEL)
     const ep = task.getFd(epfd);
     try {
-      // EEXIST and ENOENT: two fds of the process name the same epoll instance, which has had it
-      // moved already.
-      try {
-        native.epollAddAs(ep, newFile, fd, reg.events, reg.data);
-      } catch (e) {
-        if (!(e instanceof NativeError && e.errno === E.EEXIST)) throw e;
-      }
-      try {
-        native.epollDelAs(ep, oldFile, fd);
-      } catch (e) {
-        if (!(e instanceof NativeError && e.errno === E.ENOENT)) throw e;
-      }
+      native.epollMoveAs(ep, oldFile, newFile, fd, reg.events, reg.data);
     } finally {
       native.closeFd(ep);
     }

@@ -954,10 +954,7 @@ export class SocketStack {
     if (vs.queuedAt && vs.boundPort) {
       // Its connection still waits in a queue of ours: Linux keeps the port (FIN_WAIT2) until it
       // is accepted or dropped (leftQueue).
-      const [holder, ipv4] = [vs.portHolder, vs.ipv4Holder];
-      vs.portHolder = vs.ipv4Holder = null;
-      this.forget(vs);
-      [vs.portHolder, vs.ipv4Holder] = [holder, ipv4];
+      this.forget(vs, { portStays: true });
       vs.closedWhileQueued = true;
       return;
     }
@@ -1095,16 +1092,17 @@ export class SocketStack {
   /** A kernel socket of the pod's netns bound to `side`'s address and `port`, or null if it cannot be. */
   private portHolder(side: { family: InetFamily; ip: Buffer }, port: number, reuseAddr: boolean, reusePort: boolean): number | null {
     if (!this.kernel) return null;
+    const local = { family: side.family, ip: side.ip, port };
     let holder = -1;
     try {
       holder = this.kernel.sockets(side.family, 1)[0]!;
       native.setsockoptInt(holder, SOL_SOCKET, SO_REUSEADDR, reuseAddr ? 1 : 0);
       native.setsockoptInt(holder, SOL_SOCKET, SO_REUSEPORT, reusePort ? 1 : 0);
-      native.bind(holder, formatSockaddr({ family: side.family, ip: side.ip, port }));
+      native.bind(holder, formatSockaddr(local));
       return holder;
     } catch (e) {
       // Taken again already (e.g. the app bound it before a listener's close was seen).
-      this.log.debug({ local: addrText({ family: side.family, ip: side.ip, port }), err: (e as Error).message }, "vsock: port not held");
+      this.log.debug({ local: addrText(local), err: (e as Error).message }, "vsock: port not held");
       if (holder >= 0) closeQuietly(holder);
       return null;
     }
@@ -1254,7 +1252,7 @@ export class SocketStack {
     const watch = vs.closeWatch;
     vs.closeWatch = null; // kept past forget, for the socket's own close
     const listening = this.sockets.get(vs.ino) === vs;
-    this.forget(vs, { socketStays: true });
+    this.forget(vs, { portStays: true });
     this.keepWithKernel(vs.ino);
     if (listening && watch !== null && this.closes?.rewatch(watch, () => this.stoppedListenerClosed(vs))) {
       vs.closeWatch = watch;
@@ -1273,10 +1271,12 @@ export class SocketStack {
 
   /**
    * Drops a vsocket: unregisters a listener, closes its pending connections and doorbells, wakes
-   * held accepts. A listener's served connections take its port over (listenerSocketGone) unless
-   * its socket stays (`socketStays`: it stopped listening, stopListening).
+   * held accepts, and lets its port go: a listener's served connections take it over
+   * (listenerSocketGone), a connection's port holders close. Unless the port stays held
+   * (`portStays`): by a listener's own socket that only stopped listening (stopListening), by the
+   * holders of a client closed while its connection is queued (lastClose).
    */
-  forget(vs: VirtualSocket, { socketStays = false } = {}): void {
+  forget(vs: VirtualSocket, { portStays = false } = {}): void {
     const listening = vs.state === "listening" && this.sockets.get(vs.ino) === vs;
     if (this.sockets.get(vs.ino) === vs) {
       this.sockets.delete(vs.ino);
@@ -1296,13 +1296,13 @@ export class SocketStack {
       }
       vs.queue = null;
     }
-    this.dropPortHolders(vs);
+    if (!portStays) this.dropPortHolders(vs);
     for (const [key, bell] of this.doorbells) {
       if (bell.owner !== vs) continue;
       this.doorbells.delete(key);
       closeQuietly(bell.fd);
     }
-    if (listening && !socketStays) this.listenerSocketGone(vs);
+    if (listening && !portStays) this.listenerSocketGone(vs);
   }
 
   /** Forgets every vsocket (the container is gone). */

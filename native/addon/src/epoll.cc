@@ -61,8 +61,7 @@ Napi::Value EpollHolds(const Napi::CallbackInfo& info) {
 class PrivateFdThread {
  public:
   struct Request {
-    int op;                 // EPOLL_CTL_ADD or EPOLL_CTL_DEL
-    int epfd, target, tfd;  // epfd and target: fds in the process's (shared) table
+    int epfd, oldTarget, newTarget, tfd;  // all but tfd: fds in the process's (shared) table
     epoll_event ev;
   };
 
@@ -128,6 +127,26 @@ class PrivateFdThread {
     return moved;
   }
 
+  // Puts the process's file `target` at number `tfd` of this table (replacing what was there).
+  SysError Place(int target, int tfd) {
+    SysError err;
+    // The target lands on the lowest free number, which may be tfd itself.
+    int fd = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd_, target, 0));
+    if (fd < 0) {
+      err.Set("pidfd_getfd", errno);
+      return err;
+    }
+    if (fd != tfd) {
+      int r = dup3(fd, tfd, O_CLOEXEC);
+      int e = errno;
+      close(fd);
+      if (r < 0) err.Set("dup3", e);
+    }
+    return err;
+  }
+
+  // The new file's registration added under tfd, then the old file's deleted: EEXIST and ENOENT
+  // mean another fd of the process names the same epoll instance, which has had it moved already.
   SysError Serve(const Request& req) {
     SysError err;
     pidfd_ = MoveOff(pidfd_, req.tfd, &err);
@@ -138,29 +157,11 @@ class PrivateFdThread {
       return err;
     }
     ep = MoveOff(ep, req.tfd, &err);
-    if (err) {
-      close(ep);
-      return err;
-    }
-    // The target lands on the lowest free number, which may be tfd itself.
-    int target = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd_, req.target, 0));
-    if (target < 0) {
-      err.Set("pidfd_getfd", errno);
-      close(ep);
-      return err;
-    }
-    if (target != req.tfd) {
-      int r = dup3(target, req.tfd, O_CLOEXEC);
-      int e = errno;
-      close(target);
-      if (r < 0) {
-        err.Set("dup3", e);
-        close(ep);
-        return err;
-      }
-    }
+    if (!err) err = Place(req.newTarget, req.tfd);
     epoll_event ev = req.ev;
-    if (epoll_ctl(ep, req.op, req.tfd, &ev) != 0) err.Set(req.op == EPOLL_CTL_ADD ? "epoll_ctl(EPOLL_CTL_ADD)" : "epoll_ctl(EPOLL_CTL_DEL)", errno);
+    if (!err && epoll_ctl(ep, EPOLL_CTL_ADD, req.tfd, &ev) != 0 && errno != EEXIST) err.Set("epoll_ctl(EPOLL_CTL_ADD)", errno);
+    if (!err) err = Place(req.oldTarget, req.tfd);
+    if (!err && epoll_ctl(ep, EPOLL_CTL_DEL, req.tfd, nullptr) != 0 && errno != ENOENT) err.Set("epoll_ctl(EPOLL_CTL_DEL)", errno);
     close(req.tfd);
     close(ep);
     return err;
@@ -176,31 +177,19 @@ class PrivateFdThread {
   SysError result_;
 };
 
-// epollAddAs(epfd, targetFd, tfd, events, data): epoll_ctl(EPOLL_CTL_ADD) of our `targetFd`'s
-// file into the epoll instance of our `epfd`, keyed by the fd number `tfd` (the app's), with
-// `events` and the 64-bit `data` the app's own registration had.
-void EpollAddAs(const Napi::CallbackInfo& info) {
-  const char* fn = "epollAddAs";
+// epollMoveAs(epfd, oldFd, newFd, tfd, events, data): in the epoll instance of our `epfd`, the
+// registration of our `oldFd`'s file under the fd number `tfd` (the app's) moves to our `newFd`'s
+// file, with `events` and the 64-bit `data` the app's own registration had: one request to the
+// private fd table for both epoll_ctl calls.
+void EpollMoveAs(const Napi::CallbackInfo& info) {
+  const char* fn = "epollMoveAs";
   PrivateFdThread::Request req{};
-  req.op = EPOLL_CTL_ADD;
   req.epfd = ArgFd(info, 0, fn, "epfd");
-  req.target = ArgFd(info, 1, fn, "targetFd");
-  req.tfd = ArgFd(info, 2, fn, "tfd");
-  req.ev.events = static_cast<uint32_t>(ArgInt(info, 3, fn, "events", 0, UINT32_MAX));
-  req.ev.data.u64 = ArgU64(info, 4, fn, "data");
-  SysError err = PrivateFdThread::Get().Run(req);
-  if (err) ThrowErrno(info.Env(), err.syscall, err.err);
-}
-
-// epollDelAs(epfd, targetFd, tfd): epoll_ctl(EPOLL_CTL_DEL) of the registration of our
-// `targetFd`'s file under the fd number `tfd` (the app's) from the epoll instance of our `epfd`.
-void EpollDelAs(const Napi::CallbackInfo& info) {
-  const char* fn = "epollDelAs";
-  PrivateFdThread::Request req{};
-  req.op = EPOLL_CTL_DEL;
-  req.epfd = ArgFd(info, 0, fn, "epfd");
-  req.target = ArgFd(info, 1, fn, "targetFd");
-  req.tfd = ArgFd(info, 2, fn, "tfd");
+  req.oldTarget = ArgFd(info, 1, fn, "oldFd");
+  req.newTarget = ArgFd(info, 2, fn, "newFd");
+  req.tfd = ArgFd(info, 3, fn, "tfd");
+  req.ev.events = static_cast<uint32_t>(ArgInt(info, 4, fn, "events", 0, UINT32_MAX));
+  req.ev.data.u64 = ArgU64(info, 5, fn, "data");
   SysError err = PrivateFdThread::Get().Run(req);
   if (err) ThrowErrno(info.Env(), err.syscall, err.err);
 }
@@ -209,8 +198,7 @@ void EpollDelAs(const Napi::CallbackInfo& info) {
 
 void InitEpoll(Napi::Env env, Napi::Object exports) {
   exports.Set("epollHolds", Napi::Function::New(env, EpollHolds, "epollHolds"));
-  exports.Set("epollAddAs", Napi::Function::New(env, EpollAddAs, "epollAddAs"));
-  exports.Set("epollDelAs", Napi::Function::New(env, EpollDelAs, "epollDelAs"));
+  exports.Set("epollMoveAs", Napi::Function::New(env, EpollMoveAs, "epollMoveAs"));
 }
 
 }  // namespace tsor
