@@ -285,6 +285,14 @@ export interface NativeBinding {
    * (ENOENT) is taken as moved: another fd of the process names the same epoll instance.
    */
   epollMoveAs(epfd: number, oldFd: number, newFd: number, tfd: number, events: number, data: bigint): void;
+  /**
+   * An epoll instance (close-on-exec, the caller closes it) watching our `fd` for `events`
+   * edge-triggered: readable again after each wake-up of `fd` with one of them once drained, so a
+   * ReadableWatcher on it hears of news (more bytes, a hang-up) on a fd that stays readable.
+   */
+  edgeWatchFd(fd: number, events: number): number;
+  /** epoll_wait with no wait on an edgeWatchFd instance: the events it had queued, 0 if none. */
+  edgeWatchDrain(epfd: number): number;
 
   // --- unix listening/connecting sockets (unix.cc): tsor-netd's API socket
   /**

@@ -42,7 +42,7 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial(
     "listen",
     sysListen,
-    "a new virtual connection shows on the listener (epoll/poll/select) a moment after its connect returned (its doorbell is rung after the answer), so a client outside TSoR connecting just then may be accepted first; a listener stopped by shutdown(SHUT_RD) is the kernel's alone: listen again does not see the connections it served (Linux: EADDRINUSE while they live), and the port they share with it is held by its socket until its close, so a connect of its own that moves its bind frees the port (Linux: they keep it); the backlog counts virtual connections and the kernel's queue its own clients apart (a full queue of both takes one more of each); with TCP_DEFER_ACCEPT, a connection let into the queue by its client's FIN alone and then dropped by the listener's close reads EOF at the client, not ECONNRESET (its queued mark was taken to look for data)",
+    "a new virtual connection shows on the listener (epoll/poll/select) a moment after its connect returned (its doorbell is rung after the answer), so a client outside TSoR connecting just then may be accepted first; a listener stopped by shutdown(SHUT_RD) is the kernel's alone: listen again does not see the connections it served (Linux: EADDRINUSE while they live), and the port they share with it is held by its socket until its close, so a connect of its own that moves its bind frees the port (Linux: they keep it); the backlog counts virtual connections and the kernel's queue its own clients apart (a full queue of both takes one more of each)",
   ),
   supported("accept", sysAccept),
   supported("accept4", sysAccept4),

@@ -182,6 +182,16 @@ export function takeQueuedMark(conn: PendingConn): void {
 }
 
 /**
+ * Whether the client of a connection not yet accepted has sent something (bytes beyond its
+ * queued mark, or its FIN): what lets a connection into a TCP_DEFER_ACCEPT listener's queue.
+ */
+function clientSpoke(conn: PendingConn): boolean {
+  const mark = conn.kind !== "kernel" && conn.marked ? 1 : 0;
+  if (native.discardNow(conn.fd, mark + 1, true) > mark) return true;
+  return (native.pollNow(conn.fd, POLLRDHUP) & POLLRDHUP) !== 0;
+}
+
+/**
  * LOOPBACK4_IPV6 (include/net/ipv6.h): the IPv4 address Linux keeps in an IPv6 socket's
  * sk_rcv_saddr (inet6_bind, tcp_v6_syn_recv_sock), which IPv4 binds are checked against.
  */
@@ -553,14 +563,9 @@ export class SocketStack {
       this.dropQueued(conn);
       return false;
     }
-    if (listener.deferAcceptSecs > 0 && conn.kind !== "kernel") {
-      // The mark is not the client's data. Without it, a deferred connection whose listener goes
-      // is closed once the client's data comes (unread: a reset, as TCP answers that data).
-      takeQueuedMark(conn);
-      if (!(native.pollNow(conn.fd, POLLIN) & POLLIN)) {
-        this.deferUntilData(listener, conn);
-        return true;
-      }
+    if (listener.deferAcceptSecs > 0 && conn.kind !== "kernel" && !clientSpoke(conn)) {
+      this.deferUntilData(listener, conn);
+      return true;
     }
     return this.enqueue(listener, conn);
   }
@@ -569,19 +574,36 @@ export class SocketStack {
    * TCP_DEFER_ACCEPT: tcp_check_req drops the client's bare ACK, so the connection reaches the
    * accept queue with the client's first bytes (or its FIN), or once the option's time has run
    * out and the kernel completes it anyway. The client's connect succeeded meanwhile, as on Linux.
+   * A marked end keeps its mark, which keeps the server's end readable: the watch is
+   * edge-triggered (each of the client's writes and its hang-up wakes it) and looks past the mark.
+   * A listener gone meanwhile then resets the client at its data or FIN, as the kernel answers a
+   * request socket whose listener closed.
    */
   private deferUntilData(listener: VirtualSocket, conn: PendingConn): void {
-    const watcher = new native.ReadableWatcher(conn.fd);
+    let edge: number;
+    try {
+      edge = native.edgeWatchFd(conn.fd, POLLIN | POLLRDHUP);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, "vsock: TCP_DEFER_ACCEPT watch failed; connection queued at once");
+      this.enqueue(listener, conn);
+      return;
+    }
+    const watcher = new native.ReadableWatcher(edge);
     let timer: NodeJS.Timeout | undefined;
     const queue = (): void => {
       if (!timer) return;
       clearTimeout(timer);
       timer = undefined;
       watcher.stop();
+      closeQuietly(edge);
       this.enqueue(listener, conn);
     };
     timer = setTimeout(queue, listener.deferAcceptSecs * 1000).unref();
-    watcher.start(queue);
+    watcher.start((err) => {
+      if (err) return queue();
+      native.edgeWatchDrain(edge);
+      if (clientSpoke(conn)) queue();
+    });
     watcher.unref();
   }
 

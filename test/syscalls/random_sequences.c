@@ -44,6 +44,7 @@ struct sock {
   int sent_fin;      /* shutdown(SHUT_WR or SHUT_RDWR) succeeded: see SIOCOUTQ */
   int sent_data;     /* a send succeeded: see SIOCOUTQ */
   int listening;     /* listen() returned 0 */
+  int defer_accept;  /* TCP_DEFER_ACCEPT set above 0: see connect */
   int bound_ip, bound_port; /* what bind() last took (indexes into IPS and ports), or -1 */
 };
 static struct sock socks[NSLOT * 2];
@@ -325,6 +326,9 @@ static void step(int n) {
     /* Nor on a listener shut down for reading: its connect moves its bind, and the connections it
      * served then hold their port on Linux, not under the runtime (`tsor syscalls`: listen). */
     if (socks[slot_sock[i]].stopped) return;
+    /* Nor with TCP_DEFER_ACCEPT set: Linux's client then holds back its handshake's last ACK, so
+     * its connection is not in the listener's queue yet; the runtime's is (`tsor syscalls`). */
+    if (socks[slot_sock[i]].defer_accept) return;
     /* Nor past 4 connections waiting in queues: with a full queue, one from a socket that stays
      * the kernel's (shut down or refused before) counts in Linux's queue but not in the
      * runtime's virtual one (`tsor syscalls`: listen). */
@@ -415,14 +419,11 @@ static void step(int n) {
      * counting what waits), not a socketpair's (`tsor syscalls`: setsockopt). */
     if (OPTS[o].opt == SO_RCVBUF && OPTS[o].level == SOL_SOCKET && v < 65536) v = 65536;
     if (OPTS[o].opt == TCP_NODELAY && OPTS[o].level == IPPROTO_TCP && v == 0) v = 1; /* see no_nagle */
-    /* Nor TCP_DEFER_ACCEPT at all: a connection its client's FIN let in and the listener's close
-     * then drops reads EOF, not ECONNRESET, under the runtime (`tsor syscalls`: listen); the
-     * option is covered by accept_defer and accept_defer_listener_close. */
-    if (OPTS[o].opt == TCP_DEFER_ACCEPT && OPTS[o].level == IPPROTO_TCP) return;
     /* After a reset Linux lets a connection take IPV6_V6ONLY again (as bind: see there). */
     if (OPTS[o].opt == IPV6_V6ONLY && may_be_reset(i)) return;
     snprintf(label, sizeof label, "%d setsockopt s%d %s %d", n, i, OPTS[o].name, v);
-    SHOW(label, setsockopt(slot_fd[i], OPTS[o].level, OPTS[o].opt, &v, sizeof v));
+    r = SHOW(label, setsockopt(slot_fd[i], OPTS[o].level, OPTS[o].opt, &v, sizeof v));
+    if (r == 0 && OPTS[o].opt == TCP_DEFER_ACCEPT && OPTS[o].level == IPPROTO_TCP) socks[slot_sock[i]].defer_accept = v > 0;
     return;
   }
   case 10: { /* getsockopt */

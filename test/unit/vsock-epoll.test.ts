@@ -37,6 +37,29 @@ test("epollHolds: a file that is not an epoll instance, or no fd at all, cannot 
   }
 });
 
+test("edgeWatchFd: news on a fd that stays readable (more bytes, a hang-up), once per wake-up", () => {
+  const [a, b] = native.socketpair();
+  const POLLIN = 0x1;
+  const POLLRDHUP = 0x2000;
+  let ep = -1;
+  try {
+    native.sendNow(a, Buffer.from("m"));
+    ep = native.edgeWatchFd(b, POLLIN | POLLRDHUP);
+    assert.equal(native.edgeWatchDrain(ep) & POLLIN, POLLIN, "already readable when added");
+    assert.equal(native.edgeWatchDrain(ep), 0, "still readable, but nothing new");
+    native.sendNow(a, Buffer.from("x"));
+    assert.equal(native.edgeWatchDrain(ep) & POLLIN, POLLIN, "more bytes");
+    assert.equal(native.edgeWatchDrain(ep), 0);
+    native.shutdownFd(a);
+    assert.equal(native.edgeWatchDrain(ep) & POLLRDHUP, POLLRDHUP, "the peer's hang-up");
+    assert.throws(() => native.edgeWatchFd(b, 0), /events/, "no events to watch");
+  } finally {
+    if (ep >= 0) native.closeFd(ep);
+    native.closeFd(a);
+    native.closeFd(b);
+  }
+});
+
 // A process with an epoll instance watching one end of a socketpair (EPOLLIN|EPOLLOUT|EPOLLET;
 // Python's epoll keeps the fd as the data), and a second epoll instance that does not watch it;
 // it prints its fds and waits. With LOW set it closes its stdin first, so the watched socket is

@@ -194,11 +194,47 @@ void EpollMoveAs(const Napi::CallbackInfo& info) {
   if (err) ThrowErrno(info.Env(), err.syscall, err.err);
 }
 
+// edgeWatchFd(fd, events): an epoll instance of our own watching our `fd` for `events`,
+// edge-triggered (EPOLLET): ep_poll_callback queues the item on each wake-up of `fd` that carries
+// one of them, so the instance turns readable again for news (bytes beyond ones already waiting,
+// a hang-up) even while `fd` stays readable, which a level-triggered poll cannot tell apart.
+// Close-on-exec; the caller watches it (ReadableWatcher), drains it (edgeWatchDrain), closes it.
+Napi::Value EdgeWatchFd(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "edgeWatchFd");
+  uint32_t events = static_cast<uint32_t>(ArgInt(info, 1, "edgeWatchFd", "events", 1, 0xffff));
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) ThrowErrno(info.Env(), "epoll_create1", errno);
+  epoll_event ev{};
+  ev.events = events | EPOLLET;
+  ev.data.fd = fd;
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    int e = errno;
+    close(ep);
+    ThrowErrno(info.Env(), "epoll_ctl(EPOLL_CTL_ADD)", e);
+  }
+  return Napi::Number::New(info.Env(), ep);
+}
+
+// edgeWatchDrain(epfd): takes what an edgeWatchFd instance has queued (epoll_wait, no wait): the
+// events, 0 if none; the instance is then quiet until the next wake-up.
+Napi::Value EdgeWatchDrain(const Napi::CallbackInfo& info) {
+  int ep = ArgFd(info, 0, "edgeWatchDrain", "epfd");
+  epoll_event ev{};
+  int r;
+  do {
+    r = epoll_wait(ep, &ev, 1, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) ThrowErrno(info.Env(), "epoll_wait", errno);
+  return Napi::Number::New(info.Env(), r == 0 ? 0 : ev.events);
+}
+
 }  // namespace
 
 void InitEpoll(Napi::Env env, Napi::Object exports) {
   exports.Set("epollHolds", Napi::Function::New(env, EpollHolds, "epollHolds"));
   exports.Set("epollMoveAs", Napi::Function::New(env, EpollMoveAs, "epollMoveAs"));
+  exports.Set("edgeWatchFd", Napi::Function::New(env, EdgeWatchFd, "edgeWatchFd"));
+  exports.Set("edgeWatchDrain", Napi::Function::New(env, EdgeWatchDrain, "edgeWatchDrain"));
 }
 
 }  // namespace tsor
