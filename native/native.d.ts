@@ -235,6 +235,11 @@ export interface NativeBinding {
   socketInNetns(netnsPath: string, domain: number, type: number, protocol: number): number;
   /** `count` such sockets for the cost of one thread (a pool). */
   socketsInNetns(netnsPath: string, domain: number, type: number, protocol: number, count: number): number[];
+  /**
+   * A new network namespace whose lo is up with MTU `mtu` (68-65536), as a close-on-exec fd (it
+   * lives while the fd is open; `/proc/self/fd/N` names it for socketsInNetns). CAP_SYS_ADMIN.
+   */
+  loopbackNetns(mtu: number): number;
   bind(fd: number, sockaddr: Uint8Array): void;
   listen(fd: number, backlog: number): void;
   /** A connection if one is queued now (accept4 SOCK_CLOEXEC|SOCK_NONBLOCK after a zero poll), with the peer's sockaddr; else null. */

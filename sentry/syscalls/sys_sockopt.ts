@@ -134,7 +134,7 @@ function bufOpt(name: number, max: number, floor: number, dflt: number): OptSpec
     get: (vs, _len, kernel) => {
       const set = vs.opts.get(SOL_SOCKET, name);
       if (!set) {
-        // Not set: what a fresh loopback connection has on this side (autotuned from the MSS).
+        // Not set: what a fresh connection over its path has on this side (autotuned from the MSS).
         const side = connectionSide(vs, kernel);
         return int((side && (name === SO_SNDBUF ? side.sndbuf : side.rcvbuf)) ?? dflt);
       }
@@ -154,15 +154,16 @@ function tcpState(vs: VirtualSocket): number {
 }
 
 /**
- * What a loopback TCP connection of this netns shows on this connection's side (the accepted
- * side for a server's end, the connecting one for a client's; IPv4's for a v4-mapped peer, as
- * the route is IPv4's): kernel.ts ConnectionTemplate, or null without one. A connection to
- * another pod shows loopback's values too, where a veth path would show its own MTU's.
+ * What a fresh TCP connection over this connection's path shows on its side (the accepted side
+ * for a server's end, the connecting one for a client's; IPv4's for a v4-mapped peer, as the
+ * route is IPv4's): kernel.ts ConnectionTemplate, of loopback for a peer in this netns, of the
+ * route's MTU for another pod; null without one.
  */
 function connectionSide(vs: VirtualSocket, kernel: KernelNet | null): ConnectionSide | null {
   if (!vs.isConnection) return null;
-  const family: InetFamily = vs.peer && v4Of(vs.peer.ip) ? AF_INET : vs.family;
-  const t = kernel?.connectionTemplate(family);
+  const peer4 = vs.peer && v4Of(vs.peer.ip);
+  const family: InetFamily = peer4 ? AF_INET : vs.family;
+  const t = kernel?.connectionTemplate(family, peer4 ?? vs.peer?.ip);
   if (!t) return null;
   return vs.acceptedFrom ? t.server : t.client;
 }
@@ -171,9 +172,9 @@ function connectionSide(vs: VirtualSocket, kernel: KernelNet | null): Connection
 const TCPI_SND_MSS = 16;
 
 /**
- * struct tcp_info (include/uapi/linux/tcp.h) of a connection: a fresh loopback connection's of
- * this netns (connectionSide: its MSS, window scales, options, RTO, RTT estimate as measured
- * once), with the sentry's state; without a template, loopback-like sizes. Counters stay those
+ * struct tcp_info (include/uapi/linux/tcp.h) of a connection: a fresh connection's over its path
+ * (connectionSide: its MSS, window scales, options, RTO, RTT estimate as measured once), with the
+ * sentry's state; without a template, loopback-like sizes. Counters stay those
  * of a connection that has sent nothing.
  */
 function tcpInfo(vs: VirtualSocket, _len: number, kernel: KernelNet | null): Buffer {

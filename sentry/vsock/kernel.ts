@@ -5,16 +5,16 @@
 // kernel in the app's context (socket(2) is not the sentry's), so no socket of the app is made
 // here.
 import { native, NativeError } from "../../native/index.js";
-import { AF_INET6, IPV4_LOOPBACK, IPV6_LOOPBACK, anyOf, inetAddr, type InetFamily } from "./address.js";
-import { E, IPPROTO_TCP, SO_KEEPALIVE, SO_RCVBUF, SO_RCVTIMEO, SO_SNDBUF, SO_SNDTIMEO, SOL_SOCKET, TCP_INFO, TCP_INFO_LEN, TCP_WINDOW_CLAMP } from "../syscalls/linux.js";
+import { AF_INET6, IPV4_LOOPBACK, IPV6_LOOPBACK, anyOf, inetAddr, ipText, type InetFamily } from "./address.js";
+import { E, IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, SO_KEEPALIVE, SO_RCVBUF, SO_RCVTIMEO, SO_SNDBUF, SO_SNDTIMEO, SOL_SOCKET, TCP_INFO, TCP_INFO_LEN, TCP_WINDOW_CLAMP } from "../syscalls/linux.js";
 import { formatSockaddr } from "../syscalls/sockaddr.js";
 
 /**
- * What Linux shows of a fresh loopback TCP connection in the container's network namespace, on
- * each side: its struct tcp_info (the MSS, window scales, options, RTO... that depend on the
- * netns's lo and sysctls), TCP_WINDOW_CLAMP, and SO_SNDBUF / SO_RCVBUF as the connection set
- * them up (tcp_init_buffer_space grows the send buffer for loopback's MSS). A connection's
- * getsockopt answers from it, since a socketpair end has none of these.
+ * What Linux shows of a fresh TCP connection on each side: its struct tcp_info (the MSS, window
+ * scales, options, RTO... that depend on the path's MTU and the netns's sysctls),
+ * TCP_WINDOW_CLAMP, and SO_SNDBUF / SO_RCVBUF as the connection set them up
+ * (tcp_init_buffer_space grows the send buffer for the MSS). A connection's getsockopt answers
+ * from it, since a socketpair end has none of these.
  */
 export interface ConnectionSide {
   readonly tcpInfo: Buffer;
@@ -44,8 +44,13 @@ export interface KernelNet {
    * SO_BINDTODEVICE none). Throws a NativeError with Linux's errno.
    */
   probeBytes(family: InetFamily, level: number, name: number, maxLen: number): Buffer;
-  /** A loopback connection of `family`, measured once: null if the netns cannot make one (lo down). */
-  connectionTemplate(family: InetFamily): ConnectionTemplate | null;
+  /**
+   * A connection of `family` to `peer` (its IP, 4 or 16 bytes; none: loopback), measured once per
+   * path MTU: over the netns's lo when the route to `peer` has lo's MTU (loopback, the pod's own
+   * addresses), else over a scratch netns's lo set to the route's MTU (another pod: its veth's).
+   * Null if the netns cannot make a loopback connection (lo down).
+   */
+  connectionTemplate(family: InetFamily, peer?: Buffer): ConnectionTemplate | null;
   /**
    * The errno bind(2) of `addr` answers on a socket of `family` that has a port already (a
    * connection): the checks inet_bind / inet6_bind make before their EINVAL for such a socket
@@ -87,6 +92,33 @@ export function copyKernelSocketOptions(from: number, to: number): void {
 
 /** How long a loopback template that could not be measured waits before the next try. */
 const TEMPLATE_RETRY_MS = 1000;
+/** Routes' MTUs kept (by peer address) before the cache starts over. */
+const PATH_MTUS_KEPT = 1024;
+/** IP_MTU, IPV6_MTU (include/uapi/linux/in.h, in6.h): a connected socket's path MTU. */
+const IP_MTU = 14;
+const IPV6_MTU = 24;
+
+/**
+ * A template over a path of MTU `mtu`: a loopback connection in a scratch netns whose lo has
+ * that MTU (loopbackNetns), which shows what one over a veth of that MTU shows (MSS 1448, pmtu
+ * 1500, rcv_space 14480... for 1500, measured alike), with the default sysctls of a new netns
+ * (a pod's are those unless set). Null if no scratch netns can be made (no CAP_SYS_ADMIN).
+ */
+function measureAtMtu(family: InetFamily, mtu: number): ConnectionTemplate | null | undefined {
+  let nsfd: number;
+  try {
+    nsfd = native.loopbackNetns(mtu);
+  } catch {
+    return null;
+  }
+  const scratch = new NetnsKernel(`/proc/self/fd/${nsfd}`);
+  try {
+    return scratch.measureLoopback(family);
+  } finally {
+    scratch.close();
+    native.closeFd(nsfd);
+  }
+}
 
 /** KernelNet in the network namespace at `netnsPath` (e.g. /proc/<pid>/ns/net). */
 export class NetnsKernel implements KernelNet {
@@ -94,8 +126,10 @@ export class NetnsKernel implements KernelNet {
   private readonly probes = new Map<InetFamily, number>();
   /** Scratch sockets never set: their options are Linux's defaults (probeBytes). */
   private readonly cleanProbes = new Map<InetFamily, number>();
-  private readonly templates = new Map<InetFamily, ConnectionTemplate | null>();
-  private readonly retryAt = new Map<InetFamily, number>();
+  /** Templates by path ("lo" or an MTU) and family. */
+  private readonly templates = new Map<string, ConnectionTemplate | null>();
+  private readonly retryAt = new Map<string, number>();
+  private readonly pathMtus = new Map<string, number | null>();
 
   constructor(readonly netnsPath: string) {}
 
@@ -150,15 +184,51 @@ export class NetnsKernel implements KernelNet {
     return fd;
   }
 
-  connectionTemplate(family: InetFamily): ConnectionTemplate | null {
-    if (this.templates.has(family)) return this.templates.get(family)!;
-    if ((this.retryAt.get(family) ?? 0) > Date.now()) return null;
-    const t = this.measureConnection(family);
-    // Not ready at once (a busy moment, or lo's packets dropped): measured again a while later,
-    // not on every call; else kept.
-    if (t === undefined) this.retryAt.set(family, Date.now() + TEMPLATE_RETRY_MS);
-    else this.templates.set(family, t);
+  connectionTemplate(family: InetFamily, peer?: Buffer): ConnectionTemplate | null {
+    const lo = this.measured(`lo/${family}`, () => this.measureLoopback(family));
+    if (!peer || !lo) return lo;
+    const mtu = this.pathMtu(family, peer);
+    if (mtu === null || mtu === this.pathMtu(family, family === AF_INET6 ? IPV6_LOOPBACK : IPV4_LOOPBACK)) return lo;
+    return this.measured(`${mtu}/${family}`, () => measureAtMtu(family, mtu)) ?? lo;
+  }
+
+  /**
+   * A template measured once and kept; one not ready at once (a busy moment, lo's packets
+   * dropped) is measured again a while later, not on every call.
+   */
+  private measured(key: string, measure: () => ConnectionTemplate | null | undefined): ConnectionTemplate | null {
+    if (this.templates.has(key)) return this.templates.get(key)!;
+    if ((this.retryAt.get(key) ?? 0) > Date.now()) return null;
+    const t = measure();
+    if (t === undefined) this.retryAt.set(key, Date.now() + TEMPLATE_RETRY_MS);
+    else this.templates.set(key, t);
     return t ?? null;
+  }
+
+  /**
+   * The MTU of the netns's route to `ip` (IP_MTU / IPV6_MTU of a UDP socket connected there:
+   * ip_route_output's device or the route's own mtu), kept per address; null if there is no
+   * route (ENETUNREACH) or no socket.
+   */
+  private pathMtu(family: InetFamily, ip: Buffer): number | null {
+    const key = ipText(ip);
+    const known = this.pathMtus.get(key);
+    if (known !== undefined) return known;
+    let mtu: number | null = null;
+    let fd: number | undefined;
+    try {
+      const c = native.constants;
+      fd = native.socketsInNetns(this.netnsPath, family, c.SOCK_DGRAM | c.SOCK_NONBLOCK, 0, 1)[0]!;
+      native.connectNow(fd, formatSockaddr(inetAddr(family, ip, 9)));
+      mtu = family === AF_INET6 ? native.getsockoptInt(fd, IPPROTO_IPV6, IPV6_MTU) : native.getsockoptInt(fd, IPPROTO_IP, IP_MTU);
+    } catch {
+      mtu = null;
+    } finally {
+      if (fd !== undefined) native.closeFd(fd);
+    }
+    if (this.pathMtus.size >= PATH_MTUS_KEPT) this.pathMtus.clear();
+    this.pathMtus.set(key, mtu);
+    return mtu;
   }
 
   /**
@@ -168,7 +238,7 @@ export class NetnsKernel implements KernelNet {
    * holds it at once (undefined if it does not yet). Anything else (lo down: ENETUNREACH) gives
    * no template (null).
    */
-  private measureConnection(family: InetFamily): ConnectionTemplate | null | undefined {
+  measureLoopback(family: InetFamily): ConnectionTemplate | null | undefined {
     const made: number[] = [];
     try {
       const [listener, client] = this.sockets(family, 2);

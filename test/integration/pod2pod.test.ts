@@ -5,14 +5,14 @@
 // ClusterIPs resolve in netd; plain (non-TSoR) peers keep the kernel path; a netd restart leaves
 // established connections alone and the sentries register again.
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import { fetchStatus } from "../../netstack/client.js";
 import type { StatusReply } from "../../netstack/api.js";
-import { TSOR } from "../lib/bundle.js";
+import { repoRoot, TSOR } from "../lib/bundle.js";
 import { createPod, inPod, podBundleMutation, type TestPod } from "../lib/pods.js";
 import { Harness, sleep, waitFor, type RunResult } from "./harness.js";
 
@@ -61,15 +61,19 @@ function killNetd(child: ChildProcess): Promise<void> {
   });
 }
 
-/** A busybox container in `pod` running `script` in the foreground (`tsor run`); resolves when it exits. */
-function runIn(pod: TestPod, script: string, hint: string): { id: string; done: Promise<RunResult> } {
+/**
+ * A busybox container in `pod` running `script` in the foreground (`tsor run`); resolves when it
+ * exits. `bins`: more executables for its /bin (name -> host path).
+ */
+function runIn(pod: TestPod, script: string, hint: string, bins: Record<string, string> = {}): { id: string; done: Promise<RunResult> } {
   const b = h.bundle({ args: ["sh", "-c", script], mutate: podBundleMutation(pod) });
+  for (const [name, from] of Object.entries(bins)) fs.copyFileSync(from, path.join(b.rootfs, "bin", name));
   const id = h.id(hint);
   return { id, done: h.rtAsync(["run", "--netd-socket", socket, "--bundle", b.dir, id], { timeoutMs: 40_000 }) };
 }
 
-async function runOk(pod: TestPod, script: string, hint: string): Promise<string> {
-  const r = await runIn(pod, script, hint).done;
+async function runOk(pod: TestPod, script: string, hint: string, bins: Record<string, string> = {}): Promise<string> {
+  const r = await runIn(pod, script, hint, bins).done;
   assert.equal(r.code, 0, `${hint} exited ${r.code} ${r.signal ?? ""}: ${r.stderr}\n${r.stdout}`);
   return r.stdout;
 }
@@ -214,6 +218,27 @@ describe("pod-to-pod through tsor-netd", { skip }, () => {
     } finally {
       await stop(server);
     }
+  });
+
+  test("TCP_MAXSEG, TCP_INFO and buffer sizes of a connection between pods are the veth path's, as over kernel TCP", async () => {
+    const bin = path.join(h.dir("tcpinfo"), "tcp_info");
+    execFileSync("cc", ["-O1", "-static", "-o", bin, path.join(repoRoot(), "test", "integration", "fixtures", "tcp_info.c")], { stdio: ["ignore", "inherit", "inherit"] });
+    // The kernel's answer: the same two pods' netns, plain processes, TCP over the bridge.
+    const plainServer = spawn("ip", ["netns", "exec", pods.srv!.name, bin, "server", "9500"], { stdio: ["ignore", "pipe", "inherit"] });
+    background.push(plainServer);
+    let serverOut = "";
+    plainServer.stdout!.on("data", (d: Buffer) => (serverOut += d.toString()));
+    const plainExit = new Promise((r) => plainServer.once("exit", r));
+    const clientOut = execFileSync("ip", ["netns", "exec", pods.cli!.name, bin, "client", pods.srv!.ip, "9500"], { encoding: "utf8", timeout: 20_000 });
+    await plainExit;
+    const kernel = [clientOut.trim(), serverOut.trim()];
+    assert.match(kernel[0]!, /^client maxseg=\d+ .*pmtu=1500 /, "the pods' veths have MTU 1500");
+
+    const server = runIn(pods.srv!, "tcp_info server 9600", "tisrv", { tcp_info: bin });
+    const client = await runOk(pods.cli!, `tcp_info client ${pods.srv!.ip} 9600`, "ticli", { tcp_info: bin });
+    const r = await server.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([client.trim(), r.stdout.trim()], kernel);
   });
 
   test("a Service ClusterIP spreads 6 connects over its 3 endpoint pods round robin", async () => {

@@ -1,6 +1,7 @@
 // NetnsKernel's connection template (sentry/vsock/kernel.ts): a loopback connection measured
 // once in the container's netns, whose TCP_INFO and TCP_WINDOW_CLAMP a connection's getsockopt
-// answers with; none where the netns cannot make one (lo down). Needs root (ip netns).
+// answers with; none where the netns cannot make one (lo down); for a peer behind an interface
+// of another MTU, one measured at that MTU. Needs root (ip netns).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -39,6 +40,32 @@ describe("NetnsKernel.connectionTemplate", { skip: !isRoot && "needs root (ip ne
     // Its ports were reset, not left in TIME_WAIT.
     const tcp = execFileSync("ip", ["netns", "exec", ns, "cat", "/proc/net/tcp", "/proc/net/tcp6"], { encoding: "utf8" });
     assert.equal(tcp.split("\n").filter((l) => /^\s*\d+:/.test(l)).length, 0, tcp);
+  });
+
+  it("a peer behind an interface of another MTU: that MTU's values, as a veth of it shows them", () => {
+    // A veth pair inside the netns stands for the pod's: only its MTU and route matter here.
+    ip("-n", ns, "link", "add", "eth0", "mtu", "1400", "type", "veth", "peer", "name", "eth1", "mtu", "1400");
+    ip("-n", ns, "addr", "add", "10.77.0.2/24", "dev", "eth0");
+    ip("-n", ns, "link", "set", "eth1", "up");
+    ip("-n", ns, "link", "set", "eth0", "up");
+    const k = new NetnsKernel(`/run/netns/${ns}`);
+    try {
+      const lo = k.connectionTemplate(AF_INET)!;
+      const pod = k.connectionTemplate(AF_INET, Buffer.from([10, 77, 0, 5]))!;
+      for (const side of [pod.client, pod.server]) {
+        assert.equal(side.tcpInfo.readUInt32LE(60), 1400, "tcpi_pmtu");
+        assert.equal(side.tcpInfo.readUInt32LE(16), 1348, "tcpi_snd_mss: 1400 - 40 - 12 (timestamps)");
+        assert.equal(side.tcpInfo.readUInt32LE(84), 1348, "tcpi_advmss");
+        assert.equal(side.tcpInfo.readUInt32LE(96), 13480, "tcpi_rcv_space: 10 segments");
+      }
+      assert.equal(k.connectionTemplate(AF_INET, Buffer.from([10, 77, 0, 9])), pod, "one template per MTU");
+      assert.equal(k.connectionTemplate(AF_INET, Buffer.from([127, 0, 0, 1])), lo, "loopback's own");
+      assert.equal(k.connectionTemplate(AF_INET, Buffer.from([10, 77, 0, 2])), lo, "the pod's own address: over lo");
+      assert.equal(k.connectionTemplate(AF_INET, Buffer.from([192, 0, 2, 1])), lo, "no route: loopback's, as without a peer");
+    } finally {
+      k.close();
+      ip("-n", ns, "link", "del", "eth0");
+    }
   });
 
   it("not measurable at once (lo's SYNs dropped): none, and not tried again for a second", async () => {

@@ -3,6 +3,8 @@
 // connect, names, raw socket options and a zero-timeout poll. All run on the calling thread and
 // never block; each failure is a NativeError naming the syscall and errno.
 #include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -205,6 +207,44 @@ std::vector<int> SocketsIn(Napi::Env env, const std::string& path, int domain, i
   return fds;
 }
 
+// loopbackNetns(mtu): a new network namespace (unshare(CLONE_NEWNET) on a short-lived thread)
+// whose lo is up with MTU `mtu`, as an fd (close-on-exec; the namespace lives while it is open).
+// A TCP connection over it shows what one over an interface of that MTU shows (MSS, window,
+// buffers: tcp_info), with none of the pod's interfaces touched. Needs CAP_SYS_ADMIN.
+Napi::Value LoopbackNetns(const Napi::CallbackInfo& info) {
+  int mtu = static_cast<int>(ArgInt(info, 0, "loopbackNetns", "mtu", 68, 65536));
+  SysError error;
+  int nsfd = -1;
+  std::thread([&]() {
+    if (unshare(CLONE_NEWNET) != 0) {
+      error.Set("unshare(CLONE_NEWNET)", errno);
+      return;
+    }
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+      error.Set("socket", errno);
+      return;
+    }
+    ifreq ifr{};
+    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    ifr.ifr_mtu = mtu;
+    if (ioctl(s, SIOCSIFMTU, &ifr) != 0) {
+      error.Set("ioctl(SIOCSIFMTU)", errno);
+    } else if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
+      error.Set("ioctl(SIOCGIFFLAGS)", errno);
+    } else {
+      ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+      if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) error.Set("ioctl(SIOCSIFFLAGS)", errno);
+    }
+    close(s);
+    if (error) return;
+    nsfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0) error.Set("open(/proc/thread-self/ns/net)", errno);
+  }).join();
+  if (error) ThrowErrno(info.Env(), error.syscall, error.err);
+  return Napi::Number::New(info.Env(), nsfd);
+}
+
 // socketInNetns(netnsPath, domain, type, protocol): one socket in the netns.
 Napi::Value SocketInNetns(const Napi::CallbackInfo& info) {
   std::string path = ArgString(info, 0, "socketInNetns", "netnsPath");
@@ -301,6 +341,7 @@ void InitInet(Napi::Env env, Napi::Object exports) {
   exports.Set("closeReset", Napi::Function::New(env, CloseReset, "closeReset"));
   exports.Set("socketInNetns", Napi::Function::New(env, SocketInNetns, "socketInNetns"));
   exports.Set("socketsInNetns", Napi::Function::New(env, SocketsInNetns, "socketsInNetns"));
+  exports.Set("loopbackNetns", Napi::Function::New(env, LoopbackNetns, "loopbackNetns"));
 }
 
 }  // namespace tsor
