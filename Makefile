@@ -9,17 +9,24 @@ setup:
 build: build-ts build-native
 
 # tsc for the module tree (tests import it), then esbuild bundles of the two processes that
-# start on every container create (the CLI and the sentry): fewer files to load, faster
-# start-up. Code splitting keeps what only some verbs need (netd, install) in chunks loaded on
-# demand; @kubernetes/client-node stays external (loaded only by `netd --kubernetes`).
-ESBUILD_FLAGS := --bundle --platform=node --format=esm --target=node20 --log-level=warning \
-	--external:@kubernetes/client-node \
-	--banner:js="import { createRequire as __tsorRequire } from 'node:module'; const require = __tsorRequire(import.meta.url);"
+# start on every container create (the CLI and the sentry): one CommonJS file each, which
+# oci/launcher.ts (bundled as launcher.mjs, what bin/tsor and a sentry's spawn run) compiles
+# with a V8 code cache kept beside it (written by the first run). Whitespace and syntax are
+# minified (names kept, for stack traces): unminified, an idle sentry's PSS was 27.6 MiB with its
+# cache (29.7 without), minified 26.4, with the former ES module bundles 26.0. import.meta.url becomes
+# the bundle's own URL (scripts/import-meta-url.js); @kubernetes/client-node stays external
+# (loaded only by `netd --kubernetes`).
+ESBUILD_FLAGS := --bundle --platform=node --target=node20 --log-level=warning \
+	--external:@kubernetes/client-node
+CJS_FLAGS := --format=cjs --minify-whitespace --minify-syntax --keep-names --inject:scripts/import-meta-url.js --define:import.meta.url=import_meta_url \
+	--banner:js='"use strict";'
 
 build-ts:
 	npx --no-install tsc -p tsconfig.json
 	rm -rf dist/bundle
-	npx --no-install esbuild dist/oci/main.js dist/sentry/main.js $(ESBUILD_FLAGS) --splitting --outdir=dist/bundle
+	npx --no-install esbuild dist/oci/main.js $(ESBUILD_FLAGS) $(CJS_FLAGS) --outfile=dist/bundle/tsor.cjs
+	npx --no-install esbuild dist/sentry/entry.js $(ESBUILD_FLAGS) $(CJS_FLAGS) --outfile=dist/bundle/sentry.cjs
+	npx --no-install esbuild dist/oci/launcher.js $(ESBUILD_FLAGS) --format=esm --outfile=dist/bundle/launcher.mjs
 
 build-native:
 	$(MAKE) -C native

@@ -44,10 +44,11 @@ export function imageTag(checkout = projectRoot()): string {
 export function bundleExternals(bundleDir: string): string[] {
   const builtins = new Set(builtinModules);
   const found = new Set<string>();
-  // Only ESM import sites: the bundle's own require() calls are of node builtins.
-  const re = /(?:\bfrom\s*|\bimport\s*\(\s*)"((?:@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*)(?:\/[^"]*)?"/g;
+  // ESM import sites and require() calls of bare names (builtins are filtered below; `node:`
+  // names do not match).
+  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)"((?:@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*)(?:\/[^"]*)?"/g;
   for (const f of fs.readdirSync(bundleDir, { recursive: true, encoding: "utf8" })) {
-    if (!f.endsWith(".js")) continue;
+    if (!/\.(?:m|c)?js$/.test(f)) continue;
     for (const m of fs.readFileSync(path.join(bundleDir, f), "utf8").matchAll(re)) {
       if (!builtins.has(m[1]!)) found.add(m[1]!);
     }

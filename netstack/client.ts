@@ -452,7 +452,7 @@ export interface EnsureNetdOptions {
 /** How often ensureNetd looks for the socket of a netd it started. */
 const SPAWN_POLL_MS = 25;
 
-/** bin/tsor of the tree this module runs from (dist/netstack/client.js or dist/bundle/*.mjs). */
+/** bin/tsor of the tree this module runs from (dist/netstack/client.js or dist/bundle/*.cjs). */
 export function findTsorBin(): string | undefined {
   if (process.env.TSOR_BIN) return process.env.TSOR_BIN;
   const bin = projectPath("bin", "tsor");

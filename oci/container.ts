@@ -13,7 +13,7 @@ import type { CgroupStats, U64 } from "./cgroups/stats.js";
 import { SentryCgroup } from "./cgroups/sentry.js";
 import { runHooks } from "../gofer/hooks.js";
 import { controlRequest, type ExitStatus } from "../sentry/control.js";
-import { NETWORK_MODES, sentryEntry, STATUS_FD, type LaunchRequest, type LaunchResult, type NetworkMode } from "../sentry/launch.js";
+import { NETWORK_MODES, sentryArgv, STATUS_FD, type LaunchRequest, type LaunchResult, type NetworkMode } from "../sentry/launch.js";
 import { PLATFORM_NAMES, type PlatformName } from "../sentry/platform/platform.js";
 import type { Logger } from "./log.js";
 import { ContainerSupervisor } from "../sentry/supervisor.js";
@@ -194,7 +194,7 @@ export class Runtime {
   private async spawnSentry(req: LaunchRequest, sentryCgroup: SentryCgroup | undefined): Promise<LaunchResult> {
     const preserved = Array.from({ length: req.preserveFds }, (_, i) => 3 + i);
     const stdio = req.consoleSocket ? "ignore" : "inherit";
-    const sentry = spawn(process.execPath, [...SENTRY_NODE_FLAGS, sentryEntry(), JSON.stringify(req)], {
+    const sentry = spawn(process.execPath, [...SENTRY_NODE_FLAGS, ...sentryArgv(), JSON.stringify(req)], {
       detached: true,
       stdio: [stdio, stdio, stdio, "pipe", ...preserved],
     });

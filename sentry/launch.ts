@@ -55,12 +55,13 @@ export { projectPath } from "../native/root.js";
 import { projectPath } from "../native/root.js";
 
 /**
- * The sentry's entry point: the esbuild bundle when `make build` made one (one file loads in
- * about half the time of the module tree: start-up is on every `create`), else the tsc output.
+ * How node starts a sentry (its arguments before the launch request): the bundle's launcher
+ * when `make build` made one (oci/launcher.ts: one file with a code cache; start-up is on every
+ * `create`), else the tsc output.
  */
-export function sentryEntry(): string {
-  const bundle = projectPath("dist", "bundle", "sentry", "main.js");
-  return fs.existsSync(bundle) ? bundle : projectPath("dist", "sentry", "main.js");
+export function sentryArgv(): string[] {
+  const launcher = projectPath("dist", "bundle", "launcher.mjs");
+  return fs.existsSync(launcher) ? [launcher, "sentry"] : [projectPath("dist", "sentry", "main.js")];
 }
 
 /** tsor-init, built by `make -C native` (TSOR_INIT overrides, for tests of a different build). */

@@ -167,6 +167,14 @@ class Reflector<T extends k8s.KubernetesObject> {
   }
 }
 
+/** A KubeConfig from `file`, else from the default places (KUBECONFIG, ~/.kube/config, in-cluster). */
+export function loadKubeConfig(file?: string): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromDefault();
+  return kc;
+}
+
 export interface KubeClusterOptions {
   /** Default: KubeConfig.loadFromDefault() ($KUBECONFIG, ~/.kube/config, or in-cluster). */
   kubeConfig?: k8s.KubeConfig;

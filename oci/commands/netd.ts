@@ -125,12 +125,11 @@ export async function netdStatusText(opts: { name?: string; socket?: string; jso
   }
 }
 
-/** The Kubernetes source, loaded only when asked for: @kubernetes/client-node is large. */
+/**
+ * The Kubernetes source, loaded only when asked for: @kubernetes/client-node is large. (Only
+ * through kube.ts: the CLI's bundle may not import() a package itself, oci/launcher.ts.)
+ */
 async function openKubernetesState(kubeconfig: string | undefined): Promise<ClusterState> {
   const kube = await import("../../netstack/cluster/kube.js");
-  const { KubeConfig } = await import("@kubernetes/client-node");
-  const kc = new KubeConfig();
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
-  else kc.loadFromDefault();
-  return kube.KubeClusterState.start({ kubeConfig: kc });
+  return kube.KubeClusterState.start({ kubeConfig: kube.loadKubeConfig(kubeconfig) });
 }

@@ -182,7 +182,7 @@ describe("the netd DaemonSet's image (make image), run by a private dockerd as t
     for (const f of ["bin/tsor", "bin/tsor-shim-runtime", "native/build/tsor-init"]) {
       assert.ok(fs.statSync(path.join(opt, f)).mode & 0o111, `${f} executable on the host`);
     }
-    for (const f of ["dist/bundle/oci/main.js", "dist/bundle/sentry/main.js", "native/addon/build/Release/tsor_native.node", "node_modules/@kubernetes/client-node/package.json"]) {
+    for (const f of ["dist/bundle/launcher.mjs", "dist/bundle/tsor.cjs", "dist/bundle/sentry.cjs", "native/addon/build/Release/tsor_native.node", "node_modules/@kubernetes/client-node/package.json"]) {
       assert.ok(fs.existsSync(path.join(opt, f)), `${f} on the host`);
     }
     // What an empty file gets: deploy/containerd/config.toml, the handler for /opt/tsor/bin/tsor.

@@ -507,5 +507,5 @@ test("docker: --report-sentry-pid comes once, first, even when --runtime-arg rep
 test("bin/tsor-shim-runtime is an executable launcher that passes --report-sentry-pid before the shim's arguments", () => {
   const shim = path.join(repoRoot(), "bin", "tsor-shim-runtime");
   fs.accessSync(shim, fs.constants.X_OK);
-  assert.match(fs.readFileSync(shim, "utf8"), /main\(\["--report-sentry-pid", \.\.\.process\.argv\.slice\(2\)\]\)/);
+  assert.match(fs.readFileSync(shim, "utf8"), /const argv = \["--report-sentry-pid", \.\.\.process\.argv\.slice\(2\)\];/);
 });
