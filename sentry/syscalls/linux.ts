@@ -51,6 +51,8 @@ export const SO_PEERCRED = 17;
 export const SO_PEERNAME = 28;
 /** The socket's unique 64-bit cookie (sock_gen_cookie): every socket has its own. */
 export const SO_COOKIE = 57;
+/** The CPU that last took the socket's packets (sk_incoming_cpu), -1 for none yet. */
+export const SO_INCOMING_CPU = 49;
 
 export const TCP_NODELAY = 1;
 /** include/uapi/linux/tcp.h: never send partial frames. */

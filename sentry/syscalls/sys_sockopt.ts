@@ -5,6 +5,8 @@
 // kernel side (int-sized ones: Linux's ENOPROTOOPT/EINVAL for set, its default for get), then
 // stored as given and answered back as stored; without a kernel side, getting one that was never
 // set is ENOPROTOOPT.
+import * as fs from "node:fs";
+
 import { SyscallError, type Task } from "../platform/platform.js";
 import { connectedPeer, connectionTcpState, type VirtualSocket } from "../vsock/vsocket.js";
 import { native } from "../../native/index.js";
@@ -33,6 +35,7 @@ import {
   SO_ACCEPTCONN,
   SO_DOMAIN,
   SO_ERROR,
+  SO_INCOMING_CPU,
   SO_KEEPALIVE,
   SO_LINGER,
   SO_PROTOCOL,
@@ -92,9 +95,10 @@ type LenRule = "signed" | "unsigned";
 interface OptSpec {
   /**
    * The answer (full length; the caller truncates to `len`, the app's optlen). `kernel`: the
-   * container's netns, for what only a real connection there shows (connectionSide).
+   * container's netns, for what only a real connection there shows (connectionSide); `task`: the
+   * caller.
    */
-  get?: (vs: VirtualSocket, len: number, kernel: KernelNet | null) => Buffer;
+  get?: (vs: VirtualSocket, len: number, kernel: KernelNet | null, task: Task) => Buffer;
   /** Checks and records `val` (the first `size` bytes of optval); absent: ENOPROTOOPT. */
   set?: (vs: VirtualSocket, val: Buffer) => void;
   /** Bytes set reads (after the level's optlen check). */
@@ -256,6 +260,17 @@ const SOCKET_OPTS = new Map<number, OptSpec>([
       },
     },
   ],
+  // sk_incoming_cpu: the CPU whose receive path last took the socket's packets (tcp_v4_rcv), -1
+  // before any; a set value stays until the next packet. A socketpair end has none: a connection
+  // answers the CPU its caller last ran on (over loopback the receive runs on the sender's CPU,
+  // so any CPU the app runs on is as good an answer).
+  [
+    SO_INCOMING_CPU,
+    {
+      get: (vs, _len, _kernel, task) => int(vs.opts.get(SOL_SOCKET, SO_INCOMING_CPU)?.readInt32LE(0) ?? (vs.isConnection ? cpuOf(task.tid) : -1)),
+      set: (vs, val) => vs.opts.setInt(SOL_SOCKET, SO_INCOMING_CPU, val.readInt32LE(0)),
+    },
+  ],
   [
     SO_LINGER,
     {
@@ -277,6 +292,18 @@ const SOCKET_OPTS = new Map<number, OptSpec>([
     },
   ],
 ]);
+
+/** The CPU thread `tid` last ran on (/proc/<tid>/stat's `processor`, field 39), else 0. */
+function cpuOf(tid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${tid}/stat`, "utf8");
+    // Fields after the command name, which may hold spaces and parentheses: state is field 3.
+    const cpu = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[39 - 3]);
+    return Number.isInteger(cpu) && cpu >= 0 ? cpu : 0;
+  } catch {
+    return 0; // the thread is gone: its answer is not read
+  }
+}
 
 /** IPPROTO_TCP (net/ipv4/tcp.c do_tcp_setsockopt / do_tcp_getsockopt). */
 const TCP_OPTS = new Map<number, OptSpec>([
@@ -439,7 +466,7 @@ export const sysGetsockopt: SocketHandler = (stack, task, args) => {
   const spec = lvl.opts.get(name);
   let data: Buffer;
   if (spec?.get) {
-    data = spec.get(vs, len, stack.kernel);
+    data = spec.get(vs, len, stack.kernel, task);
   } else {
     const stored = vs.opts.get(level, name);
     if (stored) data = stored;
