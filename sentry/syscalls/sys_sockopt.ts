@@ -8,13 +8,13 @@
 import * as fs from "node:fs";
 
 import { SyscallError, type Task } from "../platform/platform.js";
-import { connectedPeer, connectionTcpState, type VirtualSocket } from "../vsock/vsocket.js";
+import { connectedPeer, connectionTcpState, observePeer, type VirtualSocket } from "../vsock/vsocket.js";
 import { native } from "../../native/index.js";
 import type { Outcome } from "../platform/platform.js";
 import { AF_INET, v4Of, type InetFamily } from "../vsock/address.js";
 import type { ConnectionSide, KernelNet } from "../vsock/kernel.js";
 import type { SocketStack } from "../vsock/stack.js";
-import { CONTINUE, INTERRUPTED, asApp, kernelTcpSocket, vsocketOf, ret, withFd, type SocketHandler } from "./common.js";
+import { CONTINUE, INTERRUPTED, asApp, kernelTcpSocket, ret, withFd, type SocketHandler } from "./common.js";
 import {
   AF_INET6,
   E,
@@ -452,7 +452,12 @@ function write(task: Task, optval: bigint, optlenPtr: bigint, data: Buffer, n: n
  * and optlen set to what was written.
  */
 export const sysGetsockopt: SocketHandler = (stack, task, args) => {
-  const vs = vsocketOf(stack, task, args[0]);
+  const vs = withFd(stack, task, args[0], ({ vs, dup }) => {
+    // What the end shows of the peer first (its FIN, its close): TCP_INFO's state follows it,
+    // and a peer in another pod is seen no other way (no close watch of ours on its end).
+    if (vs?.isConnection) observePeer(vs, dup);
+    return vs ?? null;
+  });
   if (!vs || vs.state === "listening") return CONTINUE; // kernel sockets answer for themselves
   const level = argInt(args[1]);
   const name = argInt(args[2]);

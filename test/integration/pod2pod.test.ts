@@ -241,6 +241,28 @@ describe("pod-to-pod through tsor-netd", { skip }, () => {
     assert.deepEqual([client.trim(), r.stdout.trim()], kernel);
   });
 
+  test("socket behaviours between two pods read as over kernel TCP (names, half-close, resets, refused, non-blocking connect)", async () => {
+    const bin = path.join(h.dir("podpair"), "pod_pair");
+    execFileSync("cc", ["-O1", "-static", "-o", bin, path.join(repoRoot(), "test", "integration", "fixtures", "pod_pair.c")], { stdio: ["ignore", "inherit", "inherit"] });
+    // The kernel's answer: plain processes in the same two pods' netns, TCP over the bridge.
+    const plainServer = spawn("ip", ["netns", "exec", pods.srv!.name, bin, "server", "9700"], { stdio: ["ignore", "pipe", "inherit"] });
+    background.push(plainServer);
+    let plainServerOut = "";
+    plainServer.stdout!.on("data", (d: Buffer) => (plainServerOut += d.toString()));
+    const plainExit = new Promise((r) => plainServer.once("exit", r));
+    const plainClient = execFileSync("ip", ["netns", "exec", pods.cli!.name, bin, "client", pods.srv!.ip, "9700"], { encoding: "utf8", timeout: 40_000 });
+    await plainExit;
+    assert.doesNotMatch(plainClient + plainServerOut, /FAIL/, "the kernel run itself");
+
+    const server = runIn(pods.srv!, "pod_pair server 9800", "ppsrv", { pod_pair: bin });
+    const client = await runOk(pods.cli!, `pod_pair client ${pods.srv!.ip} 9800`, "ppcli", { pod_pair: bin });
+    const r = await server.done;
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.equal(client, plainClient, "the client's view");
+    assert.equal(r.stdout, plainServerOut, "the server's view");
+    assert.deepEqual(tcpRows(pods.cli!, 9801), [], "and it was the fast path: no kernel TCP socket in the client pod");
+  });
+
   test("a Service ClusterIP spreads 6 connects over its 3 endpoint pods round robin", async () => {
     const eps = ["ep1", "ep2", "ep3"].map((n) => runIn(pods[n]!, `nc -ll -p 8080 -e echo ${n}`, n));
     try {
