@@ -78,6 +78,29 @@ async function runOk(pod: TestPod, script: string, hint: string, bins: Record<st
   return r.stdout;
 }
 
+/**
+ * test/integration/fixtures/NAME.c (static) run as `NAME server PORT` in pod srv and `NAME client
+ * SRV_IP PORT` in pod cli twice: as plain processes in the pods' netns (kernel TCP over the
+ * bridge), then as containers under tsor on PORT+100. What each side printed, per run.
+ */
+async function kernelAndTsor(name: string, port: number): Promise<Record<"kernel" | "tsor", { client: string; server: string }>> {
+  const bin = path.join(h.dir(name), name);
+  execFileSync("cc", ["-O1", "-static", "-o", bin, path.join(repoRoot(), "test", "integration", "fixtures", `${name}.c`)], { stdio: ["ignore", "inherit", "inherit"] });
+  const plainServer = spawn("ip", ["netns", "exec", pods.srv!.name, bin, "server", String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+  background.push(plainServer);
+  let server = "";
+  plainServer.stdout!.on("data", (d: Buffer) => (server += d.toString()));
+  const plainExit = new Promise((r) => plainServer.once("exit", r));
+  const client = execFileSync("ip", ["netns", "exec", pods.cli!.name, bin, "client", pods.srv!.ip, String(port)], { encoding: "utf8", timeout: 40_000 });
+  await plainExit;
+
+  const tsorServer = runIn(pods.srv!, `${name} server ${port + 100}`, `${name}-srv`, { [name]: bin });
+  const tsorClient = await runOk(pods.cli!, `${name} client ${pods.srv!.ip} ${port + 100}`, `${name}-cli`, { [name]: bin });
+  const r = await tsorServer.done;
+  assert.equal(r.code, 0, `${name} server under tsor: ${r.stderr}${r.stdout}`);
+  return { kernel: { client, server }, tsor: { client: tsorClient, server: r.stdout } };
+}
+
 /** Stops a long-running container started with runIn. */
 async function stop(c: { id: string; done: Promise<RunResult> }): Promise<void> {
   h.rt(["kill", c.id, "KILL"]);
@@ -221,45 +244,16 @@ describe("pod-to-pod through tsor-netd", { skip }, () => {
   });
 
   test("TCP_MAXSEG, TCP_INFO and buffer sizes of a connection between pods are the veth path's, as over kernel TCP", async () => {
-    const bin = path.join(h.dir("tcpinfo"), "tcp_info");
-    execFileSync("cc", ["-O1", "-static", "-o", bin, path.join(repoRoot(), "test", "integration", "fixtures", "tcp_info.c")], { stdio: ["ignore", "inherit", "inherit"] });
-    // The kernel's answer: the same two pods' netns, plain processes, TCP over the bridge.
-    const plainServer = spawn("ip", ["netns", "exec", pods.srv!.name, bin, "server", "9500"], { stdio: ["ignore", "pipe", "inherit"] });
-    background.push(plainServer);
-    let serverOut = "";
-    plainServer.stdout!.on("data", (d: Buffer) => (serverOut += d.toString()));
-    const plainExit = new Promise((r) => plainServer.once("exit", r));
-    const clientOut = execFileSync("ip", ["netns", "exec", pods.cli!.name, bin, "client", pods.srv!.ip, "9500"], { encoding: "utf8", timeout: 20_000 });
-    await plainExit;
-    const kernel = [clientOut.trim(), serverOut.trim()];
-    assert.match(kernel[0]!, /^client maxseg=\d+ .*pmtu=1500 /, "the pods' veths have MTU 1500");
-
-    const server = runIn(pods.srv!, "tcp_info server 9600", "tisrv", { tcp_info: bin });
-    const client = await runOk(pods.cli!, `tcp_info client ${pods.srv!.ip} 9600`, "ticli", { tcp_info: bin });
-    const r = await server.done;
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual([client.trim(), r.stdout.trim()], kernel);
+    const { kernel, tsor } = await kernelAndTsor("tcp_info", 9500);
+    assert.match(kernel.client, /^client maxseg=\d+ .*pmtu=1500 /, "the pods' veths have MTU 1500");
+    assert.deepEqual(tsor, kernel);
   });
 
   test("socket behaviours between two pods read as over kernel TCP (names, half-close, resets, refused, non-blocking connect)", async () => {
-    const bin = path.join(h.dir("podpair"), "pod_pair");
-    execFileSync("cc", ["-O1", "-static", "-o", bin, path.join(repoRoot(), "test", "integration", "fixtures", "pod_pair.c")], { stdio: ["ignore", "inherit", "inherit"] });
-    // The kernel's answer: plain processes in the same two pods' netns, TCP over the bridge.
-    const plainServer = spawn("ip", ["netns", "exec", pods.srv!.name, bin, "server", "9700"], { stdio: ["ignore", "pipe", "inherit"] });
-    background.push(plainServer);
-    let plainServerOut = "";
-    plainServer.stdout!.on("data", (d: Buffer) => (plainServerOut += d.toString()));
-    const plainExit = new Promise((r) => plainServer.once("exit", r));
-    const plainClient = execFileSync("ip", ["netns", "exec", pods.cli!.name, bin, "client", pods.srv!.ip, "9700"], { encoding: "utf8", timeout: 40_000 });
-    await plainExit;
-    assert.doesNotMatch(plainClient + plainServerOut, /FAIL/, "the kernel run itself");
-
-    const server = runIn(pods.srv!, "pod_pair server 9800", "ppsrv", { pod_pair: bin });
-    const client = await runOk(pods.cli!, `pod_pair client ${pods.srv!.ip} 9800`, "ppcli", { pod_pair: bin });
-    const r = await server.done;
-    assert.equal(r.code, 0, r.stderr + r.stdout);
-    assert.equal(client, plainClient, "the client's view");
-    assert.equal(r.stdout, plainServerOut, "the server's view");
+    const { kernel, tsor } = await kernelAndTsor("pod_pair", 9700);
+    assert.doesNotMatch(kernel.client + kernel.server, /FAIL/, "the kernel run itself");
+    assert.equal(tsor.client, kernel.client, "the client's view");
+    assert.equal(tsor.server, kernel.server, "the server's view");
     assert.deepEqual(tcpRows(pods.cli!, 9801), [], "and it was the fast path: no kernel TCP socket in the client pod");
   });
 
