@@ -563,10 +563,7 @@ export class SocketStack {
       this.dropQueued(conn);
       return false;
     }
-    if (listener.deferAcceptSecs > 0 && conn.kind !== "kernel" && !clientSpoke(conn)) {
-      this.deferUntilData(listener, conn);
-      return true;
-    }
+    if (listener.deferAcceptSecs > 0 && conn.kind !== "kernel" && !clientSpoke(conn)) return this.deferUntilData(listener, conn);
     return this.enqueue(listener, conn);
   }
 
@@ -577,16 +574,15 @@ export class SocketStack {
    * A marked end keeps its mark, which keeps the server's end readable: the watch is
    * edge-triggered (each of the client's writes and its hang-up wakes it) and looks past the mark.
    * A listener gone meanwhile then resets the client at its data or FIN, as the kernel answers a
-   * request socket whose listener closed.
+   * request socket whose listener closed. False as enqueue, if the connection could not wait.
    */
-  private deferUntilData(listener: VirtualSocket, conn: PendingConn): void {
+  private deferUntilData(listener: VirtualSocket, conn: PendingConn): boolean {
     let edge: number;
     try {
       edge = native.edgeWatchFd(conn.fd, POLLIN | POLLRDHUP);
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, "vsock: TCP_DEFER_ACCEPT watch failed; connection queued at once");
-      this.enqueue(listener, conn);
-      return;
+      return this.enqueue(listener, conn);
     }
     const watcher = new native.ReadableWatcher(edge);
     let timer: NodeJS.Timeout | undefined;
@@ -605,6 +601,7 @@ export class SocketStack {
       if (clientSpoke(conn)) queue();
     });
     watcher.unref();
+    return true;
   }
 
   /** Hands `conn` to a held accept or queues it (doorbell); false if the listener turned out to be gone. */
