@@ -49,6 +49,7 @@ import {
   SO_SNDTIMEO_NEW,
   SO_PEEK_OFF,
   SO_PEERCRED,
+  SO_RCVLOWAT,
   SO_PEERNAME,
   SO_TYPE,
   SO_ZEROCOPY,
@@ -209,6 +210,15 @@ const KERNEL_SOCKET_OPTS = new Set([SO_RCVTIMEO, SO_SNDTIMEO, SO_RCVTIMEO_NEW, S
 
 function kernelAnswers(level: number, name: number): boolean {
   return level === SOL_SOCKET && KERNEL_SOCKET_OPTS.has(name);
+}
+
+/**
+ * getsockopt: those, and SO_RCVLOWAT, which setsockopt still takes (TCP clamps it,
+ * tcp_set_rcvlowat; AF_UNIX would not) but puts on the end, where an accepted one also finds
+ * its listener's (copyKernelSocketOptions).
+ */
+function kernelReads(level: number, name: number): boolean {
+  return kernelAnswers(level, name) || (level === SOL_SOCKET && name === SO_RCVLOWAT);
 }
 
 /** Options whose set is ENOPROTOOPT (read-only in sock_setsockopt's switch). */
@@ -463,7 +473,7 @@ export const sysGetsockopt: SocketHandler = (stack, task, args) => {
   if (!vs || vs.state === "listening") return CONTINUE; // kernel sockets answer for themselves
   const level = argInt(args[1]);
   const name = argInt(args[2]);
-  if (kernelAnswers(level, name)) return CONTINUE;
+  if (kernelReads(level, name)) return CONTINUE;
   const lvl = levelOf(vs.family, level);
   if (!lvl) return { kind: "errno", errno: unknownLevelGetErrno(vs) };
   const len = readLen(task, args[4]);
@@ -497,7 +507,7 @@ export const sysGetsockopt: SocketHandler = (stack, task, args) => {
 export const sysSetsockopt: SocketHandler = (stack, task, args) =>
   withFd(stack, task, args[0], ({ vs, dup, ino }) => {
     if (vs?.isConnection) {
-      return kernelAnswers(argInt(args[1]), argInt(args[2])) ? CONTINUE : setConnectionOpt(stack, task, vs, args);
+      return kernelAnswers(argInt(args[1]), argInt(args[2])) ? CONTINUE : setConnectionOpt(stack, task, vs, dup, args);
     }
     const family = vs?.family ?? kernelTcpSocket(dup);
     if (family === null) return CONTINUE;
@@ -546,7 +556,7 @@ function setDeferAccept(listener: VirtualSocket, task: Task, args: readonly bigi
 }
 
 /** setsockopt on a connection (socketpair): emulated per the tables above. */
-function setConnectionOpt(stack: SocketStack, task: Task, vs: VirtualSocket, args: readonly bigint[]): Outcome {
+function setConnectionOpt(stack: SocketStack, task: Task, vs: VirtualSocket, dup: number, args: readonly bigint[]): Outcome {
   const level = argInt(args[1]);
   const name = argInt(args[2]);
   const optval = args[3];
@@ -575,5 +585,9 @@ function setConnectionOpt(stack: SocketStack, task: Task, vs: VirtualSocket, arg
   if (!spec && stack.kernel && val.length === SIZEOF_INT) val = stack.kernel.probeOption(vs.family, level, name, val.readInt32LE(0)) ?? val;
   if (spec) spec.set!(vs, val);
   else vs.opts.set(level, name, val);
+  // A receive on the socketpair end waits for SO_RCVLOWAT bytes as TCP's does
+  // (unix_stream_read_generic's target is sock_rcvlowat, as tcp_recvmsg's); the end takes the
+  // value TCP kept (tcp_set_rcvlowat's clamp). Readiness is not held back (unix_poll ignores it).
+  if (level === SOL_SOCKET && name === SO_RCVLOWAT && val.length === SIZEOF_INT) native.setsockoptInt(dup, SOL_SOCKET, SO_RCVLOWAT, val.readInt32LE(0));
   return ret(0);
 }
