@@ -3,12 +3,7 @@
  * accepted with its data waiting. */
 #include "common.h"
 int main(void) {
-  int l = tcp_socket("127.0.0.1");
-  struct sockaddr_storage ss;
-  socklen_t len = mkaddr(&ss, "127.0.0.1", 20760);
-  MUST(bind(l, (struct sockaddr *)&ss, len));
-  SHOW("setsockopt TCP_DEFER_ACCEPT 5", setint(l, IPPROTO_TCP, TCP_DEFER_ACCEPT, 5));
-  MUST(listen(l, 4));
+  int l = tcp_listen_with("127.0.0.1", 20760, IPPROTO_TCP, TCP_DEFER_ACCEPT, 5, "setsockopt TCP_DEFER_ACCEPT 5");
   int c = tcp_connect("127.0.0.1", 20760);
   SAY("client connected\n");
   show_poll("listener before data", l, POLLIN, 200);

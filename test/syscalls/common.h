@@ -276,6 +276,18 @@ static int tcp_serve_one(int port, int reuse, int *client, int *server) {
   return l;
 }
 
+/* A listener on ip:port with an int option set (and shown under `label`) before listen(2),
+ * whose connections may inherit it. */
+static int tcp_listen_with(const char *ip, int port, int level, int opt, int val, const char *label) {
+  struct sockaddr_storage ss;
+  socklen_t len = mkaddr(&ss, ip, port);
+  int fd = tcp_socket(ip);
+  MUST(bind(fd, (struct sockaddr *)&ss, len));
+  SHOW(label, setint(fd, level, opt, val));
+  MUST(listen(fd, 4));
+  return fd;
+}
+
 /* A fresh socket with SO_REUSEADDR = reuse bound to ip:port, labelled "<label>: bind ip:port
  * with|without SO_REUSEADDR": the socket if bind succeeded (caller closes), else -1. */
 static int show_rebind(const char *label, const char *ip, int port, int reuse) {

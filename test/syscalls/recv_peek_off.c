@@ -27,15 +27,10 @@ int main(void) {
   SHOW("setsockopt SO_PEEK_OFF -5", setint(s, SOL_SOCKET, SO_PEEK_OFF, -5));
   SAY("offset %d\n", getint(s, SOL_SOCKET, SO_PEEK_OFF));
 
-  int l2 = tcp_socket("127.0.0.1");
-  struct sockaddr_storage ss;
-  socklen_t len = mkaddr(&ss, "127.0.0.1", 20449);
-  MUST(bind(l2, (struct sockaddr *)&ss, len));
-  SHOW("listener: setsockopt SO_PEEK_OFF 3", setint(l2, SOL_SOCKET, SO_PEEK_OFF, 3));
-  MUST(listen(l2, 4));
+  int l2 = tcp_listen_with("127.0.0.1", 20449, SOL_SOCKET, SO_PEEK_OFF, 3, "listener: setsockopt SO_PEEK_OFF 3");
   int c2 = tcp_socket("127.0.0.1");
   SHOW("client: setsockopt SO_PEEK_OFF 0 before connect", setint(c2, SOL_SOCKET, SO_PEEK_OFF, 0));
-  MUST(connect(c2, (struct sockaddr *)&ss, len));
+  MUST(show_connect("client: connect", c2, "127.0.0.1", 20449));
   int s2 = MUST(accept(l2, NULL, NULL));
   SAY("accepted inherits %d, client keeps %d\n", getint(s2, SOL_SOCKET, SO_PEEK_OFF), getint(c2, SOL_SOCKET, SO_PEEK_OFF));
   MUST(write(c2, "0123456789", 10));

@@ -35,12 +35,7 @@ int main(void) {
   MUST(write(s, "z", 1));
   SHOW("blocking recv at EOF", recv(s, b, sizeof b - 1, 0));
 
-  int l2 = tcp_socket("127.0.0.1");
-  struct sockaddr_storage ss;
-  socklen_t len = mkaddr(&ss, "127.0.0.1", 20453);
-  MUST(bind(l2, (struct sockaddr *)&ss, len));
-  SHOW("listener: setsockopt SO_RCVLOWAT 3", setint(l2, SOL_SOCKET, SO_RCVLOWAT, 3));
-  MUST(listen(l2, 4));
+  int l2 = tcp_listen_with("127.0.0.1", 20453, SOL_SOCKET, SO_RCVLOWAT, 3, "listener: setsockopt SO_RCVLOWAT 3");
   int c2 = tcp_connect("127.0.0.1", 20453);
   MUST(setint(c2, IPPROTO_TCP, TCP_NODELAY, 1));
   int s2 = MUST(accept(l2, NULL, NULL));
