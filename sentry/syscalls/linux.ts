@@ -51,6 +51,8 @@ export const SO_PEERCRED = 17;
 export const SO_PEERNAME = 28;
 /** The socket's unique 64-bit cookie (sock_gen_cookie): every socket has its own. */
 export const SO_COOKIE = 57;
+/** Urgent data stays in line (SOCK_URGINLINE: TCP and AF_UNIX's MSG_OOB alike). */
+export const SO_OOBINLINE = 10;
 /** The bytes a receive waits for (sk_rcvlowat; TCP also holds back readiness until then). */
 export const SO_RCVLOWAT = 18;
 /** Where MSG_PEEK starts (sk_peek_off; -1: off), moved on by peeks and back by reads (TCP: Linux 6.9). */

@@ -47,6 +47,7 @@ import {
   SO_SNDBUF,
   SO_SNDTIMEO,
   SO_SNDTIMEO_NEW,
+  SO_OOBINLINE,
   SO_PEEK_OFF,
   SO_PEERCRED,
   SO_RCVLOWAT,
@@ -203,10 +204,11 @@ function tcpInfo(vs: VirtualSocket, _len: number, kernel: KernelNet | null): Buf
 /**
  * SOL_SOCKET options sk_setsockopt/sk_getsockopt implement alike for every socket: on a
  * connection's socketpair end they act as on a TCP socket (a read or accept times out, MSG_PEEK
- * starts at SO_PEEK_OFF and moves it: unix_stream_read_generic as tcp_recvmsg), with Linux's own
- * checks (EDOM for a bad tv_usec), so the kernel keeps them.
+ * starts at SO_PEEK_OFF and moves it: unix_stream_read_generic as tcp_recvmsg; urgent data, which
+ * AF_UNIX streams carry as TCP does since Linux 5.15, stays in line with SO_OOBINLINE), with
+ * Linux's own checks (EDOM for a bad tv_usec), so the kernel keeps them.
  */
-const KERNEL_SOCKET_OPTS = new Set([SO_RCVTIMEO, SO_SNDTIMEO, SO_RCVTIMEO_NEW, SO_SNDTIMEO_NEW, SO_KEEPALIVE, SO_PEEK_OFF]);
+const KERNEL_SOCKET_OPTS = new Set([SO_RCVTIMEO, SO_SNDTIMEO, SO_RCVTIMEO_NEW, SO_SNDTIMEO_NEW, SO_KEEPALIVE, SO_PEEK_OFF, SO_OOBINLINE]);
 
 function kernelAnswers(level: number, name: number): boolean {
   return level === SOL_SOCKET && KERNEL_SOCKET_OPTS.has(name);

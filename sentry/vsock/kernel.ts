@@ -6,7 +6,7 @@
 // here.
 import { native, NativeError } from "../../native/index.js";
 import { AF_INET6, IPV4_LOOPBACK, IPV6_LOOPBACK, anyOf, inetAddr, ipText, type InetFamily } from "./address.js";
-import { E, IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, SO_KEEPALIVE, SO_PEEK_OFF, SO_RCVBUF, SO_RCVLOWAT, SO_RCVTIMEO, SO_SNDBUF, SO_SNDTIMEO, SOL_SOCKET, TCP_INFO, TCP_INFO_LEN, TCP_WINDOW_CLAMP } from "../syscalls/linux.js";
+import { E, IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, SO_KEEPALIVE, SO_OOBINLINE, SO_PEEK_OFF, SO_RCVBUF, SO_RCVLOWAT, SO_RCVTIMEO, SO_SNDBUF, SO_SNDTIMEO, SOL_SOCKET, TCP_INFO, TCP_INFO_LEN, TCP_WINDOW_CLAMP } from "../syscalls/linux.js";
 import { formatSockaddr } from "../syscalls/sockaddr.js";
 
 /**
@@ -76,14 +76,14 @@ export function fdinfoFlags(pid: number | "self", fd: number): number | null {
 }
 
 /** What copyKernelSocketOptions carries, as [level, name] pairs; each is zero on a new socket. */
-const KERNEL_HELD_OPTIONS = Int32Array.of(SOL_SOCKET, SO_RCVTIMEO, SOL_SOCKET, SO_SNDTIMEO, SOL_SOCKET, SO_KEEPALIVE);
+const KERNEL_HELD_OPTIONS = Int32Array.of(SOL_SOCKET, SO_RCVTIMEO, SOL_SOCKET, SO_SNDTIMEO, SOL_SOCKET, SO_KEEPALIVE, SOL_SOCKET, SO_OOBINLINE);
 
 /**
  * Copies the socket options the kernel keeps for every socket family and answers itself (not
  * the sentry: sys_sockopt.ts KERNEL_SOCKET_OPTS, numbers.ts UNTRAPPED_ARGS) from socket `from`
  * to socket `to` (both the sentry's fds): SO_RCVTIMEO, SO_SNDTIMEO (a connection's socketpair end
- * times out its reads and writes as the TCP socket would), SO_KEEPALIVE, SO_PEEK_OFF and
- * SO_RCVLOWAT (its receives wait for as many bytes). Used
+ * times out its reads and writes as the TCP socket would), SO_KEEPALIVE, SO_OOBINLINE, SO_PEEK_OFF
+ * and SO_RCVLOWAT (its receives wait for as many bytes). Used
  * where Linux carries them over: connect keeps the socket's own, an accepted socket inherits its
  * listener's (sk_clone_lock copies the sock), connect(AF_UNSPEC) keeps the connection's.
  */
