@@ -13,15 +13,21 @@ static void atmark(const char *label, int fd) {
   SHOW(label, ioctl(fd, SIOCATMARK, &at));
   SAY("  at mark %d\n", at);
 }
+/* `before`, then the urgent byte `urgent` (MSG_OOB), then `after`, given time to arrive. */
+static void send_urgent(int c, const char *before, const char *urgent, const char *after) {
+  char label[32];
+  MUST(send(c, before, strlen(before), 0));
+  snprintf(label, sizeof label, "send \"%s\" MSG_OOB", urgent);
+  SHOW(label, send(c, urgent, 1, MSG_OOB));
+  if (*after) MUST(send(c, after, strlen(after), 0));
+  sleep_ms(50);
+}
 int main(void) {
   int l = tcp_listen("127.0.0.1", 20454, 4);
   int c = tcp_connect("127.0.0.1", 20454);
   MUST(setint(c, IPPROTO_TCP, TCP_NODELAY, 1));
   int s = MUST(accept(l, NULL, NULL));
-  MUST(send(c, "ab", 2, 0));
-  SHOW("send \"c\" MSG_OOB", send(c, "c", 1, MSG_OOB));
-  MUST(send(c, "de", 2, 0));
-  sleep_ms(50);
+  send_urgent(c, "ab", "c", "de");
   atmark("SIOCATMARK before reading", s);
   take("read (stops at the mark)", s);
   atmark("SIOCATMARK after", s);
@@ -32,10 +38,7 @@ int main(void) {
   SHOW("recv MSG_OOB again", recv(s, &u, 1, MSG_OOB));
 
   SHOW("setsockopt SO_OOBINLINE 1", setint(s, SOL_SOCKET, SO_OOBINLINE, 1));
-  MUST(send(c, "fg", 2, 0));
-  SHOW("send \"h\" MSG_OOB", send(c, "h", 1, MSG_OOB));
-  MUST(send(c, "ij", 2, 0));
-  sleep_ms(50);
+  send_urgent(c, "fg", "h", "ij");
   take("inline: read", s);
   atmark("inline: SIOCATMARK", s);
   take("inline: read again", s);
@@ -46,9 +49,7 @@ int main(void) {
   MUST(setint(c2, IPPROTO_TCP, TCP_NODELAY, 1));
   int s2 = MUST(accept(l2, NULL, NULL));
   SAY("accepted inherits SO_OOBINLINE %d\n", getint(s2, SOL_SOCKET, SO_OOBINLINE));
-  MUST(send(c2, "k", 1, 0));
-  SHOW("send \"l\" MSG_OOB", send(c2, "l", 1, MSG_OOB));
-  sleep_ms(50);
+  send_urgent(c2, "k", "l", "");
   take("accepted: read", s2);
   take("accepted: read again", s2);
   return 0;
