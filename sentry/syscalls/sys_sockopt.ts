@@ -177,6 +177,11 @@ function connectionSide(vs: VirtualSocket, kernel: KernelNet | null): Connection
 
 /** tcp_info's tcpi_snd_mss (include/uapi/linux/tcp.h): the MSS TCP_MAXSEG reads too. */
 const TCPI_SND_MSS = 16;
+/** tcp_info's tcpi_options, and its TCPI_OPT_TIMESTAMPS bit: the connection carries timestamps. */
+const TCPI_OPTIONS = 5;
+const TCPI_OPT_TIMESTAMPS = 1;
+/** What the timestamp option takes of each segment (include/net/tcp.h TCPOLEN_TSTAMP_ALIGNED). */
+const TCPOLEN_TSTAMP_ALIGNED = 12;
 
 /**
  * struct tcp_info (include/uapi/linux/tcp.h) of a connection: a fresh connection's over its path
@@ -328,14 +333,22 @@ const TCP_OPTS = new Map<number, OptSpec>([
   [TCP_KEEPIDLE, rangeOpt(IPPROTO_TCP, TCP_KEEPIDLE, 1, MAX_TCP_KEEPIDLE, TCP_KEEPIDLE_DEFAULT)],
   [TCP_KEEPINTVL, rangeOpt(IPPROTO_TCP, TCP_KEEPINTVL, 1, MAX_TCP_KEEPINTVL, TCP_KEEPINTVL_DEFAULT)],
   [TCP_KEEPCNT, rangeOpt(IPPROTO_TCP, TCP_KEEPCNT, 1, MAX_TCP_KEEPCNT, TCP_KEEPCNT_DEFAULT)],
-  // An established connection reads its MSS, the one TCP_INFO reports (tcp_info's tcpi_snd_mss,
-  // loopback's), clamped by one the app set (user_mss); an unconnected socket's 536 came from
-  // the scratch socket before. Set: 0 or [TCP_MIN_MSS, MAX_TCP_WINDOW], else EINVAL.
+  // An established connection reads its MSS (mss_cache), the one TCP_INFO reports (tcp_info's
+  // tcpi_snd_mss, of its path), capped by the handshake's TCP_MAXSEG (vs.mssCap) less the
+  // timestamp option as tcp_sync_mss does (a cap of 1024 reads 1012); a TCP_MAXSEG set on the
+  // connection itself changes nothing. Another socket reads what was set (user_mss), within the
+  // path's MSS. Set: 0 or [TCP_MIN_MSS, MAX_TCP_WINDOW], else EINVAL.
   [
     TCP_MAXSEG,
     {
       get: (vs, _len, kernel) => {
-        const mss = connectionSide(vs, kernel)?.tcpInfo.readUInt32LE(TCPI_SND_MSS) ?? TCP_INFO_MSS;
+        const side = connectionSide(vs, kernel);
+        const mss = side?.tcpInfo.readUInt32LE(TCPI_SND_MSS) ?? TCP_INFO_MSS;
+        if (vs.isConnection) {
+          if (vs.mssCap <= 0) return int(mss);
+          const options = side && side.tcpInfo[TCPI_OPTIONS]! & TCPI_OPT_TIMESTAMPS ? TCPOLEN_TSTAMP_ALIGNED : 0;
+          return int(Math.min(mss, vs.mssCap - options));
+        }
         const user = vs.opts.getInt(IPPROTO_TCP, TCP_MAXSEG, 0);
         return int(user > 0 && user < mss ? user : mss);
       },

@@ -24,6 +24,7 @@ import {
   SO_SNDBUFFORCE,
   SO_ZEROCOPY,
   TCP_DEFER_ACCEPT,
+  TCP_MAXSEG,
 } from "../syscalls/linux.js";
 import { decodeSockaddr, formatSockaddr } from "../syscalls/sockaddr.js";
 import {
@@ -47,7 +48,7 @@ import { CloseWatcher } from "./closewatch.js";
 import { NetnsKernel, type KernelNet } from "./kernel.js";
 import { ListenerRegistry, PortAllocator, type Binding } from "./registry.js";
 import { AppEpolls } from "./epoll.js";
-import { ListenQueue, SockOpts, VirtualSocket, closeQuietly, type PendingConn } from "./vsocket.js";
+import { ListenQueue, SockOpts, VirtualSocket, closeQuietly, smallerMssCap, type PendingConn } from "./vsocket.js";
 
 export { ListenerRegistry, PortAllocator, EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN } from "./registry.js";
 
@@ -475,6 +476,9 @@ export class SocketStack {
     vs.local = conn.local;
     vs.peer = conn.peer;
     vs.acceptedFrom = listener;
+    // The listener's cap (inherited by its child) and the client's announced one: the client's
+    // end worked it out at connect (connectLocal); from another pod only ours is known.
+    vs.mssCap = client ? client.mssCap : conn.opts.getInt(IPPROTO_TCP, TCP_MAXSEG, 0);
     this.addConnection(vs, fd);
     if (client) {
       vs.peerVs = client;
@@ -832,6 +836,7 @@ export class SocketStack {
       throw e;
     }
     vs.queuedAt = listener;
+    vs.mssCap = smallerMssCap(sock.opts.getInt(IPPROTO_TCP, TCP_MAXSEG, 0), listener.opts.getInt(IPPROTO_TCP, TCP_MAXSEG, 0));
     const queued = this.incoming(listener, {
       kind: "local",
       fd: serverEnd,
@@ -895,6 +900,7 @@ export class SocketStack {
       closeQuietly(appEnd);
       throw e;
     }
+    vs.mssCap = sock.opts.getInt(IPPROTO_TCP, TCP_MAXSEG, 0); // the other pod's is not known here
     return { appEnd, vs, result: nonblock ? EINPROGRESS : 0 };
   }
 

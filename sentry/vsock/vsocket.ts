@@ -22,6 +22,11 @@ export function connectionTcpState(vs: { sentFin: boolean; rcvdFin: boolean }): 
   return vs.rcvdFin ? "CLOSE_WAIT" : "ESTABLISHED";
 }
 
+/** The smaller of two TCP_MAXSEG caps, 0 standing for none. */
+export function smallerMssCap(a: number, b: number): number {
+  return a > 0 && b > 0 ? Math.min(a, b) : a > 0 ? a : b > 0 ? b : 0;
+}
+
 /** How the bytes of a connection travel. */
 export type DataPath = "socketpair";
 
@@ -256,6 +261,12 @@ export class VirtualSocket {
   peerResetSeen = false;
   /** The other end of a connection between two vsockets of this stack. */
   peerVs: VirtualSocket | null = null;
+  /**
+   * A connection's MSS cap from its handshake (tcp_sync_mss's mss_clamp): the smaller TCP_MAXSEG
+   * of the two ends as set before it (ours, and the peer's announced in its SYN or SYN-ACK), 0
+   * for none. A TCP_MAXSEG set later changes nothing of it, as on Linux.
+   */
+  mssCap = 0;
   /** A kernel socket the sentry keeps bound to the port the app bound before connecting (the port stays in use while the connection lives). */
   portHolder: number | null = null;
   /** With portHolder, for an IPv6 end that is not v6only: its IPv4 side (kernelSides in stack.ts). */

@@ -276,6 +276,7 @@ static const struct { const char *name; int level, opt; } OPTS[] = {
   { "IP_TTL", IPPROTO_IP, IP_TTL }, { "TCP_NOTSENT_LOWAT", IPPROTO_TCP, TCP_NOTSENT_LOWAT },
   { "TCP_SYNCNT", IPPROTO_TCP, TCP_SYNCNT }, { "TCP_LINGER2", IPPROTO_TCP, TCP_LINGER2 },
   { "TCP_WINDOW_CLAMP", IPPROTO_TCP, TCP_WINDOW_CLAMP }, { "SO_BROADCAST", SOL_SOCKET, SO_BROADCAST },
+  { "SO_PEEK_OFF", SOL_SOCKET, SO_PEEK_OFF },
 };
 #define NOPTS (int)(sizeof OPTS / sizeof OPTS[0])
 static const int VALUES[] = { 0, 1, 2, 30, -1, 1024, 65536 };
