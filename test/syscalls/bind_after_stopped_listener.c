@@ -31,10 +31,7 @@ int main(void) {
 
   SAY("server closed first (TIME_WAIT):\n");
   l = serve_then_stop(20871, &c, &s);
-  MUST(close(s));
-  char b;
-  SHOW("  client read EOF", read(c, &b, 1));
-  MUST(close(c));
+  close_first("  client read EOF", s, c);
   rebind("  stopped listener open", 20871);
   MUST(close(l));
   rebind("  stopped listener closed", 20871);

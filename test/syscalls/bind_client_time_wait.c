@@ -13,16 +13,8 @@ static void converse(int l, int cport, int reuse, int client_first) {
   len = mkaddr(&ss, "127.0.0.1", 20750);
   MUST(connect(c, (struct sockaddr *)&ss, len));
   int s = MUST(accept(l, NULL, NULL));
-  char b;
-  if (client_first) {
-    MUST(close(c));
-    SHOW("server read EOF", read(s, &b, 1));
-    MUST(close(s));
-  } else {
-    MUST(close(s));
-    SHOW("client read EOF", read(c, &b, 1));
-    MUST(close(c));
-  }
+  if (client_first) close_first("server read EOF", c, s);
+  else close_first("client read EOF", s, c);
   sleep_ms(50);
 }
 

@@ -33,10 +33,7 @@ static void served(int port, int v6only) {
   rebind4("0.0.0.0", port);
   rebind4("127.0.0.1", port);
   SAY("  the server closed first (TIME_WAIT):\n");
-  MUST(close(s));
-  char b;
-  SHOW("  client read EOF", read(c, &b, 1));
-  MUST(close(c));
+  close_first("  client read EOF", s, c);
   sleep_ms(20);
   rebind4("0.0.0.0", port);
   rebind4("127.0.0.1", port);

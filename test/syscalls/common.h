@@ -276,6 +276,15 @@ static int tcp_serve_one(int port, int reuse, int *client, int *server) {
   return l;
 }
 
+/* One end closes first (its FIN), the other reads that EOF (shown under `label`) and closes:
+ * the connection is over, the first closer's port in TIME_WAIT. */
+static void close_first(const char *label, int first, int second) {
+  char b;
+  MUST(close(first));
+  SHOW(label, read(second, &b, 1));
+  MUST(close(second));
+}
+
 /* A listener on ip:port with an int option set (and shown under `label`) before listen(2),
  * whose connections may inherit it. */
 static int tcp_listen_with(const char *ip, int port, int level, int opt, int val, const char *label) {
