@@ -252,8 +252,9 @@ export interface NativeBinding {
   getsockoptBuf(fd: number, level: number, name: number, maxLen: number): Buffer;
   setsockoptBuf(fd: number, level: number, name: number, value: Uint8Array): void;
   /**
-   * For each [level, name] pair of `options` (flat), sets on `to` the value `from` holds unless
-   * it is all zero bytes; options either socket refuses are skipped. Returns how many were set.
+   * For each [level, name, default] triple of `options` (flat), sets on `to` the value `from`
+   * holds unless it is what a new socket holds (`default` for an int-sized value, all zero bytes
+   * for a longer one); options either socket refuses are skipped. Returns how many were set.
    */
   copySocketOptions(from: number, to: number, options: Int32Array): number;
   /** poll(2) with a zero timeout: the revents, 0 if none. */

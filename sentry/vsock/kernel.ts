@@ -75,8 +75,15 @@ export function fdinfoFlags(pid: number | "self", fd: number): number | null {
   return flags < 0 ? null : flags;
 }
 
-/** What copyKernelSocketOptions carries, as [level, name] pairs; each is zero on a new socket. */
-const KERNEL_HELD_OPTIONS = Int32Array.of(SOL_SOCKET, SO_RCVTIMEO, SOL_SOCKET, SO_SNDTIMEO, SOL_SOCKET, SO_KEEPALIVE, SOL_SOCKET, SO_OOBINLINE);
+/** What copyKernelSocketOptions carries, as [level, name, what a new socket holds] triples. */
+const KERNEL_HELD_OPTIONS = Int32Array.of(
+  ...[SOL_SOCKET, SO_RCVTIMEO, 0],
+  ...[SOL_SOCKET, SO_SNDTIMEO, 0],
+  ...[SOL_SOCKET, SO_KEEPALIVE, 0],
+  ...[SOL_SOCKET, SO_OOBINLINE, 0],
+  ...[SOL_SOCKET, SO_PEEK_OFF, -1],
+  ...[SOL_SOCKET, SO_RCVLOWAT, 1],
+);
 
 /**
  * Copies the socket options the kernel keeps for every socket family and answers itself (not
@@ -89,11 +96,6 @@ const KERNEL_HELD_OPTIONS = Int32Array.of(SOL_SOCKET, SO_RCVTIMEO, SOL_SOCKET, S
  */
 export function copyKernelSocketOptions(from: number, to: number): void {
   native.copySocketOptions(from, to, KERNEL_HELD_OPTIONS);
-  // Not zero on a new socket (-1: off; 1), so not among the options copied unless non-zero.
-  const peekOff = native.getsockoptInt(from, SOL_SOCKET, SO_PEEK_OFF);
-  if (peekOff !== -1) native.setsockoptInt(to, SOL_SOCKET, SO_PEEK_OFF, peekOff);
-  const lowat = native.getsockoptInt(from, SOL_SOCKET, SO_RCVLOWAT);
-  if (lowat !== 1) native.setsockoptInt(to, SOL_SOCKET, SO_RCVLOWAT, lowat);
 }
 
 /** How long a loopback template that could not be measured waits before the next try. */

@@ -139,10 +139,10 @@ test('getsockoptInt/setsockoptInt on a real socket; errors', () => {
   n.closeFd(b);
 });
 
-test('copySocketOptions copies the non-zero values only; skips what a socket refuses; checks its arguments', () => {
+test('copySocketOptions copies the values a new socket would not hold only; skips what a socket refuses; checks its arguments', () => {
   const SO_RCVTIMEO = 20;
   const SO_SNDTIMEO = 21;
-  const opts = Int32Array.of(c.SOL_SOCKET, SO_RCVTIMEO, c.SOL_SOCKET, SO_SNDTIMEO, c.SOL_SOCKET, c.SO_KEEPALIVE);
+  const opts = Int32Array.of(c.SOL_SOCKET, SO_RCVTIMEO, 0, c.SOL_SOCKET, SO_SNDTIMEO, 0, c.SOL_SOCKET, c.SO_KEEPALIVE, 0);
   const [a, b] = n.socketpair();
   const [x, y] = n.socketpair();
   const tv = Buffer.alloc(16);
@@ -155,11 +155,18 @@ test('copySocketOptions copies the non-zero values only; skips what a socket ref
   assert.equal(n.getsockoptInt(x, c.SOL_SOCKET, c.SO_KEEPALIVE), 1);
   assert.deepEqual(n.getsockoptBuf(x, c.SOL_SOCKET, SO_SNDTIMEO, 16), Buffer.alloc(16));
   assert.equal(n.copySocketOptions(b, y, opts), 0, 'nothing set: nothing copied');
+  // An option whose new-socket value is not 0: SO_PEEK_OFF is -1 (off), and 0 is an offset.
+  const SO_PEEK_OFF = 42;
+  const peek = Int32Array.of(c.SOL_SOCKET, SO_PEEK_OFF, -1);
+  assert.equal(n.copySocketOptions(b, y, peek), 0, 'off: not copied');
+  n.setsockoptInt(b, c.SOL_SOCKET, SO_PEEK_OFF, 0);
+  assert.equal(n.copySocketOptions(b, y, peek), 1, 'offset 0: copied');
+  assert.equal(n.getsockoptInt(y, c.SOL_SOCKET, SO_PEEK_OFF), 0);
   const file = openSync('/dev/null', 'r');
   assert.equal(n.copySocketOptions(file, y, opts), 0, 'not a socket: skipped');
   closeSync(file);
-  assert.throws(() => n.copySocketOptions(a, x, [1, 20] as never), TypeError);
-  assert.throws(() => n.copySocketOptions(a, x, Int32Array.of(1)), TypeError);
+  assert.throws(() => n.copySocketOptions(a, x, [1, 20, 0] as never), TypeError);
+  assert.throws(() => n.copySocketOptions(a, x, Int32Array.of(1, 20)), TypeError);
   for (const fd of [a, b, x, y]) n.closeFd(fd);
 });
 

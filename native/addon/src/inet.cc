@@ -114,28 +114,36 @@ Napi::Value GetsockoptBuf(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(info.Env(), buf.data(), len);
 }
 
-// copySocketOptions(from, to, options): for each [level, name] pair of `options` (an Int32Array,
-// flat), the value `from` holds, set on `to` unless it is all zero bytes (every socket starts with
-// zero for the options this carries: timeouts, SO_KEEPALIVE). One call instead of a getsockopt and
-// a setsockopt crossing into JS per option, on every connection the sentry makes. Returns how
-// many were set; an option either socket refuses is skipped (the caller's copy is best effort).
+// copySocketOptions(from, to, options): for each [level, name, default] triple of `options` (an
+// Int32Array, flat), the value `from` holds, set on `to` unless it is what a new socket holds:
+// `default` for an int-sized value (SO_PEEK_OFF -1, SO_RCVLOWAT 1, a flag 0), all zero bytes for
+// a longer one (a timeout; its default must be 0). One call instead of a getsockopt and a
+// setsockopt crossing into JS per option, on every connection the sentry makes. Returns how many
+// were set; an option either socket refuses is skipped (the caller's copy is best effort).
 Napi::Value CopySocketOptions(const Napi::CallbackInfo& info) {
   const char* fn = "copySocketOptions";
   int from = ArgFd(info, 0, fn, "from");
   int to = ArgFd(info, 1, fn, "to");
   if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    ThrowType(info.Env(), std::string(fn) + ": options must be an Int32Array of [level, name] pairs");
+    ThrowType(info.Env(), std::string(fn) + ": options must be an Int32Array of [level, name, default] triples");
   }
   Napi::Int32Array options = info[2].As<Napi::Int32Array>();
-  if (options.ElementLength() % 2 != 0) ThrowType(info.Env(), std::string(fn) + ": options must hold [level, name] pairs");
+  if (options.ElementLength() % 3 != 0) ThrowType(info.Env(), std::string(fn) + ": options must hold [level, name, default] triples");
   int copied = 0;
-  for (size_t i = 0; i + 1 < options.ElementLength(); i += 2) {
+  for (size_t i = 0; i + 2 < options.ElementLength(); i += 3) {
     char value[64];
     socklen_t len = sizeof(value);
     if (getsockopt(from, options[i], options[i + 1], value, &len) != 0) continue;
-    bool zero = true;
-    for (socklen_t k = 0; k < len && zero; k++) zero = value[k] == 0;
-    if (zero) continue;
+    bool fresh;
+    if (len == sizeof(int)) {
+      int v;
+      memcpy(&v, value, sizeof v);
+      fresh = v == options[i + 2];
+    } else {
+      fresh = true;
+      for (socklen_t k = 0; k < len && fresh; k++) fresh = value[k] == 0;
+    }
+    if (fresh) continue;
     if (setsockopt(to, options[i], options[i + 1], value, len) == 0) copied++;
   }
   return Napi::Number::New(info.Env(), copied);
