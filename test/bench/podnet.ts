@@ -284,10 +284,10 @@ export class PodNet {
       for (const h of this.helpers.values()) if (h.pid) establishedTo(h.pid, ports, seen);
     };
     // Rarely: a read of /proc/<pid>/net/tcp walks every bucket of the established hash, whatever
-    // the netns (~0.7 ms with the 262144 buckets of a 24 GiB machine). Four reads every 10 ms took
-    // ~30% of this 2-vCPU machine (perf record -a) from the pods being measured, and kept a vCPU
-    // from halting, which made the wake-ups of kernel TCP cheap: runc's connections/s ~36-40k
-    // and redis c=1 ~85k GET/s against ~14-15k on a quiet machine (README.md, "Measured here").
+    // the netns (~1.1 ms here: 262144 buckets, twice tcp_max_tw_buckets). Four reads every 10 ms
+    // took ~30% of this 2-vCPU machine (perf record -a) from the pods being measured, and kept a
+    // vCPU from halting, which made the wake-ups of kernel TCP cheap: runc's connections/s
+    // ~36-40k and redis c=1 ~85k GET/s against ~14-16k on a quiet machine (README.md, "Measured here").
     const timer = setInterval(sample, SAMPLE_MS);
     try {
       const r = await this.rt(runtime, ["run", ...netd, "--bundle", this.clientBundle.dir, this.newId(runtime, "client")], 300_000);
