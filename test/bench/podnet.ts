@@ -1,8 +1,9 @@
 // Pod to pod on one node, shared by `make demo` (test/demo/demo.ts) and `make bench`
 // (test/bench/pods.ts): two pods made as a kubelet makes them (test/lib/pods.ts: a netns, then CNI
-// loopback + bridge/host-local on a bridge of our own), pod A runs redis-server and a sockbench
-// server, pod B runs redis-benchmark (GET and SET at several client counts) and sockbench clients
-// (1-byte ping-pong RTT, one-way bulk, connection set-up) against pod A's IP. Both containers run under one runtime at
+// loopback + bridge/host-local on a bridge of our own), pod A runs redis-server, a Node.js http
+// server and a sockbench server, pod B runs redis-benchmark (GET and SET at several client counts),
+// wrk (kept-alive connections at the same counts) and sockbench clients (1-byte ping-pong RTT,
+// one-way bulk, connection set-up) against pod A's IP. Both containers run under one runtime at
 // a time: runc (kernel TCP over veth + bridge, the reference) or this checkout's tsor.
 //
 // What was measured is checked, not assumed: while the clients run, the pods' /proc/net/tcp and
@@ -25,8 +26,10 @@ export const POD_RUNTIMES: PodRuntime[] = ["runc", "tsor"];
 export interface PodNetSizes {
   /** redis-benchmark -n per operation and client count */
   requests: number;
-  /** redis-benchmark -c values */
+  /** redis-benchmark -c values, and wrk's -c against the Node.js http server */
   clients: number[];
+  /** wrk -d (seconds) per client count */
+  httpSeconds: number;
   /** 1-byte round trips */
   pingpong: number;
   /** MiB sent one way */
@@ -45,6 +48,7 @@ export interface PodNetwork {
 export const REDIS_OPS = ["GET", "SET"] as const;
 const REDIS_PORT = 6379;
 const SOCKBENCH_PORT = 7000;
+const HTTP_PORT = 8080;
 /** ping-pong: both ends pinned to this CPU (across CPUs of a small VM the RTT is bimodal). */
 const PINGPONG_CPU = 0;
 
@@ -53,6 +57,8 @@ export interface PodNetSample {
   runtime: PodRuntime;
   /** requests/s by `${op} c=${clients}` */
   redis: Map<string, number>;
+  /** the Node.js http server's requests/s (wrk) by `c=${clients}` */
+  http: Map<string, number>;
   rttUs: number;
   bulkMiBps: number;
   /** sockbench client connrate: mean connect() latency and connections per second */
@@ -61,7 +67,7 @@ export interface PodNetSample {
   /** sockbench client sockets as the kernel named them (kernel-tcp / unix / unknown) */
   sockTransports: Set<string>;
   /** distinct established kernel TCP connections to the servers seen in the pods' /proc/net/tcp{,6} */
-  kernelTcp: { redis: number; sockbench: number };
+  kernelTcp: { redis: number; sockbench: number; http: number };
   /** tsor only: connections the demo's private tsor-netd handed over as socketpairs / sent to the kernel */
   netd?: { local: number; kernel: number };
 }
@@ -101,6 +107,7 @@ function establishedTo(pid: number, ports: Map<number, string>, into: Map<string
 
 const SERVER_SCRIPT = `
 redis-server --bind 0.0.0.0 --port ${REDIS_PORT} --protected-mode no --save '' --appendonly no --dir /tmp --daemonize yes --logfile /tmp/redis.log
+node -e 'require("http").createServer((req, res) => res.end("hello\\n")).listen(${HTTP_PORT}, "0.0.0.0")' > /tmp/node.log 2>&1 &
 exec /sockbench server ${SOCKBENCH_PORT} ${PINGPONG_CPU}
 `;
 
@@ -108,8 +115,12 @@ function clientScript(server: string, s: PodNetSizes): string {
   return `
 wait_for "redis at ${server}" sh -c '[ "$(redis-cli -h ${server} -p ${REDIS_PORT} ping)" = PONG ]'
 wait_for "sockbench at ${server}" /sockbench client pingpong ${server}:${SOCKBENCH_PORT} 1
+wait_for "node http at ${server}" curl -sf -o /dev/null http://${server}:${HTTP_PORT}/
 for c in ${s.clients.join(" ")}; do
   redis-benchmark -h ${server} -p ${REDIS_PORT} -n ${s.requests} -c "$c" -t set,get -q --csv | sed "s/^/redis c=$c /"
+done
+for c in ${s.clients.join(" ")}; do
+  echo "http c=$c $(wrk -t1 -c"$c" -d${s.httpSeconds}s http://${server}:${HTTP_PORT}/ | grep Requests/sec | tr -s ' ' | cut -d' ' -f2)"
 done
 /sockbench client pingpong ${server}:${SOCKBENCH_PORT} ${s.pingpong} ${PINGPONG_CPU}
 /sockbench client bulk ${server}:${SOCKBENCH_PORT} ${s.bulkMiB}
@@ -122,6 +133,7 @@ const SAMPLE_MS = 250;
 
 function parseClient(runtime: PodRuntime, out: string): Omit<PodNetSample, "kernelTcp"> {
   const redis = new Map<string, number>();
+  const http = new Map<string, number>();
   const sockTransports = new Set<string>();
   let rttUs = NaN;
   let bulkMiBps = NaN;
@@ -130,14 +142,16 @@ function parseClient(runtime: PodRuntime, out: string): Omit<PodNetSample, "kern
   for (const line of out.split("\n")) {
     const r = /^redis c=(\d+) "(GET|SET)","([\d.]+)"/.exec(line);
     if (r) redis.set(`${r[2]} c=${r[1]}`, Number(r[3]));
+    const w = /^http c=(\d+) ([\d.]+)$/.exec(line);
+    if (w) http.set(`c=${w[1]}`, Number(w[2]));
     const kv = Object.fromEntries(line.split(" ").slice(1).map((p) => p.split("=")));
     if (line.startsWith("pingpong ")) rttUs = Number(kv.rtt_us);
     if (line.startsWith("bulk ")) bulkMiBps = Number(kv.mib_per_s);
     if (line.startsWith("connrate ")) [connectUs, connPerS] = [Number(kv.connect_us), Number(kv.conn_per_s)];
     if (kv.transport && /^(pingpong|bulk|connrate) /.test(line)) sockTransports.add(kv.transport);
   }
-  if (redis.size === 0 || [rttUs, bulkMiBps, connectUs].some(Number.isNaN)) throw new Error(`${runtime}: the clients printed no complete result:\n${out}`);
-  return { runtime, redis, rttUs, bulkMiBps, connectUs, connPerS, sockTransports };
+  if (redis.size === 0 || http.size === 0 || [rttUs, bulkMiBps, connectUs].some(Number.isNaN)) throw new Error(`${runtime}: the clients printed no complete result:\n${out}`);
+  return { runtime, redis, http, rttUs, bulkMiBps, connectUs, connPerS, sockTransports };
 }
 
 /**
@@ -278,7 +292,7 @@ export class PodNet {
     if (created.code !== 0) throw new Error(`${runtime} create (server) failed (${created.code}): ${created.err}`);
     const started = await this.rt(runtime, ["start", serverId], 30_000);
     if (started.code !== 0) throw new Error(`${runtime} start (server) failed (${started.code}): ${started.err}`);
-    const ports = new Map([[REDIS_PORT, "redis"], [SOCKBENCH_PORT, "sockbench"]]);
+    const ports = new Map([[REDIS_PORT, "redis"], [SOCKBENCH_PORT, "sockbench"], [HTTP_PORT, "http"]]);
     const seen = new Map([...ports.values()].map((w) => [w, new Set<string>()]));
     const sample = () => {
       for (const h of this.helpers.values()) if (h.pid) establishedTo(h.pid, ports, seen);
@@ -292,7 +306,7 @@ export class PodNet {
     try {
       const r = await this.rt(runtime, ["run", ...netd, "--bundle", this.clientBundle.dir, this.newId(runtime, "client")], 300_000);
       if (r.code !== 0) throw new Error(`${runtime} run (clients) failed (${r.code}): ${r.err}\n${r.out}`);
-      const sample: PodNetSample = { ...parseClient(runtime, r.out), kernelTcp: { redis: seen.get("redis")!.size, sockbench: seen.get("sockbench")!.size } };
+      const sample: PodNetSample = { ...parseClient(runtime, r.out), kernelTcp: { redis: seen.get("redis")!.size, sockbench: seen.get("sockbench")!.size, http: seen.get("http")!.size } };
       if (before) {
         const after = this.netdCounts();
         sample.netd = { local: after.local - before.local, kernel: after.kernel - before.kernel };
@@ -322,8 +336,9 @@ export class PodNet {
     const s = this.sizes;
     return [
       `two pods on one node, made like a kubelet (netns + CNI bridge/host-local, bridge ${this.net.bridge}, ${this.net.subnet}):`,
-      `  pod A ${this.server.ip}: redis-server 7.x, sockbench server   pod B ${this.client.ip}: redis-benchmark, sockbench client`,
+      `  pod A ${this.server.ip}: redis-server 7.x, Node.js http server, sockbench server   pod B ${this.client.ip}: redis-benchmark, wrk, sockbench client`,
       `  host binaries (/usr bound read-only); redis-benchmark -n ${s.requests} -c ${s.clients.join("/")} -t set,get;`,
+      `  wrk -t1 -c ${s.clients.join("/")} -d ${s.httpSeconds}s against node ${process.version}'s http server (a 6-byte body, kept-alive);`,
       `  ping-pong ${s.pingpong} x 1 byte (both ends on CPU ${PINGPONG_CPU}); bulk ${s.bulkMiB} MiB one way;`,
       `  ${s.connects} connections one after another (connect, 1 byte, the server's close)`,
       "  runc+bridge: both containers under runc, kernel TCP over veth + bridge (the reference)",
@@ -366,6 +381,7 @@ function rows(sizes: PodNetSizes, targets: Map<string, Target>): Row[] {
       out.push({ label: `redis ${key} (req/s)`, value: (s) => s.redis.get(key), lowerIsBetter: false, target: targets.get(key) });
     }
   }
+  for (const c of sizes.clients) out.push({ label: `node http c=${c} (req/s)`, value: (s) => s.http.get(`c=${c}`), lowerIsBetter: false });
   out.push({ label: "1-byte RTT (µs)", value: (s) => s.rttUs, lowerIsBetter: true, target: targets.get("rtt") });
   out.push({ label: "bulk one-way (MiB/s)", value: (s) => s.bulkMiBps, lowerIsBetter: false, target: targets.get("bulk") });
   out.push({ label: "connect() latency (µs)", value: (s) => s.connectUs, lowerIsBetter: true });
@@ -377,12 +393,13 @@ function rows(sizes: PodNetSizes, targets: Map<string, Target>): Row[] {
 function pathMeasured(samples: PodNetSample[]): string {
   const redis = Math.max(...samples.map((s) => s.kernelTcp.redis));
   const sock = Math.max(...samples.map((s) => s.kernelTcp.sockbench));
+  const http = Math.max(...samples.map((s) => s.kernelTcp.http));
   const transports = [...new Set(samples.flatMap((s) => [...s.sockTransports]))].join("/");
   const netd = samples.every((s) => s.netd) ? `; netd hand-overs: ${samples.reduce((n, s) => n + s.netd!.local, 0)} socketpair, ${samples.reduce((n, s) => n + s.netd!.kernel, 0)} kernel` : "";
-  const seen = `kernel TCP connections in the pods' /proc/net/tcp (most in one run): redis ${redis}, sockbench ${sock}; sockbench client socket: ${transports}${netd}`;
+  const seen = `kernel TCP connections in the pods' /proc/net/tcp (most in one run): redis ${redis}, node http ${http}, sockbench ${sock}; sockbench client socket: ${transports}${netd}`;
   const netdKernel = samples.reduce((n, s) => n + (s.netd?.kernel ?? 0), 0);
-  if (redis === 0 && sock === 0 && !transports.includes("kernel-tcp") && netdKernel === 0) return `${seen} -> no kernel TCP between the pods (socketpair)`;
-  if (redis > 0 && sock > 0) return `${seen} -> kernel TCP over veth + bridge`;
+  if (redis === 0 && http === 0 && sock === 0 && !transports.includes("kernel-tcp") && netdKernel === 0) return `${seen} -> no kernel TCP between the pods (socketpair)`;
+  if (redis > 0 && http > 0 && sock > 0) return `${seen} -> kernel TCP over veth + bridge`;
   return `${seen} -> mixed: some connections over kernel TCP`;
 }
 
@@ -412,7 +429,7 @@ export function formatPodNet(samples: PodNetSample[], sizes: PodNetSizes, target
   lines.push("", `path measured${runs > 1 ? ` (over ${runs} runs each, medians above)` : ""}:`);
   for (const rt of POD_RUNTIMES) if (by(rt).length) lines.push(`  ${rt.padEnd(5)} ${pathMeasured(by(rt))}`);
   const tsor = by("tsor");
-  if (tsor.length && tsor.some((s) => s.kernelTcp.redis + s.kernelTcp.sockbench > 0 || s.sockTransports.has("kernel-tcp"))) {
+  if (tsor.length && tsor.some((s) => s.kernelTcp.redis + s.kernelTcp.http + s.kernelTcp.sockbench > 0 || s.sockTransports.has("kernel-tcp"))) {
     lines.push("  note: tsor's pod-to-pod connections went over kernel TCP (veth + bridge) like runc's, so the tsor",
       "  column measures a tsor container on the kernel path, not TSoR's socketpair fast path");
   }

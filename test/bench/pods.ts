@@ -5,8 +5,8 @@
 // --quick (or BENCH_QUICK=1): small sizes, one run (`make bench-quick`).
 import { POD_RUNTIMES, PodNet, TARGETS, TARGETS_NOTE, formatPodNet, type PodNetSample, type PodNetSizes } from "./podnet.js";
 
-export const FULL: PodNetSizes = { requests: 100_000, clients: [1, 10, 50], pingpong: 50_000, bulkMiB: 1024, connects: 5000 };
-export const QUICK: PodNetSizes = { requests: 10_000, clients: [1, 10, 50], pingpong: 5_000, bulkMiB: 128, connects: 1000 };
+export const FULL: PodNetSizes = { requests: 100_000, clients: [1, 10, 50], httpSeconds: 5, pingpong: 50_000, bulkMiB: 1024, connects: 5000 };
+export const QUICK: PodNetSizes = { requests: 10_000, clients: [1, 10, 50], httpSeconds: 2, pingpong: 5_000, bulkMiB: 128, connects: 1000 };
 
 const quick = process.argv.includes("--quick") || process.env.BENCH_QUICK === "1";
 const sizes = quick ? QUICK : FULL;

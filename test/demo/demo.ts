@@ -7,7 +7,7 @@
 import { formatStartup, measureStartup } from "../bench/startup.js";
 import { POD_RUNTIMES, PodNet, TARGETS, TARGETS_NOTE, formatPodNet, type PodNetSample, type PodNetSizes } from "../bench/podnet.js";
 
-const SIZES: PodNetSizes = { requests: 50_000, clients: [1, 10, 50], pingpong: 100_000, bulkMiB: 1024, connects: 2000 };
+const SIZES: PodNetSizes = { requests: 50_000, clients: [1, 10, 50], httpSeconds: 3, pingpong: 100_000, bulkMiB: 1024, connects: 2000 };
 const STARTUP_RUNS = 5;
 
 console.log("== TSoR demo: pod to pod on one node, runc+bridge vs tsor ==");
