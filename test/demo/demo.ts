@@ -1,7 +1,7 @@
 // `make demo`: issue 5's pod-to-pod demo. Two pods on one node made as a kubelet makes them (netns +
-// CNI bridge/host-local on a bridge of the demo's own), redis-server and a sockbench server in pod A,
-// redis-benchmark and sockbench clients in pod B: first both containers under runc (kernel TCP over
-// veth + bridge), then both under tsor. A side-by-side table with tsor/runc ratios and the path that
+// CNI bridge/host-local on a bridge of the demo's own), redis-server, a Node.js http server and a
+// sockbench server in pod A, redis-benchmark, wrk and sockbench clients in pod B: first both
+// containers under runc (kernel TCP over veth + bridge), then both under tsor. A side-by-side table with tsor/runc ratios and the path that
 // was really measured, then the container start-up comparison against runc. Everything it made
 // (containers, netns, veth, bridge, leases, temp dirs) is removed at the end, also on Ctrl-C.
 import { formatStartup, measureStartup } from "../bench/startup.js";
