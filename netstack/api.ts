@@ -8,8 +8,9 @@
 // the kernel also reports EOF when the peer dies, which ends the session (its listeners vanish).
 //
 // Requests carry a client-chosen `id`; the daemon answers each with exactly one reply of the same
-// id: `{id, ok: true, ...}` or `{id, ok: false, error: CODE, message}`. The daemon also sends
-// `incoming` events (no id) to the sentry that owns a listener, with the connection's fd.
+// id: `{id, ok: true, ...}` or `{id, ok: false, error: CODE, message}` (but a connect sent with
+// `noreply`, below). The daemon also sends `incoming` events (no id) to the sentry that owns a
+// listener, with the connection's fd, and `listeners-changed` to sentries that keep hints.
 import { isIPv4, isIPv6 } from "node:net";
 import * as z from "zod";
 
@@ -25,8 +26,16 @@ export const MAX_MESSAGE_FDS = 1;
  *   client's sentry sends first, off each connection at accept: sentry/vsock/stack.ts) and
  *   connect's `queuedMark` (the end holds one). The daemon takes the mark off an end for a
  *   listener that does not take marks, and `incoming` says whether the end still holds it.
+ * - "listener-hints": connect's `hint` and `noreply`, and the `listeners-changed` event. A sentry
+ *   that sends `hint` remembers each destination the reply says a listener took as is (`hinted`:
+ *   a pod's address, not a Service's), and from then on gets `listeners-changed` whenever such an
+ *   answer may have gone stale (a listener or a session went, a pod's addresses changed). Its next
+ *   connect to a remembered destination is sent with `noreply` and the sentry answers the app at
+ *   once, without a round trip through netd: no reply when the end is handed over; when it cannot
+ *   be, the end is closed (its client reads ECONNRESET, as from a listener that closed with the
+ *   connection still queued) and the sender gets `listeners-changed`.
  */
-export const FEATURES = ["queued-mark"] as const;
+export const FEATURES = ["queued-mark", "listener-hints"] as const;
 export type Feature = (typeof FEATURES)[number];
 
 /** A container id as runc accepts it, bounded. */
@@ -110,7 +119,17 @@ export const ListenRequest = z
 export const UnlistenRequest = z.object({ op: z.literal("unlisten"), id: RequestId, ip: Ip, port: Port.min(1) }).strict();
 /** Arrives with exactly one fd: the sentry's end of the client's socketpair. */
 export const ConnectRequest = z
-  .object({ op: z.literal("connect"), id: RequestId, dst: Endpoint, src: Endpoint, queuedMark: z.boolean().default(false) })
+  .object({
+    op: z.literal("connect"),
+    id: RequestId,
+    dst: Endpoint,
+    src: Endpoint,
+    queuedMark: z.boolean().default(false),
+    /** "listener-hints": the reply says whether `dst` may be remembered (`hinted`). */
+    hint: z.boolean().default(false),
+    /** "listener-hints": no reply on success; a failure closes the end and sends `listeners-changed`. */
+    noreply: z.boolean().default(false),
+  })
   .strict();
 /** Connections the sentry sent to the kernel without asking netd (e.g. while netd was down), by reason. */
 export const ReportRequest = z
@@ -143,6 +162,11 @@ export interface IncomingEvent {
   from: string;
   /** The end holds QUEUED_MARK for the listener's sentry to take at accept ("queued-mark"). */
   queuedMark: boolean;
+}
+
+/** Daemon -> a sentry that keeps hints ("listener-hints"): forget them all. */
+export interface ListenersChangedEvent {
+  op: "listeners-changed";
 }
 
 export interface PodStatus {
@@ -182,6 +206,7 @@ export const IncomingMessage = z.union([
   z
     .object({ op: z.literal("incoming"), listener: Endpoint, dst: Endpoint, peer: Endpoint, from: z.string(), queuedMark: z.boolean().default(false) })
     .passthrough(),
+  z.object({ op: z.literal("listeners-changed") }).passthrough(),
 ]);
 
 export class ProtocolError extends Error {

@@ -39,6 +39,14 @@ export interface IncomingConnection extends IncomingEvent {
   fd: number;
 }
 
+/** netd's answer to a connect: the listener's container and the address it took (a Service's resolved). */
+export interface ConnectReply {
+  to: string;
+  dst: Endpoint;
+  /** With "listener-hints": whether the client may send its next connects to `dst` without waiting. */
+  hinted?: boolean;
+}
+
 /** netd answered with an error (ECONNREFUSED, ENOTLOCAL, EADDRINUSE, ...; api.ts ERROR_CODES). */
 export class NetdError extends Error {
   constructor(
@@ -72,6 +80,8 @@ export interface NetdClientOptions {
 }
 
 const silent: NetdLog = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
+/** Listener hints kept (api.ts "listener-hints") before the set starts over. */
+const MAX_HINTS = 4096;
 
 interface Pending {
   resolve(reply: Record<string, unknown>): void;
@@ -106,6 +116,8 @@ export class NetdClient extends EventEmitter<ClientEvents> {
   private readonly pending = new Map<number, Pending>();
   private readonly wanted = new Map<string, WantedListener>();
   private readonly unreported = new Map<string, number>();
+  /** Destinations ("ip|port") netd said a listener takes as is: connects there go without waiting (connectHinted). */
+  private readonly hints = new Set<string>();
   private reconnectTimer: NodeJS.Timeout | undefined;
   private backoff: number;
   private readonly log: NetdLog;
@@ -191,11 +203,46 @@ export class NetdClient extends EventEmitter<ClientEvents> {
    * Resolves when the listener's sentry has it; NetdError ECONNREFUSED (nothing listens in that
    * local pod), ENOTLOCAL (not a TSoR pod here: kernel path), EAGAIN; NetdUnavailable.
    * `queuedMark`: the end holds QUEUED_MARK (only when supports("queued-mark") said so: an older
-   * daemon refuses the field, EINVAL).
+   * daemon refuses the field, EINVAL). With "listener-hints", a reply that says `hinted` lets
+   * later connects to `dst` go with connectHinted.
    */
-  connect(dst: Endpoint, src: Endpoint, fd: number, opts: { queuedMark?: boolean } = {}): Promise<{ to: string; dst: Endpoint }> {
-    const req: DistributiveOmit<RequestInput, "id"> = { op: "connect", dst, src, ...(opts.queuedMark ? { queuedMark: true } : {}) };
-    return this.request(req, [fd]) as Promise<{ to: string; dst: Endpoint }>;
+  async connect(dst: Endpoint, src: Endpoint, fd: number, opts: { queuedMark?: boolean } = {}): Promise<ConnectReply> {
+    const hint = this.features.has("listener-hints");
+    const reply = await this.request(this.connectRequest(dst, src, opts, hint ? { hint: true } : {}), [fd]);
+    if (hint && reply.hinted === true) {
+      if (this.hints.size >= MAX_HINTS) this.hints.clear();
+      this.hints.add(hintKey(dst));
+    }
+    return reply as unknown as ConnectReply;
+  }
+
+  /**
+   * Whether a connect to `dst` may go with connectHinted: netd said a listener takes `dst` as is,
+   * and has not said since that listeners changed.
+   */
+  hinted(dst: Endpoint): boolean {
+    return this.ready && this.hints.has(hintKey(dst));
+  }
+
+  /**
+   * connect without waiting for netd (api.ts "listener-hints"), for a destination `hinted` holds:
+   * `fd` is sent before this returns, and the connection counts as made. If netd finds no listener
+   * after all, it closes the end (its client reads ECONNRESET) and says `listeners-changed`.
+   * Throws NetdUnavailable when the session is down or the send fails (nothing was sent).
+   */
+  connectHinted(dst: Endpoint, src: Endpoint, fd: number, opts: { queuedMark?: boolean } = {}): void {
+    if (!this.ready || this.fd < 0) throw new NetdUnavailable("not connected");
+    const msg = { ...this.connectRequest(dst, src, opts, { hint: true, noreply: true }), id: this.nextId++ };
+    try {
+      native.sendFds(this.fd, encode(msg), [fd]);
+    } catch (e) {
+      this.drop(this.fd, `send failed: ${(e as Error).message}`);
+      throw new NetdUnavailable(`send failed: ${(e as Error).message}`);
+    }
+  }
+
+  private connectRequest(dst: Endpoint, src: Endpoint, opts: { queuedMark?: boolean }, hints: { hint?: true; noreply?: true }): DistributiveOmit<RequestInput, "id"> {
+    return { op: "connect", dst, src, ...(opts.queuedMark ? { queuedMark: true } : {}), ...hints };
   }
 
   /** Counts a connection the sentry sent to the kernel without netd (e.g. `netd_unavailable`); sent when netd is reachable. */
@@ -337,6 +384,10 @@ export class NetdClient extends EventEmitter<ClientEvents> {
       return;
     }
     for (const f of fds) native.closeFd(f);
+    if (m.op === "listeners-changed") {
+      this.hints.clear();
+      return;
+    }
     const id = m.id as number | undefined;
     if (id === undefined) {
       // An error not tied to a request (e.g. EPERM at connect): the session is refused.
@@ -346,7 +397,11 @@ export class NetdClient extends EventEmitter<ClientEvents> {
       return;
     }
     const p = this.pending.get(id);
-    if (!p) return;
+    if (!p) {
+      // A reply nobody waits for: a hinted connect netd refused as a request (it closed the end).
+      if (m.ok !== true) this.hints.clear();
+      return;
+    }
     this.pending.delete(id);
     clearTimeout(p.timer);
     if (m.ok === true) p.resolve(m);
@@ -375,6 +430,7 @@ export class NetdClient extends EventEmitter<ClientEvents> {
     this.fd = -1;
     const wasReady = this.ready;
     this.ready = false;
+    this.hints.clear(); // the next daemon's listeners are its own
     for (const p of this.pending.values()) p.reject(new NetdUnavailable(reason));
     this.clearPending();
     if (wasReady) {
@@ -400,6 +456,11 @@ export class NetdClient extends EventEmitter<ClientEvents> {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The stack names a destination the same way each time (ipText), so no canonical form is needed. */
+function hintKey(dst: Endpoint): string {
+  return `${dst.ip}|${dst.port}`;
+}
 
 /** One status request on a fresh connection (no hello): what `tsor netd status` prints. */
 export async function fetchStatus(socket: string, timeoutMs = 5000): Promise<StatusReply> {

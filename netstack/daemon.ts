@@ -18,6 +18,7 @@ import {
   encode,
   type ErrorCode,
   type IncomingEvent,
+  type ListenersChangedEvent,
   type Request,
   type StatusReply,
 } from "./api.js";
@@ -115,6 +116,7 @@ const ACCEPT_RETRY_MS = 100;
  * since every connect to a non-TSoR peer misses and each read is one /proc file per pod.
  */
 const POD_IPS_REFRESH_MS = 1000;
+const LISTENERS_CHANGED: ListenersChangedEvent = { op: "listeners-changed" };
 
 class Session implements Owner {
   containerId = "";
@@ -128,6 +130,8 @@ class Session implements Owner {
   stopReceiving: () => void = () => {};
   outgoing = 0;
   incoming = 0;
+  /** Keeps listener hints (a connect asked for one): told `listeners-changed` (api.ts "listener-hints"). */
+  hints = false;
   constructor(
     readonly fd: number,
     readonly peer: { pid: number; uid: number; gid: number },
@@ -314,10 +318,21 @@ export class NetDaemon {
         const had = this.registry.unlisten(s, req.ip, req.port);
         this.metrics.listeners.set(this.registry.size);
         if (!had) throw new ProtocolError("ENOENT", `${req.ip}:${req.port}: no listener of ${s.containerId}`, req.id);
+        this.listenersChanged();
         return this.reply(s, { id: req.id, ok: true });
       }
       case "connect":
-        return this.connect(s, req, fds[0]);
+        if (req.hint) s.hints = true;
+        if (!req.noreply) return this.connect(s, req, fds[0]);
+        try {
+          return this.connect(s, req, fds[0]);
+        } catch (e) {
+          // Nobody waits for a reply: the end is closed with the request (its client reads a
+          // reset) and the sender forgets its hints, so its next connect asks again.
+          if (!(e instanceof ProtocolError)) throw e;
+          this.log.debug({ container: s.containerId, dst: req.dst, error: e.code }, "netd: hinted connect failed, end closed");
+          return this.reply(s, LISTENERS_CHANGED);
+        }
       case "report":
         for (const [reason, n] of Object.entries(req.fallbacks)) {
           this.metrics.fallbacks.inc({ reason }, n);
@@ -363,6 +378,12 @@ export class NetDaemon {
       entry = this.registry.lookup(dst.ip, dst.port);
     }
     if (!entry) {
+      if (req.noreply) {
+        // A stale hint: the client's app was told it is connected and reads a reset.
+        this.counts.failed++;
+        this.metrics.errors.inc({ kind: "stale_hint" });
+        throw new ProtocolError("ECONNREFUSED", `${dst.ip}:${dst.port}: no listener any more`, req.id);
+      }
       if (this.isLocalPod(dst.ip)) {
         this.counts.refused++;
         this.metrics.refused.inc();
@@ -401,7 +422,14 @@ export class NetDaemon {
     this.counts.local++;
     this.metrics.connections.inc({ transport: "local" });
     this.metrics.connectSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-    this.reply(s, { id: req.id, ok: true, transport: "local", to: owner.containerId, dst });
+    if (req.noreply) return;
+    // A hint holds only for a destination that is the listener's own (a Service's backends move).
+    this.reply(s, { id: req.id, ok: true, transport: "local", to: owner.containerId, dst, ...(req.hint ? { hinted: !svc } : {}) });
+  }
+
+  /** A hint a sentry keeps may be stale now (a listener or a session went, a pod's addresses changed). */
+  private listenersChanged(): void {
+    for (const s of this.sessions) if (s.hints && !s.ended) this.reply(s, LISTENERS_CHANGED);
   }
 
   private readPodIps(pid: number): string[] {
@@ -426,6 +454,7 @@ export class NetDaemon {
       s.podIps = ips;
       changed = true;
     }
+    if (changed) this.listenersChanged();
     return changed;
   }
 
@@ -466,6 +495,7 @@ export class NetDaemon {
     const dropped = this.registry.dropOwner(s);
     s.stopReceiving();
     native.closeFd(s.fd);
+    if (dropped > 0) this.listenersChanged();
     this.metrics.sessions.set(this.sessions.size);
     this.metrics.listeners.set(this.registry.size);
     if (s.helloed) this.log.info({ container: s.containerId, listeners: dropped }, "netd: session ended");

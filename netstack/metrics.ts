@@ -32,7 +32,7 @@ export class NetdMetrics {
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
     registers: [this.registry],
   });
-  /** Errors by kind: bad_message, peer_refused, delivery, internal. */
+  /** Errors by kind: bad_message, peer_refused, delivery, internal, stale_hint (a connect sent on a hint found no listener). */
   readonly errors = new Counter({
     name: "tsor_netd_errors_total",
     help: "Errors, by kind",
@@ -43,7 +43,7 @@ export class NetdMetrics {
   constructor() {
     // Every series exists from the start (a scrape sees 0, not nothing).
     for (const t of ["local", "kernel"]) this.connections.inc({ transport: t }, 0);
-    for (const k of ["bad_message", "peer_refused", "delivery", "internal"]) this.errors.inc({ kind: k }, 0);
+    for (const k of ["bad_message", "peer_refused", "delivery", "internal", "stale_hint"]) this.errors.inc({ kind: k }, 0);
   }
 
   /** Serves GET /metrics on host:port (port 0: any); resolves to the bound server. */

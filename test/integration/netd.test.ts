@@ -276,6 +276,61 @@ test("netd: queued-mark: a marked end reaches a listener that takes marks as is,
   await stopNetd(netd);
 });
 
+/** Waits (up to 2 s) until `cond` holds; false if it never did. */
+async function until(cond: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 20));
+  return cond();
+}
+
+test("netd: listener-hints: a connect netd answered makes a hint, the next goes without waiting; a listener that goes ends the hints, and a stale one resets its client", { skip }, async () => {
+  const netd = await startNetd();
+  const { a, b } = await twoPods();
+  const dst = { ip: "10.99.0.2", port: 8080 };
+  assert.equal(a.supports("listener-hints"), true, "named in the hello reply");
+  assert.equal(a.hinted(dst), false, "no hint before netd answered a connect there");
+  const first = await handOver(a, b, dst);
+  assert.equal(first.reply.hinted, true);
+  assert.equal(a.hinted(dst), true);
+
+  // Hinted: sent without a reply; B's sentry still gets the end, and the bytes flow.
+  const [appA, sentryA] = n.socketpair();
+  const incoming = nextIncoming(b);
+  a.connectHinted(dst, { ip: "10.99.0.1", port: 40001 }, sentryA);
+  n.closeFd(sentryA);
+  const conn = await incoming;
+  assert.deepEqual(conn.dst, dst);
+  assert.equal(pipeThrough(appA, conn.fd, "hinted"), "hinted");
+  assert.equal(a.hinted(dst), true, "a hand-over keeps the hint");
+  let text = await (await fetch(netd.metrics)).text();
+  assert.match(text, /^tsor_netd_connections_total\{transport="local"\} 2$/m, "netd counts it as any other");
+
+  // The listener goes: A is told, and asks netd again next time.
+  await b.unlisten("0.0.0.0", 8080);
+  assert.ok(await until(() => !a.hinted(dst)), "listeners-changed reached A");
+
+  // A stale hint (sent anyway): netd closes the end, whose client reads a reset, and says so.
+  await b.listen("0.0.0.0", 8081);
+  const other = await handOver(a, b, { ip: "10.99.0.2", port: 8081 });
+  assert.equal(a.hinted({ ip: "10.99.0.2", port: 8081 }), true);
+  const [appS, sentryS] = n.socketpair();
+  writeSync(appS, Buffer.from([0])); // a queued mark: unread when netd closes the end
+  a.connectHinted(dst, { ip: "10.99.0.1", port: 40002 }, sentryS);
+  n.closeFd(sentryS);
+  assert.throws(() => readSync(appS, Buffer.alloc(8), 0, 8, null), /ECONNRESET/);
+  assert.ok(await until(() => !a.hinted({ ip: "10.99.0.2", port: 8081 })), "the failure reached A as listeners-changed");
+  text = await (await fetch(netd.metrics)).text();
+  assert.match(text, /^tsor_netd_errors_total\{kind="stale_hint"\} 1$/m);
+
+  // A session that ends takes its listeners with it: hints on them end too.
+  await handOver(a, b, { ip: "10.99.0.2", port: 8081 }).then((h) => [h.appA, h.conn.fd].forEach((fd) => n.closeFd(fd)));
+  assert.equal(a.hinted({ ip: "10.99.0.2", port: 8081 }), true);
+  b.close();
+  assert.ok(await until(() => !a.hinted({ ip: "10.99.0.2", port: 8081 })), "B's session end reached A");
+  for (const fd of [first.appA, first.conn.fd, appA, conn.fd, other.appA, other.conn.fd, appS]) n.closeFd(fd);
+  a.close();
+  await stopNetd(netd);
+});
+
 test("netd: killed and restarted, established pairs keep working and clients register again", { skip }, async () => {
   let netd = await startNetd();
   const { a, b } = await twoPods();
@@ -331,6 +386,8 @@ test("netd --cluster: a Service ClusterIP reaches a ready endpoint's listener; s
   const { appA, reply, conn } = await handOver(a, b, { ip: "10.96.0.10", port: 80 });
   assert.deepEqual(reply.dst, { ip: "10.99.0.2", port: 8080 });
   assert.deepEqual(conn.dst, { ip: "10.99.0.2", port: 8080 });
+  assert.equal(reply.hinted, false, "a Service's backends move: no hint");
+  assert.equal(a.hinted({ ip: "10.96.0.10", port: 80 }), false);
   assert.equal(pipeThrough(appA, conn.fd, "via service"), "via service");
   const st = tsor("netd", "status", "--socket", socket);
   assert.match(st.stdout, /^pod-b\s+10\.99\.0\.2\s+default\/web-0\s+1\s+0\s+1$/m);

@@ -24,7 +24,7 @@ test("api: valid requests parse, IPs come out canonical, defaults filled", () =>
   const l = decodeRequest(encode({ op: "listen", id: 1, ip: "::ffff:10.99.0.2", port: 8080 }), 0);
   assert.deepEqual(l, { op: "listen", id: 1, ip: "10.99.0.2", port: 8080, reuseport: false, queuedMark: false });
   const c = decodeRequest(encode({ op: "connect", id: 2, dst: { ip: "FD00:0::1", port: 80 }, src: { ip: "10.0.0.1", port: 40000 } }), 1);
-  assert.deepEqual(c, { op: "connect", id: 2, dst: { ip: "fd00::1", port: 80 }, src: { ip: "10.0.0.1", port: 40000 }, queuedMark: false });
+  assert.deepEqual(c, { op: "connect", id: 2, dst: { ip: "fd00::1", port: 80 }, src: { ip: "10.0.0.1", port: 40000 }, queuedMark: false, hint: false, noreply: false });
   const h = decodeRequest(encode({ op: "hello", id: 3, containerId: "web-1", podIps: [], netns: "/proc/1/ns/net", pid: 1 }), 0);
   assert.equal(h.op, "hello");
 });

@@ -17,7 +17,7 @@ class FakeNetd extends EventEmitter {
   listens: string[] = [];
   unlistens: string[] = [];
   reports: string[] = [];
-  connects: { dst: string; src: string; fd: number; queuedMark: boolean }[] = [];
+  connects: { dst: string; src: string; fd: number; queuedMark: boolean; hinted?: boolean }[] = [];
   answer: "ok" | "ECONNREFUSED" | "ENOTLOCAL" | "unavailable" = "ok";
   /** Does this daemon take "queued-mark"? */
   queuedMarks = false;
@@ -39,6 +39,17 @@ class FakeNetd extends EventEmitter {
   }
   reportFallback(reason: string) {
     this.reports.push(reason);
+  }
+  /** Destinations ("ip:port") netd said a listener takes: connects there go with connectHinted. */
+  hints = new Set<string>();
+  /** connectHinted fails as a send to a session that just went down would. */
+  hintedSendFails = false;
+  hinted(dst: { ip: string; port: number }) {
+    return this.available && this.hints.has(`${dst.ip}:${dst.port}`);
+  }
+  connectHinted(dst: { ip: string; port: number }, src: { ip: string; port: number }, fd: number, opts: { queuedMark?: boolean } = {}) {
+    if (this.hintedSendFails) throw Object.assign(new Error("send failed"), { name: "NetdUnavailable" });
+    this.connects.push({ dst: `${dst.ip}:${dst.port}`, src: `${src.ip}:${src.port}`, fd: dupOwnFd(fd), queuedMark: Boolean(opts.queuedMark), hinted: true });
   }
   connect(dst: { ip: string; port: number }, src: { ip: string; port: number }, fd: number, opts: { queuedMark?: boolean } = {}) {
     // The real client sends the fd before it returns: keep our own copy now.
@@ -137,6 +148,41 @@ test("vsock+netd: refused, not local, unavailable, own pod IP, loopback", async 
   assert.equal(netd.connects.length, asked, "netd not asked for the pod's own addresses");
   assert.ok(stack.isLocal(parseIp("10.1.0.2")!), "the pod IP from netd's hello is local");
   for (const c of netd.connects) n.closeFd(c.fd);
+  h.cleanup();
+});
+
+test("vsock+netd: a connect to a destination netd hinted goes without waiting for netd; a send that fails takes the kernel path", async () => {
+  const { h, netd } = withNetd("10.1.0.2");
+  netd.hints.add("10.1.0.1:8080");
+  // Were netd asked and waited for, this answer would send the connection to the kernel.
+  netd.answer = "unavailable";
+  const s = await h.socket();
+  assert.deepEqual(await h.connect(s, sin("10.1.0.1", 8080)), ok());
+  assert.equal(netd.connects.length, 1);
+  const c = netd.connects[0]!;
+  assert.equal(c.hinted, true, "sent with connectHinted");
+  assert.equal(c.dst, "10.1.0.1:8080");
+  const { addr: local } = await h.getsockname(s);
+  assert.equal(c.src, `10.1.0.2:${local.readUInt16BE(2)}`);
+  assert.equal(pipe(h.task.real(s), c.fd, "to the server"), "to the server");
+  assert.equal(pipe(c.fd, h.task.real(s), "to the client"), "to the client");
+
+  // Another port of that pod is not hinted: netd is asked (and, unavailable here, the kernel connects).
+  const before = h.stack.size;
+  const other = await h.socket(2, 1 | 0o4000);
+  const out = await h.connect(other, sin("10.1.0.1", 8081));
+  assert.ok(out.kind === "errno" || out.kind === "return", JSON.stringify(out));
+  assert.equal(h.stack.size, before, "no vsocket for the unhinted port");
+  assert.equal(netd.connects.at(-1)!.hinted, undefined);
+
+  // The session went down under the hint: nothing was handed over, the kernel connects.
+  netd.hintedSendFails = true;
+  const third = await h.socket(2, 1 | 0o4000);
+  const r = await h.connect(third, sin("10.1.0.1", 8080));
+  assert.ok(r.kind === "errno" || r.kind === "return", JSON.stringify(r));
+  assert.equal(h.stack.size, before, "no vsocket when the hinted send failed");
+  assert.deepEqual(netd.reports, ["netd_unavailable", "netd_unavailable"]);
+  for (const x of netd.connects) n.closeFd(x.fd);
   h.cleanup();
 });
 
