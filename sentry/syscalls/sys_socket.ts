@@ -236,7 +236,7 @@ function deliver(stack: SocketStack, task: Task, listener: { vs: VirtualSocket; 
     takeQueuedMark(conn);
     native.setNonblock(conn.fd, (flags & SOCK_NONBLOCK) !== 0);
     // A kernel-accepted socket inherited the listener's kernel-kept options itself.
-    if (conn.kind !== "kernel") copyKernelSocketOptions(listener.dup, conn.fd);
+    if (conn.kind !== "kernel" && !conn.kernelOptsTaken) copyKernelSocketOptions(listener.dup, conn.fd);
     if (conn.kind === "local") stack.adopt(conn.fd, listener.vs, conn, conn.client);
     else if (conn.kind === "remote") stack.adopt(conn.fd, listener.vs, conn);
   } catch (e) {

@@ -526,6 +526,8 @@ export const sysSetsockopt: SocketHandler = (stack, task, args) =>
     }
     const family = vs?.family ?? kernelTcpSocket(dup);
     if (family === null) return CONTINUE;
+    // A listener's queued connections were made with the options it had then.
+    if (vs) stack.keepQueuedOptions(vs, dup);
     if (vs && argInt(args[1]) === IPPROTO_TCP && argInt(args[2]) === TCP_DEFER_ACCEPT) return setDeferAccept(vs, task, args);
     return setKernelOpt(stack, task, { family, dup, ino, listener: vs }, args);
   });

@@ -68,7 +68,7 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial(
     "setsockopt",
     sysSetsockopt,
-    `on a connection: options not emulated are checked against a scratch kernel socket (int-sized only) and recorded as Linux reads them back, without effect on the socketpair (SO_RCVBUF and SO_SNDBUF do not size it, so a small receive buffer holds no sender back; SO_RCVLOWAT holds back receives but not readiness; a client's TCP_DEFER_ACCEPT, which delays its handshake's last ACK, none); SO_ZEROCOPY is EOPNOTSUPP (a socket or listener with it set before connect keeps the kernel's TCP); TCP_NODELAY and the keep-alive knobs are answered by the addon (seccomp)${untrapped("setsockopt")}`,
+    `on a connection: options not emulated are checked against a scratch kernel socket (int-sized only) and recorded as Linux reads them back, without effect on the socketpair (SO_RCVBUF and SO_SNDBUF do not size it, so a small receive buffer holds no sender back; SO_RCVLOWAT holds back receives but not readiness; a client's TCP_DEFER_ACCEPT, which delays its handshake's last ACK, none); SO_ZEROCOPY is EOPNOTSUPP (a socket or listener with it set before connect keeps the kernel's TCP); TCP_NODELAY and the keep-alive knobs are answered by the addon (seccomp); on a listener, connections already queued keep the options they were made with, as Linux's children cloned at the handshake, but SO_KEEPALIVE, which is not trapped, reaches them if set before their accept${untrapped("setsockopt")}`,
   ),
 ];
 

@@ -46,7 +46,7 @@ import {
   type InetFamily,
 } from "./address.js";
 import { CloseWatcher } from "./closewatch.js";
-import { NetnsKernel, type KernelNet } from "./kernel.js";
+import { NetnsKernel, copyKernelSocketOptions, type KernelNet } from "./kernel.js";
 import { ListenerRegistry, PortAllocator, type Binding } from "./registry.js";
 import { AppEpolls } from "./epoll.js";
 import { ListenQueue, SockOpts, VirtualSocket, closeQuietly, smallerMssCap, type PendingConn } from "./vsocket.js";
@@ -398,6 +398,35 @@ export class SocketStack {
     const where = vs.netdListen;
     vs.netdListen = null;
     if (where && this.netd) void this.netd.unlisten(where.ip, where.port).catch(() => {});
+  }
+
+  /**
+   * An option is about to be set on `listener` (`dup`: the sentry's duplicate of it): the
+   * connections already in its queue keep the options they were made with. Linux copies the
+   * listener into a connection's socket when the handshake completes (sk_clone_lock, from
+   * tcp_check_req), not at accept, so an option set meanwhile reaches only later connections.
+   * The recorded options are copied for them, the kernel-held ones put on their ends now.
+   * SO_KEEPALIVE set on a listener is not trapped (numbers.ts UNTRAPPED_ARGS): a queued
+   * connection takes the value the listener has at its accept.
+   */
+  keepQueuedOptions(listener: VirtualSocket, dup: number): void {
+    const pending = listener.queue?.pending;
+    if (!pending?.length) return;
+    let before: SockOpts | undefined;
+    for (const conn of pending) {
+      if (conn.kind === "kernel") continue; // the kernel cloned its socket already
+      if (conn.opts === listener.opts) {
+        if (!before) {
+          before = new SockOpts();
+          before.copyFrom(listener.opts);
+        }
+        conn.opts = before;
+      }
+      if (!conn.kernelOptsTaken) {
+        copyKernelSocketOptions(dup, conn.fd);
+        conn.kernelOptsTaken = true;
+      }
+    }
   }
 
   /** A connection netd handed over for one of our listeners: queued as the next accept's result. */

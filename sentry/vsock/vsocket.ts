@@ -62,18 +62,23 @@ export class SockOpts {
   }
 }
 
-/** A connection waiting in a listener's queue, as the server will see it. */
+/**
+ * A connection waiting in a listener's queue, as the server will see it. `opts`: the options it
+ * answers once accepted, its listener's (the same object until an option is set on the listener
+ * while it waits: SocketStack.keepQueuedOptions). `kernelOptsTaken`: its end holds the listener's
+ * kernel-held options already (copyKernelSocketOptions), so the accept does not copy them again.
+ */
 export type PendingConn =
   /**
    * From a vsocket of this stack: `fd` is the server's end of the socketpair; addresses from the
    * server's side. `marked`: its QUEUED_MARK (stack.ts) still waits in `fd`.
    */
-  | { kind: "local"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; client: VirtualSocket; marked: boolean }
+  | { kind: "local"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; client: VirtualSocket; marked: boolean; kernelOptsTaken?: boolean }
   /**
    * Handed over by tsor-netd from another pod's sentry: `fd` is the server's end; addresses from
    * the server's side. `marked`: its QUEUED_MARK still waits in `fd` (netd's "queued-mark").
    */
-  | { kind: "remote"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; marked: boolean }
+  | { kind: "remote"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; marked: boolean; kernelOptsTaken?: boolean }
   /** Accepted from the listener's own kernel queue (a client outside TSoR): installed as is. */
   | { kind: "kernel"; fd: number; peer: InetAddr | null };
 
