@@ -18,6 +18,10 @@ export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
 
 export const IPPROTO_IP = 0;
+/** include/uapi/linux/in.h; setting it also sets sk_priority (ip_setsockopt: rt_tos2priority). */
+export const IP_TOS = 1;
+/** include/uapi/asm-generic/socket.h */
+export const SO_PRIORITY = 12;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_IPV6 = 41;
 

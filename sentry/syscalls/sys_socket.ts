@@ -156,7 +156,7 @@ export const sysConnect: SocketHandler = (stack, task, args) =>
     // IPv6 address IPv6 only (tcp_v6_connect): the kernel answers the other kind.
     if (bound && family === AF_INET6 && !isAny(bound.ip) && isV4Mapped(bound.ip) !== isV4Mapped(dest.ip)) return CONTINUE;
     if (!task.stillPending()) return INTERRUPTED;
-    const opts = stack.takeKernelOpts(ino);
+    const opts = stack.takeKernelOpts(ino, dup);
     if (v6only) opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, 1);
     const sock: ConnectingSocket = { family, bound, opts };
     const made = stack.connect(task, sock, dest, isNonblocking(dup));

@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 
 import { SyscallError, type Task } from "../platform/platform.js";
-import { connectedPeer, connectionTcpState, observePeer, type VirtualSocket } from "../vsock/vsocket.js";
+import { MAX_OPTION_LEN, connectedPeer, connectionTcpState, observePeer, type VirtualSocket } from "../vsock/vsocket.js";
 import { native } from "../../native/index.js";
 import type { Outcome } from "../platform/platform.js";
 import { AF_INET, v4Of, type InetFamily } from "../vsock/address.js";
@@ -19,6 +19,7 @@ import {
   AF_INET6,
   E,
   IPPROTO_IP,
+  IP_TOS,
   IPPROTO_IPV6,
   IPPROTO_TCP,
   IPV6_V6ONLY,
@@ -38,6 +39,7 @@ import {
   SO_INCOMING_CPU,
   SO_KEEPALIVE,
   SO_LINGER,
+  SO_PRIORITY,
   SO_PROTOCOL,
   SO_RCVBUF,
   SO_REUSEADDR,
@@ -84,7 +86,7 @@ import {
 import { formatSockaddr, readLen } from "./sockaddr.js";
 
 /** The most bytes an unknown option's value may have (longer values are stored truncated). */
-export const MAX_UNKNOWN_OPT_LEN = 256;
+const MAX_UNKNOWN_OPT_LEN = MAX_OPTION_LEN;
 
 function int(v: number): Buffer {
   const b = Buffer.alloc(SIZEOF_INT);
@@ -547,8 +549,15 @@ function setKernelOpt(
   const level = argInt(args[1]);
   const name = argInt(args[2]);
   const optlen = argInt(args[4]);
-  const spec = levelOf(sock.family, level)?.opts.get(name);
-  if (!spec?.set || optlen < 0) return CONTINUE;
+  const lvl = levelOf(sock.family, level);
+  const spec = lvl?.opts.get(name);
+  if (!spec) {
+    // Not emulated: the kernel runs it (its checks, the app's privileges); a connection of this
+    // socket reads the value back from it. Those it carries itself are copied anyway.
+    if (lvl && !kernelReads(level, name)) noteKernelSet(stack, sock, level, name);
+    return CONTINUE;
+  }
+  if (!spec.set || optlen < 0) return CONTINUE;
   let val: Buffer;
   try {
     val = optlen === 0 ? Buffer.alloc(0) : task.readMemory(args[3], Math.min(optlen, spec.size ?? SIZEOF_INT));
@@ -560,6 +569,14 @@ function setKernelOpt(
   if (sock.listener) sock.listener.opts.set(level, name, val);
   else stack.recordKernelOpt(sock.ino, level, name, val);
   return ret(0);
+}
+
+/** Notes an option the kernel sets on `sock` at the app's word (SocketStack.noteKernelOpt, noteListenerOpt). */
+function noteKernelSet(stack: SocketStack, sock: { ino: bigint; listener: VirtualSocket | undefined }, level: number, name: number): void {
+  const note = (l: number, n: number): void => (sock.listener ? stack.noteListenerOpt(sock.listener, l, n) : stack.noteKernelOpt(sock.ino, l, n));
+  note(level, name);
+  // ip_setsockopt(IP_TOS) sets sk_priority too (rt_tos2priority).
+  if (level === IPPROTO_IP && name === IP_TOS) note(SOL_SOCKET, SO_PRIORITY);
 }
 
 /** TCP_DEFER_ACCEPT on a listener: the kernel's, and the sentry's doorbells follow it. */

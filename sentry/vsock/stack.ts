@@ -49,7 +49,7 @@ import { CloseWatcher } from "./closewatch.js";
 import { NetnsKernel, copyKernelSocketOptions, type KernelNet } from "./kernel.js";
 import { ListenerRegistry, PortAllocator, type Binding } from "./registry.js";
 import { AppEpolls } from "./epoll.js";
-import { ListenQueue, SockOpts, VirtualSocket, closeQuietly, smallerMssCap, type PendingConn } from "./vsocket.js";
+import { KernelSetOpts, ListenQueue, MAX_OPTION_LEN, SockOpts, VirtualSocket, closeQuietly, smallerMssCap, type PendingConn } from "./vsocket.js";
 
 export { ListenerRegistry, PortAllocator, EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN } from "./registry.js";
 
@@ -311,6 +311,8 @@ export class SocketStack {
   private readonly sockets = new Map<bigint, VirtualSocket>();
   /** Options the app set on kernel TCP sockets the sentry has not taken over yet, by inode. */
   private readonly kernelOpts = new Map<bigint, SockOpts>();
+  /** Options the kernel set at the app's word on kernel sockets not taken over yet, by inode (noteKernelOpt). */
+  private readonly kernelSetOpts = new Map<bigint, KernelSetOpts>();
   /** Kernel sockets whose later connects stay the kernel's (keepWithKernel), by inode. */
   private readonly keptSockets = new Set<bigint>();
   private readonly doorbells = new Map<string, Doorbell>();
@@ -410,6 +412,7 @@ export class SocketStack {
    * connection takes the value the listener has at its accept.
    */
   keepQueuedOptions(listener: VirtualSocket, dup: number): void {
+    this.refreshListenerOpts(listener, dup); // what was set before belongs to them
     const pending = listener.queue?.pending;
     if (!pending?.length) return;
     let before: SockOpts | undefined;
@@ -509,10 +512,42 @@ export class SocketStack {
   }
 
   /** The options recorded for kernel socket `ino` (handed over: the entry goes). */
-  takeKernelOpts(ino: bigint): SockOpts {
+  takeKernelOpts(ino: bigint, dup: number): SockOpts {
     const opts = this.kernelOpts.get(ino) ?? new SockOpts();
     this.kernelOpts.delete(ino);
+    const set = this.kernelSetOpts.get(ino);
+    if (set) {
+      this.kernelSetOpts.delete(ino);
+      set.readInto(dup, opts, MAX_OPTION_LEN);
+    }
     return opts;
+  }
+
+  /**
+   * The app set an option the sentry does not emulate on kernel socket `ino` (not a listener),
+   * which the kernel runs: a connection of that socket reads it back from the socket (takeKernelOpts).
+   */
+  noteKernelOpt(ino: bigint, level: number, name: number): void {
+    let set = this.kernelSetOpts.get(ino);
+    if (!set) {
+      // Sockets closed without connecting or listening leave their entry behind, as kernelOpts.
+      if (this.kernelSetOpts.size >= 4096) this.kernelSetOpts.delete(this.kernelSetOpts.keys().next().value!);
+      set = new KernelSetOpts();
+      this.kernelSetOpts.set(ino, set);
+    }
+    set.add(level, name);
+  }
+
+  /** The same for a listener: read into its options at its next accept or option (refreshListenerOpts). */
+  noteListenerOpt(listener: VirtualSocket, level: number, name: number): void {
+    (listener.kernelSet ??= new KernelSetOpts()).add(level, name);
+  }
+
+  /** Reads what the kernel set on `listener` (`dup`) since the last time into its options, which its connections take. */
+  private refreshListenerOpts(listener: VirtualSocket, dup: number): void {
+    if (!listener.kernelSet) return;
+    listener.kernelSet.readInto(dup, listener.opts, MAX_OPTION_LEN);
+    listener.kernelSet = null;
   }
 
   /** Records the server side of a virtual connection `listener` hands out: `fd` (its end) is what the app gets. */
@@ -572,7 +607,7 @@ export class SocketStack {
     if (!local) throw new SyscallError(EADDRNOTAVAIL, "listener has no inet address");
     const vs = new VirtualSocket(ino, family, "listening");
     vs.listenedAt = at ?? null;
-    vs.opts.copyFrom(this.takeKernelOpts(ino));
+    vs.opts.copyFrom(this.takeKernelOpts(ino, dup));
     if (family === AF_INET6) vs.opts.setInt(IPPROTO_IPV6, IPV6_V6ONLY, native.getsockoptInt(dup, IPPROTO_IPV6, IPV6_V6ONLY));
     vs.opts.setInt(SOL_SOCKET, SO_REUSEPORT, native.getsockoptInt(dup, SOL_SOCKET, SO_REUSEPORT));
     vs.opts.setInt(SOL_SOCKET, SO_REUSEADDR, native.getsockoptInt(dup, SOL_SOCKET, SO_REUSEADDR));
@@ -789,6 +824,7 @@ export class SocketStack {
    * the connection goes with it). Throws the kernel's errno (EINVAL once it stopped listening).
    */
   nextConnection(listener: VirtualSocket, dup: number): PendingConn | null {
+    this.refreshListenerOpts(listener, dup);
     for (;;) {
       const got = native.acceptNow(dup);
       if (!got) break;
@@ -1413,6 +1449,7 @@ export class SocketStack {
     for (const pool of this.doorbellPool.values()) for (const fd of pool) closeQuietly(fd);
     this.doorbellPool.clear();
     this.kernelOpts.clear();
+    this.kernelSetOpts.clear();
     this.keptSockets.clear();
     this.closes?.dispose();
     this.closes = null;

@@ -62,6 +62,33 @@ export class SockOpts {
   }
 }
 
+/** The most bytes of an option's value the sentry keeps (an unknown option set, or one read back). */
+export const MAX_OPTION_LEN = 256;
+
+/**
+ * Options the kernel set at the app's word on one of its sockets (a setsockopt of an option the
+ * sentry does not emulate, let through so that the app's own privileges and Linux's checks
+ * decide): their values are read back from that socket when a connection takes them over.
+ */
+export class KernelSetOpts {
+  private readonly names = new Map<string, { level: number; name: number }>();
+
+  add(level: number, name: number): void {
+    this.names.set(`${level}/${name}`, { level, name });
+  }
+
+  /** Reads each from socket `fd` into `opts`; one the kernel does not read back (set-only) is left out. */
+  readInto(fd: number, opts: SockOpts, maxLen: number): void {
+    for (const { level, name } of this.names.values()) {
+      try {
+        opts.set(level, name, native.getsockoptBuf(fd, level, name, maxLen));
+      } catch {
+        /* set-only, or gone */
+      }
+    }
+  }
+}
+
 /**
  * A connection waiting in a listener's queue, as the server will see it. `opts`: the options it
  * answers once accepted, its listener's (the same object until an option is set on the listener
@@ -290,6 +317,11 @@ export class VirtualSocket {
   readonly timeWaits = new Map<string, { local: InetAddr; until: number }>();
   /** The close watch on the app's file (CloseWatcher), if any. */
   closeWatch: number | null = null;
+  /**
+   * A listener's options set by the kernel at the app's word since `opts` last read them
+   * (SocketStack.noteListenerOpt): read into `opts` before a connection takes them.
+   */
+  kernelSet: KernelSetOpts | null = null;
 
   constructor(
     /** The inode of the app's file: the vsocket's identity. */
