@@ -20,6 +20,11 @@ export const O_CLOEXEC = 0o2000000;
 export const IPPROTO_IP = 0;
 /** include/uapi/linux/in.h; setting it also sets sk_priority (ip_setsockopt: rt_tos2priority). */
 export const IP_TOS = 1;
+export const IP_TTL = 2;
+export const IP_MULTICAST_TTL = 33;
+/** include/uapi/linux/tcp.h */
+export const TCP_FASTOPEN = 23;
+export const TCP_QUICKACK = 12;
 /** include/uapi/asm-generic/socket.h */
 export const SO_PRIORITY = 12;
 export const IPPROTO_TCP = 6;

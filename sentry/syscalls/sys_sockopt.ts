@@ -69,6 +69,7 @@ import {
   TCP_INFO_PMTU,
   TCP_KEEPCNT,
   TCP_MAXSEG,
+  TCP_QUICKACK,
   TCP_MIN_MSS,
   TCP_WINDOW_CLAMP,
   TCP_KEEPCNT_DEFAULT,
@@ -573,6 +574,9 @@ function setKernelOpt(
 
 /** Notes an option the kernel sets on `sock` at the app's word (SocketStack.noteKernelOpt, noteListenerOpt). */
 function noteKernelSet(stack: SocketStack, sock: { ino: bigint; listener: VirtualSocket | undefined }, level: number, name: number): void {
+  // TCP_QUICKACK is the delayed-ACK state, which connect and listen start afresh
+  // (inet_csk_delack_init): a connection reads a new one's.
+  if (level === IPPROTO_TCP && name === TCP_QUICKACK) return;
   const note = (l: number, n: number): void => (sock.listener ? stack.noteListenerOpt(sock.listener, l, n) : stack.noteKernelOpt(sock.ino, l, n));
   note(level, name);
   // ip_setsockopt(IP_TOS) sets sk_priority too (rt_tos2priority).

@@ -13,9 +13,12 @@ import type { IncomingConnection, NetdClient } from "../../netstack/client.js";
 import type { Endpoint } from "../../netstack/api.js";
 import { SyscallError, type Task } from "../platform/platform.js";
 import {
+  IPPROTO_IP,
   IPPROTO_IPV6,
   IPPROTO_TCP,
   IPV6_V6ONLY,
+  IP_MULTICAST_TTL,
+  IP_TTL,
   SOL_SOCKET,
   SO_ERROR,
   SO_PASSRIGHTS,
@@ -25,6 +28,7 @@ import {
   SO_SNDBUFFORCE,
   SO_ZEROCOPY,
   TCP_DEFER_ACCEPT,
+  TCP_FASTOPEN,
   TCP_MAXSEG,
 } from "../syscalls/linux.js";
 import { decodeSockaddr, formatSockaddr } from "../syscalls/sockaddr.js";
@@ -262,6 +266,9 @@ export interface Connected {
   readonly result: 0 | typeof EINPROGRESS;
 }
 
+/** include/uapi/linux/ip.h: the TTL when net.ipv4.ip_default_ttl cannot be read. */
+const IPDEFTTL = 64;
+
 /** A connect to another pod waiting for netd's answer (connectRemote): what it made beforehand. */
 interface RemoteConnect {
   readonly sock: ConnectingSocket;
@@ -311,6 +318,7 @@ export class SocketStack {
   private readonly sockets = new Map<bigint, VirtualSocket>();
   /** Options the app set on kernel TCP sockets the sentry has not taken over yet, by inode. */
   private readonly kernelOpts = new Map<bigint, SockOpts>();
+  private ttl: number | undefined;
   /** Options the kernel set at the app's word on kernel sockets not taken over yet, by inode (noteKernelOpt). */
   private readonly kernelSetOpts = new Map<bigint, KernelSetOpts>();
   /** Kernel sockets whose later connects stay the kernel's (keepWithKernel), by inode. */
@@ -462,6 +470,18 @@ export class SocketStack {
     });
   }
 
+  /** IP_TTL of a socket that never set it in the pod's netns (net.ipv4.ip_default_ttl), once. */
+  private defaultTtl(): number {
+    if (this.ttl === undefined) {
+      try {
+        this.ttl = this.kernel?.probeBytes(AF_INET, IPPROTO_IP, IP_TTL, 4).readInt32LE(0) ?? IPDEFTTL;
+      } catch {
+        this.ttl = IPDEFTTL;
+      }
+    }
+    return this.ttl;
+  }
+
   /** How many vsockets the stack knows. */
   get size(): number {
     return this.sockets.size;
@@ -551,9 +571,15 @@ export class SocketStack {
   }
 
   /** Records the server side of a virtual connection `listener` hands out: `fd` (its end) is what the app gets. */
-  adopt(fd: number, listener: VirtualSocket, conn: { local: InetAddr; peer: InetAddr; opts: SockOpts }, client?: VirtualSocket): VirtualSocket {
+  adopt(fd: number, listener: VirtualSocket, conn: { local: InetAddr; peer: InetAddr; opts: SockOpts; synTtl?: number }, client?: VirtualSocket): VirtualSocket {
     const vs = new VirtualSocket(native.fstatIno(fd).ino, listener.family, "connected");
     vs.opts.copyFrom(conn.opts);
+    // What a child does not take from its listener: its TCP Fast Open queue and TCP_DEFER_ACCEPT
+    // are the listener's own (inet_csk_clone_lock starts the child's accept queue empty), and an
+    // IPv4 child's IP_MULTICAST_TTL is the TTL its SYN came with (tcp_v4_syn_recv_sock).
+    vs.opts.delete(IPPROTO_TCP, TCP_FASTOPEN);
+    vs.opts.delete(IPPROTO_TCP, TCP_DEFER_ACCEPT);
+    if (v4Of(conn.peer.ip)) vs.opts.setInt(IPPROTO_IP, IP_MULTICAST_TTL, conn.synTtl ?? this.defaultTtl());
     vs.local = conn.local;
     vs.peer = conn.peer;
     vs.acceptedFrom = listener;
@@ -927,6 +953,7 @@ export class SocketStack {
       opts: listener.opts,
       client: vs,
       marked: true,
+      synTtl: sock.opts.get(IPPROTO_IP, IP_TTL)?.readInt32LE(0),
     });
     if (!queued) {
       // The app closed that listener: the kernel answers (ECONNREFUSED, or whoever listens now).

@@ -60,6 +60,10 @@ export class SockOpts {
   copyFrom(other: SockOpts): void {
     for (const o of other.all()) this.set(o.level, o.name, o.value);
   }
+
+  delete(level: number, name: number): void {
+    this.values.delete(`${level}/${name}`);
+  }
 }
 
 /** The most bytes of an option's value the sentry keeps (an unknown option set, or one read back). */
@@ -100,7 +104,7 @@ export type PendingConn =
    * From a vsocket of this stack: `fd` is the server's end of the socketpair; addresses from the
    * server's side. `marked`: its QUEUED_MARK (stack.ts) still waits in `fd`.
    */
-  | { kind: "local"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; client: VirtualSocket; marked: boolean; kernelOptsTaken?: boolean }
+  | { kind: "local"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; client: VirtualSocket; marked: boolean; kernelOptsTaken?: boolean; synTtl?: number }
   /**
    * Handed over by tsor-netd from another pod's sentry: `fd` is the server's end; addresses from
    * the server's side. `marked`: its QUEUED_MARK still waits in `fd` (netd's "queued-mark").
