@@ -42,7 +42,7 @@ const ENTRIES: readonly SyscallEntry[] = [
   partial(
     "listen",
     sysListen,
-    "a new virtual connection shows on the listener (epoll/poll/select) a moment after its connect returned (its doorbell is rung after the answer), so a client outside TSoR connecting just then may be accepted first; a listener stopped by shutdown(SHUT_RD) is the kernel's alone: listen again does not see the connections it served (Linux: EADDRINUSE while they live), and the port they share with it is held by its socket until its close, so a connect of its own that moves its bind frees the port (Linux: they keep it); the backlog counts virtual connections and the kernel's queue its own clients apart (a full queue of both takes one more of each)",
+    "a new virtual connection shows on the listener (epoll/poll/select) a moment after its connect returned (its doorbell is rung after the answer), or with TCP_DEFER_ACCEPT a moment after the client's first bytes (the sentry sees them arrive; Linux queues the connection within the client's send over loopback), so a client outside TSoR connecting just then may be accepted first; a listener stopped by shutdown(SHUT_RD) is the kernel's alone: listen again does not see the connections it served (Linux: EADDRINUSE while they live), and the port they share with it is held by its socket until its close, so a connect of its own that moves its bind frees the port (Linux: they keep it); the backlog counts virtual connections and the kernel's queue its own clients apart (a full queue of both takes one more of each)",
   ),
   supported("accept", sysAccept),
   supported("accept4", sysAccept4),
