@@ -22,6 +22,14 @@ export const IPPROTO_IP = 0;
 export const IP_TOS = 1;
 export const IP_TTL = 2;
 export const IP_MULTICAST_TTL = 33;
+/** include/uapi/linux/in6.h */
+export const IPV6_UNICAST_HOPS = 16;
+export const IPV6_MULTICAST_IF = 17;
+export const IPV6_MULTICAST_HOPS = 18;
+export const IPV6_2292PKTINFO = 2;
+export const IPV6_2292HOPLIMIT = 8;
+export const IPV6_RECVPKTINFO = 49;
+export const IPV6_RECVHOPLIMIT = 51;
 /** include/uapi/linux/tcp.h */
 export const TCP_FASTOPEN = 23;
 export const TCP_QUICKACK = 12;

@@ -19,6 +19,13 @@ import {
   IPV6_V6ONLY,
   IP_MULTICAST_TTL,
   IP_TTL,
+  IPV6_2292HOPLIMIT,
+  IPV6_2292PKTINFO,
+  IPV6_MULTICAST_HOPS,
+  IPV6_MULTICAST_IF,
+  IPV6_RECVHOPLIMIT,
+  IPV6_RECVPKTINFO,
+  IPV6_UNICAST_HOPS,
   SOL_SOCKET,
   SO_ERROR,
   SO_PASSRIGHTS,
@@ -266,8 +273,10 @@ export interface Connected {
   readonly result: 0 | typeof EINPROGRESS;
 }
 
-/** include/uapi/linux/ip.h: the TTL when net.ipv4.ip_default_ttl cannot be read. */
+/** include/uapi/linux/ip.h: the TTL when the netns's default cannot be read. */
 const IPDEFTTL = 64;
+/** The loopback device's ifindex in every network namespace (net/core/dev.c: registered first). */
+const LOOPBACK_IFINDEX = 1;
 
 /** A connect to another pod waiting for netd's answer (connectRemote): what it made beforehand. */
 interface RemoteConnect {
@@ -318,7 +327,7 @@ export class SocketStack {
   private readonly sockets = new Map<bigint, VirtualSocket>();
   /** Options the app set on kernel TCP sockets the sentry has not taken over yet, by inode. */
   private readonly kernelOpts = new Map<bigint, SockOpts>();
-  private ttl: number | undefined;
+  private readonly hops = new Map<InetFamily, number>();
   /** Options the kernel set at the app's word on kernel sockets not taken over yet, by inode (noteKernelOpt). */
   private readonly kernelSetOpts = new Map<bigint, KernelSetOpts>();
   /** Kernel sockets whose later connects stay the kernel's (keepWithKernel), by inode. */
@@ -470,16 +479,22 @@ export class SocketStack {
     });
   }
 
-  /** IP_TTL of a socket that never set it in the pod's netns (net.ipv4.ip_default_ttl), once. */
-  private defaultTtl(): number {
-    if (this.ttl === undefined) {
+  /**
+   * The TTL (IPv4) or hop limit (IPv6) of a socket that never set one in the pod's netns
+   * (net.ipv4.ip_default_ttl, net.ipv6.conf.default.hop_limit), read once from a fresh socket.
+   */
+  private defaultHops(family: InetFamily): number {
+    let hops = this.hops.get(family);
+    if (hops === undefined) {
       try {
-        this.ttl = this.kernel?.probeBytes(AF_INET, IPPROTO_IP, IP_TTL, 4).readInt32LE(0) ?? IPDEFTTL;
+        const [level, name] = family === AF_INET ? [IPPROTO_IP, IP_TTL] : [IPPROTO_IPV6, IPV6_UNICAST_HOPS];
+        hops = this.kernel?.probeBytes(family, level, name, 4).readInt32LE(0) ?? IPDEFTTL;
       } catch {
-        this.ttl = IPDEFTTL;
+        hops = IPDEFTTL;
       }
+      this.hops.set(family, hops);
     }
-    return this.ttl;
+    return hops;
   }
 
   /** How many vsockets the stack knows. */
@@ -571,15 +586,23 @@ export class SocketStack {
   }
 
   /** Records the server side of a virtual connection `listener` hands out: `fd` (its end) is what the app gets. */
-  adopt(fd: number, listener: VirtualSocket, conn: { local: InetAddr; peer: InetAddr; opts: SockOpts; synTtl?: number }, client?: VirtualSocket): VirtualSocket {
+  adopt(fd: number, listener: VirtualSocket, conn: { local: InetAddr; peer: InetAddr; opts: SockOpts; synHops?: number }, client?: VirtualSocket): VirtualSocket {
     const vs = new VirtualSocket(native.fstatIno(fd).ino, listener.family, "connected");
     vs.opts.copyFrom(conn.opts);
     // What a child does not take from its listener: its TCP Fast Open queue and TCP_DEFER_ACCEPT
-    // are the listener's own (inet_csk_clone_lock starts the child's accept queue empty), and an
-    // IPv4 child's IP_MULTICAST_TTL is the TTL its SYN came with (tcp_v4_syn_recv_sock).
+    // are the listener's own (inet_csk_clone_lock starts the child's accept queue empty), and
+    // its multicast TTL or hop limit is the one its SYN came with, its multicast interface the
+    // one the SYN came in on (tcp_v4_syn_recv_sock; tcp_v6_syn_recv_sock, for a v4-mapped peer
+    // too): loopback's for a connection inside the pod, not known here for one from another pod.
     vs.opts.delete(IPPROTO_TCP, TCP_FASTOPEN);
     vs.opts.delete(IPPROTO_TCP, TCP_DEFER_ACCEPT);
-    if (v4Of(conn.peer.ip)) vs.opts.setInt(IPPROTO_IP, IP_MULTICAST_TTL, conn.synTtl ?? this.defaultTtl());
+    const v4 = v4Of(conn.peer.ip) !== null;
+    const hops = conn.synHops ?? this.defaultHops(v4 ? AF_INET : AF_INET6);
+    if (v4) vs.opts.setInt(IPPROTO_IP, IP_MULTICAST_TTL, hops);
+    if (listener.family === AF_INET6) {
+      vs.opts.setInt(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, hops);
+      if (client) vs.opts.setInt(IPPROTO_IPV6, IPV6_MULTICAST_IF, LOOPBACK_IFINDEX);
+    }
     vs.local = conn.local;
     vs.peer = conn.peer;
     vs.acceptedFrom = listener;
@@ -945,6 +968,7 @@ export class SocketStack {
     }
     vs.queuedAt = listener;
     vs.mssCap = smallerMssCap(sock.opts.getInt(IPPROTO_TCP, TCP_MAXSEG, 0), listener.opts.getInt(IPPROTO_TCP, TCP_MAXSEG, 0));
+    if (!dest4) this.tookSynAck(vs, listener);
     const queued = this.incoming(listener, {
       kind: "local",
       fd: serverEnd,
@@ -953,7 +977,8 @@ export class SocketStack {
       opts: listener.opts,
       client: vs,
       marked: true,
-      synTtl: sock.opts.get(IPPROTO_IP, IP_TTL)?.readInt32LE(0),
+      // The TTL or hop limit its SYN had: the client's own if it set one before connecting.
+      synHops: (dest4 ? sock.opts.get(IPPROTO_IP, IP_TTL) : sock.opts.get(IPPROTO_IPV6, IPV6_UNICAST_HOPS))?.readInt32LE(0),
     });
     if (!queued) {
       // The app closed that listener: the kernel answers (ECONNREFUSED, or whoever listens now).
@@ -1023,6 +1048,19 @@ export class SocketStack {
     }
     if (!task.stillPending()) this.log.debug({ dest: addrText(c.dest) }, "vsock: connect interrupted after the hand-over");
     return this.remoteConnection(c.appEnd, c.sock, c.nonblock, c.src, c.from.port, c.dest);
+  }
+
+  /**
+   * An IPv6 client that asked for packet info or hop limits (IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT or
+   * their RFC 2292 forms) keeps the interface and hop limit of the last segment it received as its
+   * multicast ones (tcp_v6_do_rcv's pktoptions): after connect, the server's SYN-ACK over loopback.
+   */
+  private tookSynAck(client: VirtualSocket, listener: VirtualSocket): void {
+    const on = (name: number): boolean => client.opts.getInt(IPPROTO_IPV6, name, 0) !== 0;
+    if (on(IPV6_RECVPKTINFO) || on(IPV6_2292PKTINFO)) client.opts.setInt(IPPROTO_IPV6, IPV6_MULTICAST_IF, LOOPBACK_IFINDEX);
+    if (on(IPV6_RECVHOPLIMIT) || on(IPV6_2292HOPLIMIT)) {
+      client.opts.setInt(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, listener.opts.get(IPPROTO_IPV6, IPV6_UNICAST_HOPS)?.readInt32LE(0) ?? this.defaultHops(AF_INET6));
+    }
   }
 
   /** The client's side of a connection handed to another pod. */

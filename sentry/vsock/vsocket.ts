@@ -104,7 +104,7 @@ export type PendingConn =
    * From a vsocket of this stack: `fd` is the server's end of the socketpair; addresses from the
    * server's side. `marked`: its QUEUED_MARK (stack.ts) still waits in `fd`.
    */
-  | { kind: "local"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; client: VirtualSocket; marked: boolean; kernelOptsTaken?: boolean; synTtl?: number }
+  | { kind: "local"; fd: number; local: InetAddr; peer: InetAddr; opts: SockOpts; client: VirtualSocket; marked: boolean; kernelOptsTaken?: boolean; synHops?: number }
   /**
    * Handed over by tsor-netd from another pod's sentry: `fd` is the server's end; addresses from
    * the server's side. `marked`: its QUEUED_MARK still waits in `fd` (netd's "queued-mark").
