@@ -252,6 +252,18 @@ static int getint(int fd, int level, int opt) {
   return v;
 }
 
+/* An int sockopt's value as text, or its errno's name (for tables of options; 4 results live at once). */
+static const char *optstr(int fd, int level, int opt) {
+  static char buf[4][32];
+  static int k;
+  k = (k + 1) % 4;
+  int v = 0;
+  socklen_t len = sizeof v;
+  if (getsockopt(fd, level, opt, &v, &len) < 0) snprintf(buf[k], sizeof buf[k], "%s", errname(errno));
+  else snprintf(buf[k], sizeof buf[k], "%d", v);
+  return buf[k];
+}
+
 /* Prints `label -> value` for an int sockopt, or the errno. */
 static void show_opt(const char *label, int fd, int level, int opt) {
   int v = -1;

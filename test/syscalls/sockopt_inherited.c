@@ -24,12 +24,6 @@ static struct o opts[] = {
   {IPPROTO_IP, 51, 0x7fff0400, "IP_LOCAL_PORT_RANGE"},
 };
 #define N (int)(sizeof opts / sizeof opts[0])
-static const char *g(int fd, int level, int name) {
-  static char buf[4][32]; static int k; k = (k + 1) % 4;
-  int v = 0; socklen_t len = sizeof v;
-  if (getsockopt(fd, level, name, &v, &len) < 0) snprintf(buf[k], 32, "%s", errname(errno)); else snprintf(buf[k], 32, "%d", v);
-  return buf[k];
-}
 int main(void) {
   int l = MUST(socket(AF_INET, SOCK_STREAM, 0));
   int c = MUST(socket(AF_INET, SOCK_STREAM, 0));
@@ -43,7 +37,7 @@ int main(void) {
   show_connect("connect", c, "127.0.0.1", 20825);
   int s = SHOWFD("accept", accept(l, NULL, NULL));
   for (int i = 0; i < N; i++) {
-    SAY("%s: listener %s accepted %s client %s\n", opts[i].n, g(l, opts[i].level, opts[i].name), g(s, opts[i].level, opts[i].name), g(c, opts[i].level, opts[i].name));
+    SAY("%s: listener %s accepted %s client %s\n", opts[i].n, optstr(l, opts[i].level, opts[i].name), optstr(s, opts[i].level, opts[i].name), optstr(c, opts[i].level, opts[i].name));
   }
   return 0;
 }

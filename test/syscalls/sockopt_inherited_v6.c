@@ -17,12 +17,6 @@ static struct o opts[] = {
   {IPPROTO_IP, IP_TOS, 0x20, "IP_TOS"}, {IPPROTO_IP, IP_TTL, 9, "IP_TTL"}, {IPPROTO_IP, IP_MULTICAST_TTL, 5, "IP_MULTICAST_TTL"},
 };
 #define N (int)(sizeof opts / sizeof opts[0])
-static const char *g(int fd, int level, int name) {
-  static char buf[4][32]; static int k; k = (k + 1) % 4;
-  int v = 0; socklen_t len = sizeof v;
-  if (getsockopt(fd, level, name, &v, &len) < 0) snprintf(buf[k], 32, "%s", errname(errno)); else snprintf(buf[k], 32, "%d", v);
-  return buf[k];
-}
 static void run(const char *lip, const char *cip, int port, int setopts) {
   int l = MUST(socket(AF_INET6, SOCK_STREAM, 0));
   int c = MUST(socket(family_of(cip), SOCK_STREAM, 0));
@@ -35,7 +29,7 @@ static void run(const char *lip, const char *cip, int port, int setopts) {
   MUST(listen(l, 8));
   show_connect("connect", c, cip, port);
   int s = SHOWFD("accept", accept(l, NULL, NULL));
-  for (int i = 0; i < N; i++) SAY("%s: listener %s accepted %s client %s\n", opts[i].n, g(l, opts[i].level, opts[i].name), g(s, opts[i].level, opts[i].name), g(c, opts[i].level, opts[i].name));
+  for (int i = 0; i < N; i++) SAY("%s: listener %s accepted %s client %s\n", opts[i].n, optstr(l, opts[i].level, opts[i].name), optstr(s, opts[i].level, opts[i].name), optstr(c, opts[i].level, opts[i].name));
   close(s); close(c); close(l);
 }
 int main(void) {
