@@ -221,8 +221,9 @@ export interface NativeBinding {
   recvNow(sock: number, maxData: number): Buffer | null;
   /**
    * recv(MSG_TRUNC) as TCP does it, on a stream socket that would copy (a connection's end): up
-   * to `maxBytes` of what waits now consumed unseen (or with `peek` only counted), 0 at EOF (or
-   * for maxBytes 0 with data waiting), -1 if nothing waits. Never blocks.
+   * to `maxBytes` of what waits now consumed unseen (or with `peek` only counted, from SO_PEEK_OFF
+   * on if set, which moves past them), 0 at EOF (or for maxBytes 0 with data waiting), -1 if
+   * nothing waits. Never blocks.
    */
   discardNow(sock: number, maxBytes: number, peek?: boolean): number;
   /** One send(MSG_DONTWAIT | MSG_NOSIGNAL) now, on this thread: bytes sent, or -1 if the buffer is full (EAGAIN). */

@@ -255,7 +255,8 @@ Napi::Value RecvNow(const Napi::CallbackInfo& info) {
 // discardNow(sock, maxBytes, peek): what recv(MSG_TRUNC) does on a TCP socket, on a stream
 // socket that would copy instead (a connection's socketpair end): consumes up to maxBytes of
 // what waits now without handing them to anyone and returns how many; with `peek`, counts them
-// (at most maxBytes) and leaves them queued (SIOCINQ, unix_inq_len). 0 at EOF (or for maxBytes
+// (at most maxBytes, from the SO_PEEK_OFF offset if set, which then moves past them) and leaves
+// them queued (SIOCINQ, unix_inq_len). 0 at EOF (or for maxBytes
 // 0 with data waiting), -1 if nothing waits (EAGAIN). Never blocks. An error after some bytes
 // went is left for the next call, as tcp_recvmsg returns what it copied first.
 Napi::Value DiscardNow(const Napi::CallbackInfo& info) {
@@ -271,6 +272,12 @@ Napi::Value DiscardNow(const Napi::CallbackInfo& info) {
     return n;
   };
   if (peek || maxBytes == 0) {
+    // With SO_PEEK_OFF set, a peek starts at the offset and moves it past what it saw, as TCP's
+    // does (tcp_recvmsg_locked: peek_seq, sk_peek_offset_fwd): the probe below moved it by one,
+    // so it is set to where TCP leaves it. -1: not set (peeks start at the first unread byte).
+    int off = -1;
+    socklen_t offLen = sizeof off;
+    if (getsockopt(sock, SOL_SOCKET, SO_PEEK_OFF, &off, &offLen) != 0) off = -1;
     char probe;
     ssize_t n = recvRetry(&probe, 1, MSG_PEEK);
     if (n < 0) {
@@ -278,13 +285,22 @@ Napi::Value DiscardNow(const Napi::CallbackInfo& info) {
       ThrowErrno(env, "recv", errno);
       return env.Undefined();
     }
-    if (n == 0 || maxBytes == 0) return Napi::Number::New(env, 0);
+    auto setPeekOff = [&](int64_t to) {
+      int v = static_cast<int>(to);
+      if (setsockopt(sock, SOL_SOCKET, SO_PEEK_OFF, &v, sizeof v) != 0) ThrowErrno(env, "setsockopt(SO_PEEK_OFF)", errno);
+    };
+    if (n == 0 || maxBytes == 0) {
+      if (n > 0 && off >= 0) setPeekOff(off);  // len 0: nothing seen, nothing moves
+      return Napi::Number::New(env, 0);
+    }
     int queued = 0;
     if (ioctl(sock, FIONREAD, &queued) != 0) {
       ThrowErrno(env, "ioctl(FIONREAD)", errno);
       return env.Undefined();
     }
-    return Napi::Number::New(env, static_cast<double>(std::min<int64_t>(maxBytes, std::max(queued, 1))));
+    int64_t seen = std::min<int64_t>(maxBytes, std::max<int64_t>(off >= 0 ? queued - off : queued, 1));
+    if (off >= 0) setPeekOff(off + seen);
+    return Napi::Number::New(env, static_cast<double>(seen));
   }
   static char scratch[64 * 1024];  // JS thread only: contents never read
   int64_t total = 0;
