@@ -86,9 +86,6 @@ import {
 } from "./linux.js";
 import { formatSockaddr, readLen } from "./sockaddr.js";
 
-/** The most bytes an unknown option's value may have (longer values are stored truncated). */
-const MAX_UNKNOWN_OPT_LEN = MAX_OPTION_LEN;
-
 function int(v: number): Buffer {
   const b = Buffer.alloc(SIZEOF_INT);
   b.writeInt32LE(v, 0);
@@ -509,7 +506,7 @@ export const sysGetsockopt: SocketHandler = (stack, task, args) => {
     // 16-byte name, an unbound SO_BINDTODEVICE's none, 4 for an int) come with it.
     else if (stack.kernel) {
       const kernel = stack.kernel;
-      data = asApp(() => kernel.probeBytes(vs.family, level, name, Math.min(Math.max(len, 0), MAX_UNKNOWN_OPT_LEN)));
+      data = asApp(() => kernel.probeBytes(vs.family, level, name, Math.min(Math.max(len, 0), MAX_OPTION_LEN)));
     }
     else return { kind: "errno", errno: E.ENOPROTOOPT };
   }
@@ -616,7 +613,7 @@ function setConnectionOpt(stack: SocketStack, task: Task, vs: VirtualSocket, dup
     // sk_setsockopt and do_tcp_setsockopt check optlen before looking at the option.
     const min = level === SOL_SOCKET || level === IPPROTO_TCP ? SIZEOF_INT : 0;
     if (optlen < min) return { kind: "errno", errno: E.EINVAL };
-    val = optlen === 0 ? Buffer.alloc(0) : task.readMemory(optval, Math.min(optlen, MAX_UNKNOWN_OPT_LEN));
+    val = optlen === 0 ? Buffer.alloc(0) : task.readMemory(optval, Math.min(optlen, MAX_OPTION_LEN));
   }
   if (!task.stillPending()) return INTERRUPTED;
   // An option not emulated is recorded as Linux reads it back after taking it.

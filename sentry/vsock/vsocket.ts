@@ -98,6 +98,7 @@ export class KernelSetOpts {
  * answers once accepted, its listener's (the same object until an option is set on the listener
  * while it waits: SocketStack.keepQueuedOptions). `kernelOptsTaken`: its end holds the listener's
  * kernel-held options already (copyKernelSocketOptions), so the accept does not copy them again.
+ * `synHops`: the TTL or hop limit its client set before connecting, which its SYN carried.
  */
 export type PendingConn =
   /**
