@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 
 import { SyscallError, type Task } from "../platform/platform.js";
-import { MAX_OPTION_LEN, connectedPeer, connectionTcpState, observePeer, type VirtualSocket } from "../vsock/vsocket.js";
+import { MAX_OPTION_LEN, connectedPeer, connectionTcpState, observePeer, peerReset, type VirtualSocket } from "../vsock/vsocket.js";
 import { native } from "../../native/index.js";
 import type { Outcome } from "../platform/platform.js";
 import { AF_INET, v4Of, type InetFamily } from "../vsock/address.js";
@@ -360,14 +360,19 @@ const TCP_OPTS = new Map<number, OptSpec>([
     },
   ],
   [TCP_INFO, readOnly(tcpInfo)],
-  // tcp_set_window_clamp: 0 only while TCP_CLOSE (EINVAL on a connection), else at least
-  // SOCK_MIN_RCVBUF / 2; unset, what a loopback connection has (its advertised window bound).
+  // tcp_set_window_clamp: 0 only while TCP_CLOSE (EINVAL on a live connection; a reset one, or
+  // one past both FINs, is CLOSE), else at least SOCK_MIN_RCVBUF / 2; unset, what a loopback
+  // connection has (its advertised window bound).
   [
     TCP_WINDOW_CLAMP,
     {
-      get: (vs, _len, kernel) => int(vs.opts.getInt(IPPROTO_TCP, TCP_WINDOW_CLAMP, 0) || (connectionSide(vs, kernel)?.windowClamp ?? 0)),
+      get: (vs, _len, kernel) => {
+        const set = vs.opts.get(IPPROTO_TCP, TCP_WINDOW_CLAMP);
+        return int(set ? set.readInt32LE(0) : (connectionSide(vs, kernel)?.windowClamp ?? 0));
+      },
       set: (vs, val) => {
         const v = val.readInt32LE(0);
+        if (v === 0 && (connectionTcpState(vs) === "CLOSE" || peerReset(vs))) return vs.opts.setInt(IPPROTO_TCP, TCP_WINDOW_CLAMP, 0);
         if (v === 0) throw new SyscallError(E.EINVAL, "TCP_WINDOW_CLAMP 0 on a connection");
         vs.opts.setInt(IPPROTO_TCP, TCP_WINDOW_CLAMP, v < SOCK_MIN_RCVBUF / 2 ? SOCK_MIN_RCVBUF / 2 : v);
       },
@@ -616,6 +621,8 @@ function setConnectionOpt(stack: SocketStack, task: Task, vs: VirtualSocket, dup
     val = optlen === 0 ? Buffer.alloc(0) : task.readMemory(optval, Math.min(optlen, MAX_OPTION_LEN));
   }
   if (!task.stillPending()) return INTERRUPTED;
+  // The peer's close or reset as its end shows it now (a CLOSE connection takes what a live one refuses).
+  observePeer(vs, dup);
   // An option not emulated is recorded as Linux reads it back after taking it.
   if (!spec && stack.kernel && val.length === SIZEOF_INT) val = stack.kernel.probeOption(vs.family, level, name, val.readInt32LE(0)) ?? val;
   if (spec) spec.set!(vs, val);
