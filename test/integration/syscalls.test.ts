@@ -56,7 +56,7 @@ const KNOWN_DIVERGENCES: Record<string, string> = {
   shutdown_rd_peer_send:
     "after the peer's shutdown(SHUT_RD), a send fails EPIPE (TCP takes the bytes, acknowledges and drops them). unix_shutdown shuts the peer's sending side together with this end's receiving side, and the end must show RCV_SHUTDOWN itself (its reads see EOF at once), which no other call sets",
   write_after_peer_close:
-    "the first write after the peer closed fails EPIPE at once (TCP: it succeeds, the peer answers with a reset). unix_release_sock shuts the survivor's both directions when the peer's last reference goes; keeping the peer's end open until the survivor writes would need the app's file reference count, which Linux does not expose (close/exit/exec/SCM_RIGHTS would all have to be tracked)",
+    "the first write after the peer closed fails EPIPE at once (TCP: it succeeds, the peer answers with a reset), and poll shows POLLHUP beside the peer's FIN (TCP: POLLIN and POLLRDHUP only, the sending side still open). unix_release_sock shuts the survivor's both directions when the peer's last reference goes; keeping the peer's end open until the survivor writes would need the app's file reference count, which Linux does not expose (close/exit/exec/SCM_RIGHTS would all have to be tracked)",
 };
 
 /** Why a platform cannot run at all (its programs are then skipped), from its probe test. */
