@@ -37,6 +37,7 @@ import {
   TCP_DEFER_ACCEPT,
   TCP_FASTOPEN,
   TCP_MAXSEG,
+  TCP_WINDOW_CLAMP,
 } from "../syscalls/linux.js";
 import { decodeSockaddr, formatSockaddr } from "../syscalls/sockaddr.js";
 import {
@@ -271,6 +272,15 @@ export interface Connected {
   readonly appEnd: number;
   readonly vs: VirtualSocket;
   readonly result: 0 | typeof EINPROGRESS;
+}
+
+/**
+ * A TCP_WINDOW_CLAMP of 0 set while the socket was TCP_CLOSE (before connect or listen) does not
+ * outlive the handshake: tcp_connect_init and tcp_openreq_init_rwin take the route's clamp then,
+ * so the connection reads a fresh one's (sys_sockopt.ts), not 0.
+ */
+function dropZeroWindowClamp(opts: SockOpts): void {
+  if (opts.getInt(IPPROTO_TCP, TCP_WINDOW_CLAMP, -1) === 0) opts.delete(IPPROTO_TCP, TCP_WINDOW_CLAMP);
 }
 
 /** include/uapi/linux/ip.h: the TTL when the netns's default cannot be read. */
@@ -596,6 +606,7 @@ export class SocketStack {
     // too): loopback's for a connection inside the pod, not known here for one from another pod.
     vs.opts.delete(IPPROTO_TCP, TCP_FASTOPEN);
     vs.opts.delete(IPPROTO_TCP, TCP_DEFER_ACCEPT);
+    dropZeroWindowClamp(vs.opts);
     const v4 = v4Of(conn.peer.ip) !== null;
     const hops = conn.synHops ?? this.defaultHops(v4 ? AF_INET : AF_INET6);
     if (v4) vs.opts.setInt(IPPROTO_IP, IP_MULTICAST_TTL, hops);
@@ -1088,6 +1099,7 @@ export class SocketStack {
     if (nonblock) native.setNonblock(appEnd, true);
     const vs = new VirtualSocket(native.fstatIno(appEnd).ino, sock.family, nonblock ? "connecting" : "connected");
     vs.opts.copyFrom(sock.opts);
+    dropZeroWindowClamp(vs.opts);
     vs.local = inFamily(sock.family, src, srcPort);
     vs.peer = { ...inFamily(sock.family, v4Of(dest.ip) ?? dest.ip, dest.port), flowinfo: dest.flowinfo, scopeId: dest.scopeId };
     this.addConnection(vs, appEnd);

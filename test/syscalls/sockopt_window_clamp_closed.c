@@ -1,6 +1,7 @@
 /* TCP_WINDOW_CLAMP 0 is refused on a live connection but taken once it is TCP_CLOSE
  * (tcp_set_window_clamp): after a reset (its listener closed with it queued) and after both FINs;
- * then it reads 0. */
+ * then it reads 0. Taken before connect or listen, it does not outlive the handshake: the
+ * connection and the accepted socket read the route's clamp. */
 #include "common.h"
 static void try_zero(const char *label, int fd) {
   char l[96];
@@ -10,6 +11,21 @@ static void try_zero(const char *label, int fd) {
   show_opt(l, fd, IPPROTO_TCP, TCP_WINDOW_CLAMP);
 }
 int main(void) {
+  int l0 = MUST(socket(AF_INET, SOCK_STREAM, 0));
+  SHOW("listener TCP_WINDOW_CLAMP 0 (before listen)", setint(l0, IPPROTO_TCP, TCP_WINDOW_CLAMP, 0));
+  show_bind("bind", l0, "127.0.0.1", 20845);
+  MUST(listen(l0, 4));
+  int c0 = MUST(socket(AF_INET, SOCK_STREAM, 0));
+  SHOW("client TCP_WINDOW_CLAMP 0 (before connect)", setint(c0, IPPROTO_TCP, TCP_WINDOW_CLAMP, 0));
+  show_opt("client TCP_WINDOW_CLAMP before connect", c0, IPPROTO_TCP, TCP_WINDOW_CLAMP);
+  show_connect("connect", c0, "127.0.0.1", 20845);
+  int s0 = SHOWFD("accept", accept(l0, NULL, NULL));
+  show_opt("client TCP_WINDOW_CLAMP", c0, IPPROTO_TCP, TCP_WINDOW_CLAMP);
+  show_opt("accepted TCP_WINDOW_CLAMP", s0, IPPROTO_TCP, TCP_WINDOW_CLAMP);
+  close(s0);
+  close(c0);
+  close(l0);
+
   int l = tcp_listen("127.0.0.1", 20839, 4);
   int c = tcp_connect("127.0.0.1", 20839);
   sleep_ms(20);
