@@ -22,19 +22,6 @@ export const IPPROTO_IP = 0;
 export const IP_TOS = 1;
 export const IP_TTL = 2;
 export const IP_MULTICAST_TTL = 33;
-/** include/uapi/linux/in6.h */
-export const IPV6_UNICAST_HOPS = 16;
-export const IPV6_MULTICAST_IF = 17;
-export const IPV6_MULTICAST_HOPS = 18;
-export const IPV6_2292PKTINFO = 2;
-export const IPV6_2292HOPLIMIT = 8;
-export const IPV6_RECVPKTINFO = 49;
-export const IPV6_RECVHOPLIMIT = 51;
-/** include/uapi/linux/tcp.h */
-export const TCP_FASTOPEN = 23;
-export const TCP_QUICKACK = 12;
-/** include/uapi/asm-generic/socket.h */
-export const SO_PRIORITY = 12;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_IPV6 = 41;
 
@@ -76,6 +63,8 @@ export const SO_RCVLOWAT = 18;
 export const SO_PEEK_OFF = 42;
 /** The CPU that last took the socket's packets (sk_incoming_cpu), -1 for none yet. */
 export const SO_INCOMING_CPU = 49;
+/** Setting IP_TOS sets it too (ip_setsockopt: rt_tos2priority). */
+export const SO_PRIORITY = 12;
 
 export const TCP_NODELAY = 1;
 /** include/uapi/linux/tcp.h: never send partial frames. */
@@ -90,8 +79,17 @@ export const MAX_TCP_WINDOW = 32767;
 export const TCP_DEFER_ACCEPT = 9;
 export const TCP_INFO = 11;
 export const TCP_WINDOW_CLAMP = 10;
+export const TCP_QUICKACK = 12;
+export const TCP_FASTOPEN = 23;
 
 export const IPV6_V6ONLY = 26;
+export const IPV6_UNICAST_HOPS = 16;
+export const IPV6_MULTICAST_IF = 17;
+export const IPV6_MULTICAST_HOPS = 18;
+export const IPV6_2292PKTINFO = 2;
+export const IPV6_2292HOPLIMIT = 8;
+export const IPV6_RECVPKTINFO = 49;
+export const IPV6_RECVHOPLIMIT = 51;
 
 /** include/net/tcp_states.h */
 export const TCP_ESTABLISHED = 1;
