@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -270,6 +271,24 @@ static void show_opt(const char *label, int fd, int level, int opt) {
   socklen_t len = sizeof v;
   if (getsockopt(fd, level, opt, &v, &len) < 0) printf("%s -> -1 %s\n", label, errname(errno));
   else printf("%s -> %d (optlen %u)\n", label, v, (unsigned)len);
+}
+
+/* show_opt with a printf-style label. */
+static void show_optf(int fd, int level, int opt, const char *fmt, ...) {
+  char label[192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(label, sizeof label, fmt, ap);
+  va_end(ap);
+  show_opt(label, fd, level, opt);
+}
+
+/* Prints `label -> sec.usec` for a struct timeval sockopt (SO_RCVTIMEO, SO_SNDTIMEO), or the errno. */
+static void show_timeo(const char *label, int fd, int opt) {
+  struct timeval got = { 9, 9 };
+  socklen_t len = sizeof got;
+  if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) < 0) printf("%s -> -1 %s\n", label, errname(errno));
+  else printf("%s -> %ld.%06ld\n", label, (long)got.tv_sec, (long)got.tv_usec);
 }
 
 static long setint(int fd, int level, int opt, int v) { return setsockopt(fd, level, opt, &v, sizeof v); }

@@ -2,20 +2,12 @@
  * the listener into the child then), not when accept hands it out: options set on the listener
  * while a connection waits in its queue reach only the connections that arrive afterwards. */
 #include "common.h"
-static void show_timeo(const char *label, int fd) {
-  struct timeval got = { 9, 9 };
-  socklen_t len = sizeof got;
-  if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &got, &len) < 0) SAY("%s -> -1 %s\n", label, errname(errno));
-  else SAY("%s -> %ld.%06ld\n", label, (long)got.tv_sec, (long)got.tv_usec);
-}
 static void show_accepted(const char *label, int s) {
   char name[128];
-  snprintf(name, sizeof name, "%s SO_REUSEADDR", label);
-  show_opt(name, s, SOL_SOCKET, SO_REUSEADDR);
+  show_optf(s, SOL_SOCKET, SO_REUSEADDR, "%s SO_REUSEADDR", label);
   snprintf(name, sizeof name, "%s SO_RCVTIMEO", label);
-  show_timeo(name, s);
-  snprintf(name, sizeof name, "%s SO_OOBINLINE", label);
-  show_opt(name, s, SOL_SOCKET, SO_OOBINLINE);
+  show_timeo(name, s, SO_RCVTIMEO);
+  show_optf(s, SOL_SOCKET, SO_OOBINLINE, "%s SO_OOBINLINE", label);
 }
 int main(void) {
   int l = MUST(socket(AF_INET, SOCK_STREAM, 0));

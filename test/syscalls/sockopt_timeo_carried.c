@@ -2,12 +2,6 @@
  * inherits its listener's (sk_clone_lock copies sk_rcvtimeo and sk_sndtimeo): a blocking read on
  * either end then gives up with EAGAIN. */
 #include "common.h"
-static void show_timeo(const char *label, int fd, int name) {
-  struct timeval got = { 9, 9 };
-  socklen_t len = sizeof got;
-  if (getsockopt(fd, SOL_SOCKET, name, &got, &len) < 0) SAY("%s -> -1 %s\n", label, errname(errno));
-  else SAY("%s -> %ld.%06ld\n", label, (long)got.tv_sec, (long)got.tv_usec);
-}
 int main(void) {
   int l = tcp_listen("127.0.0.1", 20810, 4);
   struct timeval rcv = { 0, 100000 }, snd = { 0, 250000 };

@@ -4,17 +4,11 @@
  * (sk_clone_lock), as IP_TOS and TCP_NOTSENT_LOWAT show. */
 #include "common.h"
 static void show_all(const char *who, int fd) {
-  char label[96];
-  snprintf(label, sizeof label, "%s SO_BROADCAST", who);
-  show_opt(label, fd, SOL_SOCKET, SO_BROADCAST);
-  snprintf(label, sizeof label, "%s SO_PRIORITY", who);
-  show_opt(label, fd, SOL_SOCKET, SO_PRIORITY);
-  snprintf(label, sizeof label, "%s TCP_NOTSENT_LOWAT", who);
-  show_opt(label, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT);
-  snprintf(label, sizeof label, "%s IP_TOS", who);
-  show_opt(label, fd, IPPROTO_IP, IP_TOS);
-  snprintf(label, sizeof label, "%s IP_TTL", who);
-  show_opt(label, fd, IPPROTO_IP, IP_TTL);
+  show_optf(fd, SOL_SOCKET, SO_BROADCAST, "%s SO_BROADCAST", who);
+  show_optf(fd, SOL_SOCKET, SO_PRIORITY, "%s SO_PRIORITY", who);
+  show_optf(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, "%s TCP_NOTSENT_LOWAT", who);
+  show_optf(fd, IPPROTO_IP, IP_TOS, "%s IP_TOS", who);
+  show_optf(fd, IPPROTO_IP, IP_TTL, "%s IP_TTL", who);
 }
 int main(void) {
   int l = MUST(socket(AF_INET, SOCK_STREAM, 0));

@@ -7,8 +7,7 @@ static void try_zero(const char *label, int fd) {
   char l[96];
   snprintf(l, sizeof l, "%s: TCP_WINDOW_CLAMP 0", label);
   SHOW(l, setint(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, 0));
-  snprintf(l, sizeof l, "%s: TCP_WINDOW_CLAMP", label);
-  show_opt(l, fd, IPPROTO_TCP, TCP_WINDOW_CLAMP);
+  show_optf(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, "%s: TCP_WINDOW_CLAMP", label);
 }
 int main(void) {
   int l0 = MUST(socket(AF_INET, SOCK_STREAM, 0));
