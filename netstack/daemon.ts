@@ -323,13 +323,12 @@ export class NetDaemon {
       }
       case "connect":
         if (req.hint) s.hints = true;
-        if (!req.noreply) return this.connect(s, req, fds[0]);
         try {
           return this.connect(s, req, fds[0]);
         } catch (e) {
-          // Nobody waits for a reply: the end is closed with the request (its client reads a
-          // reset) and the sender forgets its hints, so its next connect asks again.
-          if (!(e instanceof ProtocolError)) throw e;
+          // A hinted connect has nobody waiting for a reply: the end is closed with the request
+          // (its client reads a reset) and the sender forgets its hints, so its next connect asks.
+          if (!req.noreply || !(e instanceof ProtocolError)) throw e;
           this.log.debug({ container: s.containerId, dst: req.dst, error: e.code }, "netd: hinted connect failed, end closed");
           return this.reply(s, LISTENERS_CHANGED);
         }
